@@ -1,0 +1,99 @@
+//! The frozen pre-trained encoder: BERT (all-MiniLM-L6-v2) and MPNet (all-mpnet-base-v2) behind one interface.
+//!
+//! One struct per sub-module, named like the weights it loads (candle-transformers style). Every op used here has a
+//! backward pass, so gradients reach PEFT modules inserted at any layer (candle's fused layer norm and softmax
+//! have none and would silently cut them off).
+
+mod attention;
+mod config;
+mod embeddings;
+mod encoder;
+mod hooks;
+mod layer;
+mod nn;
+mod pooling;
+pub mod tiny;
+mod tokenizer;
+mod weights;
+
+pub use config::{Architecture, EncoderConfig};
+pub use encoder::{Encoder, EncoderOutput};
+pub use hooks::{EncoderHooks, LinearSite, NoHooks};
+pub use nn::{LayerNorm, Linear};
+pub use pooling::{cosine_similarity, l2_normalize, mean_pool};
+pub use tokenizer::{TextTokenizer, TokenBatch};
+pub use weights::WeightMap;
+
+use crate::error::Result;
+use std::path::{Path, PathBuf};
+
+/// The backbones that ship with the set-up script.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackboneName {
+    /// all-MiniLM-L6-v2: 6 layers, hidden 384 (default).
+    Minilm,
+    /// all-mpnet-base-v2: 12 layers, hidden 768, relative-position attention bias.
+    Mpnet,
+}
+
+impl BackboneName {
+    pub fn asset(self) -> &'static str {
+        match self {
+            BackboneName::Minilm => "minilm",
+            BackboneName::Mpnet => "mpnet",
+        }
+    }
+
+    pub fn dir(self) -> Result<PathBuf> {
+        crate::assets::asset_dir(self.asset())
+    }
+}
+
+impl std::str::FromStr for BackboneName {
+    type Err = crate::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "minilm" | "all-minilm-l6-v2" => Ok(BackboneName::Minilm),
+            "mpnet" | "all-mpnet-base-v2" => Ok(BackboneName::Mpnet),
+            other => Err(crate::Error::invalid(format!("unknown backbone '{other}' (known: minilm, mpnet)"))),
+        }
+    }
+}
+
+/// Frozen encoder plus its tokenizer: everything needed to turn texts into hidden states.
+pub struct Backbone {
+    pub name: BackboneName,
+    pub encoder: Encoder,
+    pub tokenizer: TextTokenizer,
+}
+
+/// Default maximum sequence length (tokens, special tokens included).
+pub const DEFAULT_MAX_LEN: usize = 128;
+
+impl Backbone {
+    /// Loads a shipped backbone from the assets folder.
+    pub fn load(name: BackboneName, max_len: usize) -> Result<Self> {
+        Self::load_from_dir(name, &name.dir()?, max_len)
+    }
+
+    /// Loads `config.json`, `model.safetensors` and `tokenizer.json` from `dir`.
+    pub fn load_from_dir(name: BackboneName, dir: &Path, max_len: usize) -> Result<Self> {
+        let config = EncoderConfig::from_file(&dir.join("config.json"))?;
+        let weights = WeightMap::load(&dir.join("model.safetensors"))?;
+        let encoder = Encoder::load(&weights, &config)?;
+        let tokenizer = TextTokenizer::from_file(&dir.join("tokenizer.json"), max_len.min(config.max_positions()))?;
+        Ok(Backbone {
+            name,
+            encoder,
+            tokenizer,
+        })
+    }
+
+    /// L2-normalised mean-pooled sentence embeddings, frozen (no PEFT module): shape (n, hidden).
+    pub fn embed(&self, texts: &[&str]) -> Result<candle_core::Tensor> {
+        let batch = self.tokenizer.encode(texts)?;
+        let hidden = self.encoder.forward(&batch, &NoHooks)?;
+        Ok(l2_normalize(&mean_pool(&hidden, &batch.attention_mask)?)?)
+    }
+}

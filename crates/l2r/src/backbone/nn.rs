@@ -1,0 +1,59 @@
+//! Frozen building blocks whose every op has a backward pass.
+
+use super::weights::WeightMap;
+use crate::error::Result;
+use candle_core::{Tensor, D};
+
+/// `y = x Wᵀ + b` with a frozen weight of shape (out, in).
+#[derive(Clone)]
+pub struct Linear {
+    pub weight: Tensor,
+    pub bias: Option<Tensor>,
+}
+
+impl Linear {
+    pub fn load(weights: &WeightMap, prefix: &str, in_dim: usize, out_dim: usize) -> Result<Self> {
+        Ok(Linear {
+            weight: weights.get(&format!("{prefix}.weight"), &[out_dim, in_dim])?,
+            bias: Some(weights.get(&format!("{prefix}.bias"), &[out_dim])?),
+        })
+    }
+
+    pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let y = x.broadcast_matmul(&self.weight.t()?)?;
+        match &self.bias {
+            Some(bias) => y.broadcast_add(bias),
+            None => Ok(y),
+        }
+    }
+}
+
+/// Layer normalisation over the last dimension, written with differentiable ops.
+#[derive(Clone)]
+pub struct LayerNorm {
+    pub weight: Tensor,
+    pub bias: Tensor,
+    pub eps: f64,
+}
+
+impl LayerNorm {
+    pub fn load(weights: &WeightMap, prefix: &str, dim: usize, eps: f64) -> Result<Self> {
+        Ok(LayerNorm {
+            weight: weights.get(&format!("{prefix}.weight"), &[dim])?,
+            bias: weights.get(&format!("{prefix}.bias"), &[dim])?,
+            eps,
+        })
+    }
+
+    pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let centered = x.broadcast_sub(&x.mean_keepdim(D::Minus1)?)?;
+        let variance = centered.sqr()?.mean_keepdim(D::Minus1)?;
+        let normed = centered.broadcast_div(&(variance + self.eps)?.sqrt()?)?;
+        normed.broadcast_mul(&self.weight)?.broadcast_add(&self.bias)
+    }
+}
+
+/// Softmax over the last dimension with a backward pass (unlike `candle_nn::ops::softmax_last_dim`).
+pub fn softmax_last_dim(x: &Tensor) -> candle_core::Result<Tensor> {
+    candle_nn::ops::softmax(x, D::Minus1)
+}

@@ -1,0 +1,112 @@
+//! A tiny randomly initialised BERT with a word-level tokenizer, built in code: the model of unit tests and
+//! examples, so they need no downloaded asset.
+
+use super::{Backbone, BackboneName, Encoder, EncoderConfig, TextTokenizer, WeightMap};
+use crate::error::{Error, Result};
+use candle_core::{Device, Tensor};
+use std::collections::HashMap;
+use std::str::FromStr;
+
+/// Words the tiny tokenizer knows; anything else maps to [UNK].
+pub const TINY_WORDS: &[&str] = &[
+    "good", "great", "fine", "bad", "awful", "poor", "the", "movie", "food", "was", "is", "a", "very", "not",
+    "cat", "dog", "runs", "eats", "red", "blue",
+];
+
+pub fn tiny_config() -> EncoderConfig {
+    EncoderConfig {
+        model_type: "bert".into(),
+        hidden_size: 16,
+        num_hidden_layers: 2,
+        num_attention_heads: 2,
+        intermediate_size: 32,
+        layer_norm_eps: 1e-12,
+        max_position_embeddings: 64,
+        vocab_size: TINY_WORDS.len() + 4,
+        pad_token_id: 0,
+        relative_attention_num_buckets: 32,
+        hidden_act: "gelu".into(),
+    }
+}
+
+/// The weights of a tiny BERT, random with `seed`, named like a Hugging Face checkpoint.
+pub fn tiny_weights(config: &EncoderConfig, seed: u64) -> Result<WeightMap> {
+    let device = Device::Cpu;
+    device.set_seed(seed)?;
+    let (h, i) = (config.hidden_size, config.intermediate_size);
+    let mut tensors = HashMap::new();
+    let mut put = |name: String, shape: &[usize], ones: bool| -> Result<()> {
+        let t = if ones { Tensor::ones(shape, candle_core::DType::F32, &device)? } else { (Tensor::randn(0f32, 0.2, shape, &device))? };
+        tensors.insert(name, t);
+        Ok(())
+    };
+    put("embeddings.word_embeddings.weight".into(), &[config.vocab_size, h], false)?;
+    put("embeddings.position_embeddings.weight".into(), &[config.max_position_embeddings, h], false)?;
+    put("embeddings.token_type_embeddings.weight".into(), &[2, h], false)?;
+    let norm = |prefix: String, put: &mut dyn FnMut(String, &[usize], bool) -> Result<()>| -> Result<()> {
+        put(format!("{prefix}.weight"), &[h], true)?;
+        put(format!("{prefix}.bias"), &[h], false)
+    };
+    norm("embeddings.LayerNorm".into(), &mut put)?;
+    for layer in 0..config.num_hidden_layers {
+        let p = format!("encoder.layer.{layer}");
+        for (name, out_dim, in_dim) in [
+            ("attention.self.query", h, h),
+            ("attention.self.key", h, h),
+            ("attention.self.value", h, h),
+            ("attention.output.dense", h, h),
+            ("intermediate.dense", i, h),
+            ("output.dense", h, i),
+        ] {
+            put(format!("{p}.{name}.weight"), &[out_dim, in_dim], false)?;
+            put(format!("{p}.{name}.bias"), &[out_dim], false)?;
+        }
+        norm(format!("{p}.attention.output.LayerNorm"), &mut put)?;
+        norm(format!("{p}.output.LayerNorm"), &mut put)?;
+    }
+    Ok(WeightMap::from_tensors("<tiny model>", tensors))
+}
+
+/// A word-level tokenizer over [`TINY_WORDS`] with BERT's special tokens ([PAD]=0, [UNK]=1, [CLS]=2, [SEP]=3).
+pub fn tiny_tokenizer(max_len: usize) -> Result<TextTokenizer> {
+    let mut vocab = serde_json::Map::new();
+    for (id, token) in ["[PAD]", "[UNK]", "[CLS]", "[SEP]"].iter().chain(TINY_WORDS).enumerate() {
+        vocab.insert((*token).to_owned(), id.into());
+    }
+    let json = serde_json::json!({
+        "version": "1.0",
+        "truncation": null,
+        "padding": null,
+        "added_tokens": [],
+        "normalizer": {"type": "Lowercase"},
+        "pre_tokenizer": {"type": "Whitespace"},
+        "post_processor": {
+            "type": "TemplateProcessing",
+            "single": [{"SpecialToken": {"id": "[CLS]", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                       {"SpecialToken": {"id": "[SEP]", "type_id": 0}}],
+            "pair": [{"SpecialToken": {"id": "[CLS]", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                     {"SpecialToken": {"id": "[SEP]", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}},
+                     {"SpecialToken": {"id": "[SEP]", "type_id": 1}}],
+            "special_tokens": {
+                "[CLS]": {"id": "[CLS]", "ids": [2], "tokens": ["[CLS]"]},
+                "[SEP]": {"id": "[SEP]", "ids": [3], "tokens": ["[SEP]"]}
+            }
+        },
+        "decoder": null,
+        "model": {"type": "WordLevel", "vocab": vocab, "unk_token": "[UNK]"}
+    });
+    let tokenizer = tokenizers::Tokenizer::from_str(&json.to_string())
+        .map_err(|e| Error::Tokenizer(format!("tiny tokenizer: {e}")))?;
+    TextTokenizer::from_tokenizer(tokenizer, max_len)
+}
+
+/// A complete tiny backbone (random weights from `seed`).
+pub fn tiny_backbone(seed: u64) -> Result<Backbone> {
+    let config = tiny_config();
+    let weights = tiny_weights(&config, seed)?;
+    Ok(Backbone {
+        name: BackboneName::Minilm,
+        encoder: Encoder::load(&weights, &config)?,
+        tokenizer: tiny_tokenizer(32)?,
+    })
+}

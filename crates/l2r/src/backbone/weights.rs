@@ -1,0 +1,53 @@
+//! Named tensors of a safetensors file, with errors that name the file and the tensor.
+
+use crate::error::{Error, Result};
+use candle_core::{DType, Device, Tensor};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+pub struct WeightMap {
+    path: PathBuf,
+    tensors: HashMap<String, Tensor>,
+}
+
+impl WeightMap {
+    /// Loads every tensor of `path` into memory as f32 (integer tensors such as `position_ids` keep their type).
+    pub fn load(path: &Path) -> Result<Self> {
+        crate::assets::require_file(path, "weights file")?;
+        let tensors = candle_core::safetensors::load(path, &Device::Cpu).map_err(|e| Error::Weights {
+            path: path.to_owned(),
+            message: format!("cannot parse safetensors ({e}); the file is truncated or corrupt"),
+        })?;
+        Ok(WeightMap {
+            path: path.to_owned(),
+            tensors,
+        })
+    }
+
+    pub fn from_tensors(path: impl Into<PathBuf>, tensors: HashMap<String, Tensor>) -> Self {
+        WeightMap {
+            path: path.into(),
+            tensors,
+        }
+    }
+
+    /// The f32 tensor `name`, checked to have `shape`.
+    pub fn get(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
+        let tensor = self.tensors.get(name).ok_or_else(|| self.error(format!("tensor '{name}' is missing")))?;
+        if tensor.dims() != shape {
+            return Err(self.error(format!("tensor '{name}' has shape {:?}, expected {shape:?}", tensor.dims())));
+        }
+        Ok(tensor.to_dtype(DType::F32)?)
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.tensors.contains_key(name)
+    }
+
+    fn error(&self, message: String) -> Error {
+        Error::Weights {
+            path: self.path.clone(),
+            message,
+        }
+    }
+}

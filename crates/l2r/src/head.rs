@@ -1,0 +1,53 @@
+//! A task's classifier head: a linear map from the mean-pooled sentence representation to the task's labels.
+
+use crate::error::{Error, Result};
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{Init, VarBuilder, VarMap};
+use std::path::Path;
+
+pub struct ClassifierHead {
+    varmap: VarMap,
+    weight: Tensor,
+    bias: Tensor,
+}
+
+impl ClassifierHead {
+    pub fn new(hidden: usize, num_labels: usize) -> Result<Self> {
+        if num_labels < 2 {
+            return Err(Error::invalid(format!("a task needs at least 2 labels, got {num_labels}")));
+        }
+        let varmap = VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+        let bound = 1.0 / (hidden as f64).sqrt();
+        let weight = vb.get_with_hints((num_labels, hidden), "weight", Init::Uniform { lo: -bound, up: bound })?;
+        let bias = vb.get_with_hints(num_labels, "bias", Init::Const(0.0))?;
+        Ok(ClassifierHead { varmap, weight, bias })
+    }
+
+    pub fn load(path: &Path, hidden: usize, num_labels: usize) -> Result<Self> {
+        let mut head = Self::new(hidden, num_labels)?;
+        crate::assets::require_file(path, "head weights")?;
+        head.varmap.load(path).map_err(|e| Error::Weights {
+            path: path.to_owned(),
+            message: format!("does not hold a head for {num_labels} labels over {hidden} features: {e}"),
+        })?;
+        Ok(head)
+    }
+
+    pub fn num_labels(&self) -> usize {
+        self.bias.dim(0).unwrap_or(0)
+    }
+
+    pub fn varmap(&self) -> &VarMap {
+        &self.varmap
+    }
+
+    /// Logits (batch, labels) from pooled features (batch, hidden).
+    pub fn forward(&self, pooled: &Tensor) -> candle_core::Result<Tensor> {
+        pooled.matmul(&self.weight.t()?)?.broadcast_add(&self.bias)
+    }
+
+    pub fn save(&self, path: &Path) -> Result<()> {
+        crate::peft::save_varmap(&self.varmap, path)
+    }
+}

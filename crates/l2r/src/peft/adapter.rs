@@ -1,0 +1,32 @@
+//! Bottleneck adapter (Houlsby/Pfeiffer): down-projection, ReLU, up-projection, residual.
+//! The up-projection starts at zero, so an untrained adapter is exactly the identity.
+
+use candle_core::{Result, Tensor};
+use candle_nn::{Init, VarBuilder};
+
+pub struct BottleneckAdapter {
+    down_weight: Tensor,
+    down_bias: Tensor,
+    up_weight: Tensor,
+    up_bias: Tensor,
+}
+
+impl BottleneckAdapter {
+    /// Creates (or, when `vb` is backed by loaded weights, fetches) `down.{weight,bias}` and `up.{weight,bias}`.
+    pub fn new(vb: VarBuilder, hidden: usize, size: usize) -> Result<Self> {
+        let bound = 1.0 / (hidden as f64).sqrt();
+        let uniform = Init::Uniform { lo: -bound, up: bound };
+        Ok(BottleneckAdapter {
+            down_weight: vb.get_with_hints((size, hidden), "down.weight", uniform)?,
+            down_bias: vb.get_with_hints(size, "down.bias", Init::Const(0.0))?,
+            up_weight: vb.get_with_hints((hidden, size), "up.weight", Init::Const(0.0))?,
+            up_bias: vb.get_with_hints(hidden, "up.bias", Init::Const(0.0))?,
+        })
+    }
+
+    pub fn forward(&self, h: &Tensor) -> Result<Tensor> {
+        let down = h.broadcast_matmul(&self.down_weight.t()?)?.broadcast_add(&self.down_bias)?.relu()?;
+        let up = down.broadcast_matmul(&self.up_weight.t()?)?.broadcast_add(&self.up_bias)?;
+        h + up
+    }
+}

@@ -1,0 +1,27 @@
+//! LoRA on one frozen linear: `delta = (alpha / rank) · (x Aᵀ) Bᵀ`, with B zero-initialised (identity at start)
+//! and A Kaiming-uniform as in HF PEFT.
+
+use candle_core::{Result, Tensor};
+use candle_nn::{Init, VarBuilder};
+
+pub struct LoraLinear {
+    a: Tensor,
+    b: Tensor,
+    scale: f64,
+}
+
+impl LoraLinear {
+    /// Creates `lora_A.weight` (rank, in) and `lora_B.weight` (out, rank) under `vb`.
+    pub fn new(vb: VarBuilder, in_dim: usize, out_dim: usize, rank: usize, alpha: f64) -> Result<Self> {
+        let bound = 1.0 / (in_dim as f64).sqrt();
+        Ok(LoraLinear {
+            a: vb.get_with_hints((rank, in_dim), "lora_A.weight", Init::Uniform { lo: -bound, up: bound })?,
+            b: vb.get_with_hints((out_dim, rank), "lora_B.weight", Init::Const(0.0))?,
+            scale: alpha / rank as f64,
+        })
+    }
+
+    pub fn delta(&self, x: &Tensor) -> Result<Tensor> {
+        x.broadcast_matmul(&self.a.t()?)?.broadcast_matmul(&self.b.t()?)? * self.scale
+    }
+}

@@ -1,0 +1,126 @@
+//! One task's PEFT module: its layers keyed by the frozen weight they attach to, its trainable variables,
+//! and its safetensors file.
+
+use super::{BottleneckAdapter, LoraLinear, PeftConfig};
+use crate::backbone::{EncoderConfig, EncoderHooks, LinearSite};
+use crate::error::{Error, Result};
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{VarBuilder, VarMap};
+use std::collections::HashMap;
+use std::path::Path;
+
+pub struct PeftModule {
+    pub config: PeftConfig,
+    varmap: VarMap,
+    adapters: HashMap<usize, BottleneckAdapter>,
+    loras: HashMap<(usize, LinearSite), LoraLinear>,
+}
+
+/// HF-style name of the frozen linear at `site` of `layer` (BERT naming), the key of LoRA weights.
+pub fn site_name(layer: usize, site: LinearSite) -> String {
+    let p = format!("encoder.layer.{layer}");
+    match site {
+        LinearSite::Query => format!("{p}.attention.self.query"),
+        LinearSite::Key => format!("{p}.attention.self.key"),
+        LinearSite::Value => format!("{p}.attention.self.value"),
+        LinearSite::AttentionOutput => format!("{p}.attention.output.dense"),
+        LinearSite::Intermediate => format!("{p}.intermediate.dense"),
+        LinearSite::Output => format!("{p}.output.dense"),
+    }
+}
+
+fn site_dims(config: &EncoderConfig, site: LinearSite) -> (usize, usize) {
+    let (h, i) = (config.hidden_size, config.intermediate_size);
+    match site {
+        LinearSite::Intermediate => (h, i),
+        LinearSite::Output => (i, h),
+        _ => (h, h),
+    }
+}
+
+impl PeftModule {
+    /// A freshly initialised module for an encoder of shape `encoder`, seeded for reproducibility.
+    pub fn new(config: &PeftConfig, encoder: &EncoderConfig, seed: u64) -> Result<Self> {
+        config.validate()?;
+        let device = Device::Cpu;
+        device.set_seed(seed)?;
+        let varmap = VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &device);
+        let mut module = PeftModule {
+            config: config.clone(),
+            varmap,
+            adapters: HashMap::new(),
+            loras: HashMap::new(),
+        };
+        for layer in 0..encoder.num_hidden_layers {
+            match config {
+                PeftConfig::Adapter { size } => {
+                    let vb = vb.pp(format!("encoder.layer.{layer}.output.adapter"));
+                    module.adapters.insert(layer, BottleneckAdapter::new(vb, encoder.hidden_size, *size)?);
+                }
+                PeftConfig::Lora { rank, alpha, targets } => {
+                    for &site in targets {
+                        let (in_dim, out_dim) = site_dims(encoder, site);
+                        let lora = LoraLinear::new(vb.pp(site_name(layer, site)), in_dim, out_dim, *rank, *alpha)?;
+                        module.loras.insert((layer, site), lora);
+                    }
+                }
+            }
+        }
+        Ok(module)
+    }
+
+    /// Loads a module saved by [`PeftModule::save`]; shapes and names are checked against `config`.
+    pub fn load(path: &Path, config: &PeftConfig, encoder: &EncoderConfig) -> Result<Self> {
+        let mut module = Self::new(config, encoder, 0)?;
+        crate::assets::require_file(path, "module weights")?;
+        module.varmap.load(path).map_err(|e| Error::Weights {
+            path: path.to_owned(),
+            message: format!("does not hold a {} module of this shape: {e}", config.kind()),
+        })?;
+        Ok(module)
+    }
+
+    pub fn varmap(&self) -> &VarMap {
+        &self.varmap
+    }
+
+    pub fn num_parameters(&self) -> usize {
+        self.varmap.all_vars().iter().map(|v| v.elem_count()).sum()
+    }
+
+    /// Writes every variable to a safetensors file, atomically.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        save_varmap(&self.varmap, path)
+    }
+}
+
+/// Saves the variables of `varmap` under their names; a crash mid-write leaves the old file intact.
+pub fn save_varmap(varmap: &VarMap, path: &Path) -> Result<()> {
+    let tensors: HashMap<String, Tensor> = varmap
+        .data()
+        .lock()
+        .map_err(|_| Error::invalid("variable store poisoned by an earlier panic"))?
+        .iter()
+        .map(|(name, var)| (name.clone(), var.as_tensor().clone()))
+        .collect();
+    let bytes = safetensors::serialize(
+        tensors.iter().map(|(k, v)| (k.clone(), v)).collect::<Vec<_>>(),
+        None,
+    )
+    .map_err(|e| Error::invalid(format!("cannot serialise {}: {e}", path.display())))?;
+    crate::io::write_atomic(path, &bytes)
+}
+
+impl EncoderHooks for PeftModule {
+    fn linear_delta(&self, layer: usize, site: LinearSite, input: &Tensor) -> candle_core::Result<Option<Tensor>> {
+        self.loras.get(&(layer, site)).map(|lora| lora.delta(input)).transpose()
+    }
+
+    fn after_feed_forward(&self, layer: usize, hidden: &Tensor) -> candle_core::Result<Tensor> {
+        match self.adapters.get(&layer) {
+            Some(adapter) => adapter.forward(hidden),
+            None => Ok(hidden.clone()),
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! Isolated training of one task's PEFT module and head, its evaluation, and the linear-probe reference.
+
+mod artifacts;
+mod batches;
+mod probe;
+mod schedule;
+mod task_model;
+mod trainer;
+
+pub use artifacts::{default_dir, SplitSpec, TaskArtifacts, TaskRecord};
+pub use batches::{length_grouped_batches, tokenize_examples, TokenizedExample};
+pub use probe::{frozen_features, train_linear_probe, ProbeConfig, ProbeReport};
+pub use schedule::LrSchedule;
+pub use task_model::TaskModel;
+pub use trainer::{accuracy, train_task, EpochLog, TrainConfig, TrainReport};

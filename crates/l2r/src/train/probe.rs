@@ -1,0 +1,109 @@
+//! Linear probe: logistic regression on the frozen encoder's mean-pooled features. The reference a PEFT module
+//! must beat to be worth its cost.
+
+use super::trainer::progress_bar;
+use crate::backbone::{mean_pool, Backbone, NoHooks};
+use crate::data::Example;
+use crate::error::{Error, Result};
+use crate::head::ClassifierHead;
+use crate::metrics::{classification_scores, ClassificationScores};
+use candle_core::{Device, Tensor, D};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProbeConfig {
+    pub epochs: usize,
+    pub learning_rate: f64,
+    pub weight_decay: f64,
+    pub batch_size: usize,
+}
+
+impl Default for ProbeConfig {
+    fn default() -> Self {
+        ProbeConfig {
+            epochs: 300,
+            learning_rate: 1e-2,
+            weight_decay: 1e-4,
+            batch_size: 64,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProbeReport {
+    pub best_epoch: usize,
+    pub validation_accuracy: f64,
+    pub test: ClassificationScores,
+}
+
+/// Frozen mean-pooled features of `examples`: (n, hidden).
+pub fn frozen_features(backbone: &Backbone, examples: &[Example], batch_size: usize, show_progress: bool) -> Result<Tensor> {
+    let bar = progress_bar(show_progress, examples.len() as u64);
+    let mut rows = Vec::new();
+    for chunk in examples.chunks(batch_size.max(1)) {
+        let texts: Vec<&str> = chunk.iter().map(|e| e.text.as_str()).collect();
+        let batch = backbone.tokenizer.encode(&texts)?;
+        rows.push(mean_pool(&backbone.encoder.forward(&batch, &NoHooks)?, &batch.attention_mask)?);
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    Ok(Tensor::cat(&rows, 0)?)
+}
+
+/// Full-batch logistic regression on frozen features, keeping the epoch with the best validation accuracy.
+pub fn train_linear_probe(
+    backbone: &Backbone,
+    splits: &crate::data::Splits,
+    num_labels: usize,
+    config: &ProbeConfig,
+    show_progress: bool,
+) -> Result<ProbeReport> {
+    if splits.train.is_empty() || splits.test.is_empty() {
+        return Err(Error::invalid("the linear probe needs non-empty train and test splits"));
+    }
+    let features = |examples: &[Example]| frozen_features(backbone, examples, config.batch_size, show_progress);
+    let (train_x, test_x) = (features(&splits.train)?, features(&splits.test)?);
+    let validation_x = if splits.validation.is_empty() { None } else { Some(features(&splits.validation)?) };
+    let labels = |examples: &[Example]| -> Vec<u32> { examples.iter().map(|e| e.label as u32).collect() };
+    let train_y = Tensor::new(labels(&splits.train), &Device::Cpu)?;
+    let head = ClassifierHead::new(backbone.encoder.hidden_size(), num_labels)?;
+    let vars = head.varmap().all_vars();
+    let mut optimizer = AdamW::new(
+        vars.clone(),
+        ParamsAdamW {
+            lr: config.learning_rate,
+            weight_decay: config.weight_decay,
+            ..Default::default()
+        },
+    )?;
+    let predict = |x: &Tensor| -> Result<Vec<usize>> {
+        Ok(head.forward(x)?.argmax(D::Minus1)?.to_vec1::<u32>()?.into_iter().map(|p| p as usize).collect())
+    };
+    let validation_labels: Vec<usize> = splits.validation.iter().map(|e| e.label).collect();
+    let (mut best_epoch, mut best_accuracy, mut best_weights) = (0, f64::NEG_INFINITY, None);
+    for epoch in 1..=config.epochs.max(1) {
+        let loss = candle_nn::loss::cross_entropy(&head.forward(&train_x)?, &train_y)?;
+        optimizer.backward_step(&loss)?;
+        let accuracy = match &validation_x {
+            Some(x) => classification_scores(&predict(x)?, &validation_labels, num_labels).accuracy,
+            None => 0.0,
+        };
+        if accuracy > best_accuracy {
+            (best_epoch, best_accuracy) = (epoch, accuracy);
+            best_weights = Some(vars.iter().map(|v| v.as_tensor().copy()).collect::<candle_core::Result<Vec<_>>>()?);
+        }
+    }
+    if let Some(weights) = best_weights {
+        for (var, weight) in vars.iter().zip(&weights) {
+            var.set(weight)?;
+        }
+    }
+    let test_labels: Vec<usize> = splits.test.iter().map(|e| e.label).collect();
+    Ok(ProbeReport {
+        best_epoch,
+        validation_accuracy: best_accuracy,
+        test: classification_scores(&predict(&test_x)?, &test_labels, num_labels),
+    })
+}

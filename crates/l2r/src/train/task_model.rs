@@ -1,0 +1,48 @@
+//! A task's trained parts — PEFT module and classifier head — applied on the frozen backbone.
+
+use super::batches::TokenizedExample;
+use crate::backbone::{mean_pool, Backbone, TokenBatch};
+use crate::error::Result;
+use crate::head::ClassifierHead;
+use crate::peft::PeftModule;
+use candle_core::{Tensor, D};
+use candle_core::Var;
+
+pub struct TaskModel {
+    pub module: PeftModule,
+    pub head: ClassifierHead,
+}
+
+impl TaskModel {
+    /// Logits (batch, labels).
+    pub fn logits(&self, backbone: &Backbone, batch: &TokenBatch) -> Result<Tensor> {
+        let hidden = backbone.encoder.forward(batch, &self.module)?;
+        Ok(self.head.forward(&mean_pool(&hidden, &batch.attention_mask)?)?)
+    }
+
+    /// Every trainable variable: the module's, then the head's.
+    pub fn trainable_vars(&self) -> Vec<Var> {
+        let mut vars = self.module.varmap().all_vars();
+        vars.extend(self.head.varmap().all_vars());
+        vars
+    }
+
+    /// Predicted label of each example, in batches of `batch_size`.
+    pub fn predict(&self, backbone: &Backbone, examples: &[TokenizedExample], batch_size: usize) -> Result<Vec<usize>> {
+        let mut predictions = Vec::with_capacity(examples.len());
+        let mut order: Vec<usize> = (0..examples.len()).collect();
+        // Sorting by length keeps padding small; predictions are put back in input order.
+        order.sort_by_key(|&i| examples[i].ids.len());
+        let mut by_position = vec![0usize; examples.len()];
+        for chunk in order.chunks(batch_size.max(1)) {
+            let ids: Vec<&[u32]> = chunk.iter().map(|&i| examples[i].ids.as_slice()).collect();
+            let batch = backbone.tokenizer.pad(&ids)?;
+            let labels = self.logits(backbone, &batch)?.argmax(D::Minus1)?.to_vec1::<u32>()?;
+            for (&i, label) in chunk.iter().zip(labels) {
+                by_position[i] = label as usize;
+            }
+        }
+        predictions.extend(by_position);
+        Ok(predictions)
+    }
+}
