@@ -1,1 +1,63 @@
-fn main() {}
+//! `l2r`: the command-line interface over the l2r library.
+
+mod commands;
+
+use clap::{Parser, Subcommand};
+
+#[global_allocator]
+// Training allocates many short-lived activation buffers; a caching allocator avoids the page faults of fresh
+// zeroed pages from the system allocator (design.md §3).
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[derive(Parser)]
+#[command(
+    name = "l2r",
+    version,
+    about = "Continual text classification: frozen encoder, per-task modules, learned routing"
+)]
+struct Cli {
+    /// No progress bars or informational output.
+    #[arg(long, global = true)]
+    quiet: bool,
+    /// Print results as JSON (for scripts).
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Embed texts with the frozen encoder; print embeddings or their pairwise cosine similarities.
+    Embed(commands::embed::EmbedArgs),
+    /// Train one task's PEFT module and classifier head in isolation, then evaluate it on the test split.
+    TrainTask(commands::train_task::TrainTaskArgs),
+    /// Evaluate a trained task folder on its test split (accuracy, macro-F1).
+    EvalTask(commands::eval_task::EvalTaskArgs),
+    /// Linear probe on frozen mean-pooled features: the reference a PEFT module must beat.
+    Probe(commands::probe::ProbeArgs),
+    /// Time training steps and inference on fixed-size batches (tokens/s).
+    Bench(commands::bench::BenchArgs),
+    /// List the built-in tasks with their labels and sizes.
+    Tasks,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let output = commands::Output {
+        quiet: cli.quiet,
+        json: cli.json,
+    };
+    let result = match cli.command {
+        Command::Embed(args) => commands::embed::run(args, &output),
+        Command::TrainTask(args) => commands::train_task::run(args, &output),
+        Command::EvalTask(args) => commands::eval_task::run(args, &output),
+        Command::Probe(args) => commands::probe::run(args, &output),
+        Command::Bench(args) => commands::bench::run(args, &output),
+        Command::Tasks => commands::tasks::run(&output),
+    };
+    if let Err(error) = result {
+        eprintln!("error: {error:#}");
+        std::process::exit(1);
+    }
+}

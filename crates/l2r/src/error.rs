@@ -29,7 +29,9 @@ pub enum Error {
     #[error("invalid config {path}: {message}")]
     Config { path: PathBuf, message: String },
 
-    #[error("bad weights file {path}: {message} (re-run `scripts/setup.sh`, or retrain the module)")]
+    #[error(
+        "bad weights file {path}: {message} (re-run `scripts/setup.sh`, or retrain the module)"
+    )]
     Weights { path: PathBuf, message: String },
 
     #[error("tokenizer: {0}")]
@@ -42,7 +44,12 @@ pub enum Error {
     Tensor(#[from] candle_core::Error),
 }
 
-fn parse_message(path: &std::path::Path, line: usize, field: Option<&str>, message: &str) -> String {
+fn parse_message(
+    path: &std::path::Path,
+    line: usize,
+    field: Option<&str>,
+    message: &str,
+) -> String {
     let mut place = path.display().to_string();
     if line > 0 {
         place.push_str(&format!(", line {line}"));
@@ -61,7 +68,12 @@ impl Error {
         }
     }
 
-    pub fn parse(path: impl Into<PathBuf>, line: usize, field: Option<&str>, message: impl Into<String>) -> Self {
+    pub fn parse(
+        path: impl Into<PathBuf>,
+        line: usize,
+        field: Option<&str>,
+        message: impl Into<String>,
+    ) -> Self {
         Error::Parse {
             path: path.into(),
             line,

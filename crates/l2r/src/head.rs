@@ -12,24 +12,34 @@ pub struct ClassifierHead {
 }
 
 impl ClassifierHead {
-    pub fn new(hidden: usize, num_labels: usize) -> Result<Self> {
+    /// A head with weights uniform in ±1/sqrt(hidden), drawn from `seed`, and zero bias.
+    pub fn new(hidden: usize, num_labels: usize, seed: u64) -> Result<Self> {
         if num_labels < 2 {
-            return Err(Error::invalid(format!("a task needs at least 2 labels, got {num_labels}")));
+            return Err(Error::invalid(format!(
+                "a task needs at least 2 labels, got {num_labels}"
+            )));
         }
         let varmap = VarMap::new();
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
-        let bound = 1.0 / (hidden as f64).sqrt();
-        let weight = vb.get_with_hints((num_labels, hidden), "weight", Init::Uniform { lo: -bound, up: bound })?;
+        let weight = vb.get_with_hints((num_labels, hidden), "weight", Init::Const(0.0))?;
         let bias = vb.get_with_hints(num_labels, "bias", Init::Const(0.0))?;
-        Ok(ClassifierHead { varmap, weight, bias })
+        let bound = 1.0 / (hidden as f64).sqrt();
+        crate::init::randomize_vars(&varmap, seed, |name, _| (name == "weight").then_some(bound))?;
+        Ok(ClassifierHead {
+            varmap,
+            weight,
+            bias,
+        })
     }
 
     pub fn load(path: &Path, hidden: usize, num_labels: usize) -> Result<Self> {
-        let mut head = Self::new(hidden, num_labels)?;
+        let mut head = Self::new(hidden, num_labels, 0)?;
         crate::assets::require_file(path, "head weights")?;
         head.varmap.load(path).map_err(|e| Error::Weights {
             path: path.to_owned(),
-            message: format!("does not hold a head for {num_labels} labels over {hidden} features: {e}"),
+            message: format!(
+                "does not hold a head for {num_labels} labels over {hidden} features: {e}"
+            ),
         })?;
         Ok(head)
     }

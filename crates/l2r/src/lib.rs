@@ -5,9 +5,10 @@ pub mod assets;
 pub mod backbone;
 pub mod data;
 pub mod error;
+pub mod head;
+pub mod init;
 pub mod io;
 pub mod metrics;
-pub mod head;
 pub mod peft;
 pub mod train;
 

@@ -12,7 +12,11 @@ pub struct ClassificationScores {
 
 /// Accuracy, macro-F1 and support-weighted F1 of `predictions` against `labels` over `num_labels` classes.
 /// A class with neither predictions nor examples is left out of the macro average.
-pub fn classification_scores(predictions: &[usize], labels: &[usize], num_labels: usize) -> ClassificationScores {
+pub fn classification_scores(
+    predictions: &[usize],
+    labels: &[usize],
+    num_labels: usize,
+) -> ClassificationScores {
     let count = labels.len().min(predictions.len());
     let mut confusion = vec![vec![0usize; num_labels]; num_labels];
     for (&p, &l) in predictions.iter().zip(labels) {

@@ -8,16 +8,21 @@ fn similarities(backbone: &Backbone, query: &str, others: &[&str]) -> Vec<f32> {
     texts.extend_from_slice(others);
     let embeddings = backbone.embed(&texts).unwrap();
     (1..texts.len())
-        .map(|i| cosine_similarity(&embeddings.get(0).unwrap(), &embeddings.get(i).unwrap()).unwrap())
+        .map(|i| {
+            cosine_similarity(&embeddings.get(0).unwrap(), &embeddings.get(i).unwrap()).unwrap()
+        })
         .collect()
 }
 
 #[test]
 fn minilm_matches_golden_token_ids_and_similarities() {
-    let backbone = Backbone::load(BackboneName::Minilm, DEFAULT_MAX_LEN)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let backbone =
+        Backbone::load(BackboneName::Minilm, DEFAULT_MAX_LEN).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
-        backbone.tokenizer.token_ids("A man is eating food.").unwrap(),
+        backbone
+            .tokenizer
+            .token_ids("A man is eating food.")
+            .unwrap(),
         vec![101, 1037, 2158, 2003, 5983, 2833, 1012, 102]
     );
     let others = [
@@ -37,12 +42,21 @@ fn minilm_matches_golden_token_ids_and_similarities() {
 
 #[test]
 fn minilm_embedding_does_not_depend_on_batch_padding() {
-    let backbone = Backbone::load(BackboneName::Minilm, DEFAULT_MAX_LEN).unwrap_or_else(|e| panic!("{e}"));
+    let backbone =
+        Backbone::load(BackboneName::Minilm, DEFAULT_MAX_LEN).unwrap_or_else(|e| panic!("{e}"));
     let alone = backbone.embed(&["A short one."]).unwrap();
     let padded = backbone
-        .embed(&["A short one.", "A much longer sentence that forces the first one to be padded a lot."])
+        .embed(&[
+            "A short one.",
+            "A much longer sentence that forces the first one to be padded a lot.",
+        ])
         .unwrap();
-    let diff = (alone.get(0).unwrap() - padded.get(0).unwrap()).unwrap().abs().unwrap().max(0).unwrap();
+    let diff = (alone.get(0).unwrap() - padded.get(0).unwrap())
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max(0)
+        .unwrap();
     assert!(diff.to_scalar::<f32>().unwrap() < 1e-5);
 }
 
@@ -63,6 +77,10 @@ fn mpnet_matches_reference_similarity_when_present() {
             return;
         }
     };
-    let got = similarities(&backbone, "A man is eating food.", &["A man is eating a piece of bread."]);
+    let got = similarities(
+        &backbone,
+        "A man is eating food.",
+        &["A man is eating a piece of bread."],
+    );
     assert!((got[0] - 0.660).abs() < 5e-3, "got {}", got[0]);
 }

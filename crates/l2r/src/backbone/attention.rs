@@ -48,7 +48,12 @@ fn names(layer: usize, architecture: Architecture) -> Names {
 }
 
 impl SelfAttention {
-    pub fn load(weights: &WeightMap, config: &EncoderConfig, layer: usize, architecture: Architecture) -> Result<Self> {
+    pub fn load(
+        weights: &WeightMap,
+        config: &EncoderConfig,
+        layer: usize,
+        architecture: Architecture,
+    ) -> Result<Self> {
         let h = config.hidden_size;
         let n = names(layer, architecture);
         Ok(SelfAttention {
@@ -81,15 +86,26 @@ impl SelfAttention {
         }
         let context = softmax_last_dim(&scores)?.matmul(&v)?;
         let (rows, _, seq, _) = context.dims4()?;
-        let context = context.transpose(1, 2)?.reshape((rows, seq, self.num_heads * self.head_dim))?;
-        let projected = hooked(&self.output, &context, layer, LinearSite::AttentionOutput, hooks)?;
+        let context =
+            context
+                .transpose(1, 2)?
+                .reshape((rows, seq, self.num_heads * self.head_dim))?;
+        let projected = hooked(
+            &self.output,
+            &context,
+            layer,
+            LinearSite::AttentionOutput,
+            hooks,
+        )?;
         Ok(self.layer_norm.forward(&(projected + x)?)?)
     }
 
     /// (batch, seq, hidden) -> (batch, heads, seq, head_dim), contiguous for the matmuls.
     fn heads(&self, x: &Tensor) -> Result<Tensor> {
         let (rows, seq, _) = x.dims3()?;
-        Ok(x.reshape((rows, seq, self.num_heads, self.head_dim))?.transpose(1, 2)?.contiguous()?)
+        Ok(x.reshape((rows, seq, self.num_heads, self.head_dim))?
+            .transpose(1, 2)?
+            .contiguous()?)
     }
 }
 

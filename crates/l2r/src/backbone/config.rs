@@ -51,11 +51,16 @@ impl EncoderConfig {
             path: path.to_owned(),
             message,
         };
-        self.architecture().map_err(|m| bad(m))?;
+        self.architecture().map_err(&bad)?;
         if self.hidden_act != "gelu" {
-            return Err(bad(format!("hidden_act '{}' is not supported (only the erf GELU 'gelu')", self.hidden_act)));
+            return Err(bad(format!(
+                "hidden_act '{}' is not supported (only the erf GELU 'gelu')",
+                self.hidden_act
+            )));
         }
-        if self.num_attention_heads == 0 || self.hidden_size % self.num_attention_heads != 0 {
+        if self.num_attention_heads == 0
+            || !self.hidden_size.is_multiple_of(self.num_attention_heads)
+        {
             return Err(bad(format!(
                 "hidden_size {} is not divisible by num_attention_heads {}",
                 self.hidden_size, self.num_attention_heads
@@ -68,7 +73,9 @@ impl EncoderConfig {
         match self.model_type.as_str() {
             "bert" => Ok(Architecture::Bert),
             "mpnet" => Ok(Architecture::MPNet),
-            other => Err(format!("model_type '{other}' is not supported (bert, mpnet)")),
+            other => Err(format!(
+                "model_type '{other}' is not supported (bert, mpnet)"
+            )),
         }
     }
 
@@ -79,7 +86,9 @@ impl EncoderConfig {
     /// Longest input the position table allows (MPNet's first positions are reserved for padding).
     pub fn max_positions(&self) -> usize {
         match self.architecture() {
-            Ok(Architecture::MPNet) => self.max_position_embeddings - self.pad_token_id as usize - 1,
+            Ok(Architecture::MPNet) => {
+                self.max_position_embeddings - self.pad_token_id as usize - 1
+            }
             _ => self.max_position_embeddings,
         }
     }

@@ -17,18 +17,34 @@ pub struct Embeddings {
 }
 
 impl Embeddings {
-    pub fn load(weights: &WeightMap, config: &EncoderConfig, architecture: Architecture) -> Result<Self> {
+    pub fn load(
+        weights: &WeightMap,
+        config: &EncoderConfig,
+        architecture: Architecture,
+    ) -> Result<Self> {
         let hidden = config.hidden_size;
         let token_type_embeddings = match architecture {
-            Architecture::Bert => Some(weights.get("embeddings.token_type_embeddings.weight", &[2, hidden])?),
+            Architecture::Bert => {
+                Some(weights.get("embeddings.token_type_embeddings.weight", &[2, hidden])?)
+            }
             Architecture::MPNet => None,
         };
         Ok(Embeddings {
-            word_embeddings: weights.get("embeddings.word_embeddings.weight", &[config.vocab_size, hidden])?,
-            position_embeddings: weights
-                .get("embeddings.position_embeddings.weight", &[config.max_position_embeddings, hidden])?,
+            word_embeddings: weights.get(
+                "embeddings.word_embeddings.weight",
+                &[config.vocab_size, hidden],
+            )?,
+            position_embeddings: weights.get(
+                "embeddings.position_embeddings.weight",
+                &[config.max_position_embeddings, hidden],
+            )?,
             token_type_embeddings,
-            layer_norm: LayerNorm::load(weights, "embeddings.LayerNorm", hidden, config.layer_norm_eps)?,
+            layer_norm: LayerNorm::load(
+                weights,
+                "embeddings.LayerNorm",
+                hidden,
+                config.layer_norm_eps,
+            )?,
             architecture,
             pad_id: config.pad_token_id,
         })
@@ -37,7 +53,10 @@ impl Embeddings {
     pub fn forward(&self, batch: &TokenBatch) -> Result<Tensor> {
         let (rows, seq) = batch.input_ids.dims2()?;
         let mut x = lookup(&self.word_embeddings, &batch.input_ids)?;
-        x = x.broadcast_add(&lookup(&self.position_embeddings, &self.position_ids(batch, rows, seq)?)?)?;
+        x = x.broadcast_add(&lookup(
+            &self.position_embeddings,
+            &self.position_ids(batch, rows, seq)?,
+        )?)?;
         if let Some(types) = &self.token_type_embeddings {
             x = x.broadcast_add(&lookup(types, &batch.token_type_ids)?)?;
         }
@@ -66,5 +85,7 @@ impl Embeddings {
 fn lookup(table: &Tensor, ids: &Tensor) -> Result<Tensor> {
     let (rows, seq) = ids.dims2()?;
     let dim = table.dim(1)?;
-    Ok(table.index_select(&ids.flatten_all()?, 0)?.reshape((rows, seq, dim))?)
+    Ok(table
+        .index_select(&ids.flatten_all()?, 0)?
+        .reshape((rows, seq, dim))?)
 }

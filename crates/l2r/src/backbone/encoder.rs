@@ -24,7 +24,9 @@ pub struct EncoderOutput {
 
 impl EncoderOutput {
     pub fn last(&self) -> &Tensor {
-        self.states.last().expect("an encoder output always holds the embedding state")
+        self.states
+            .last()
+            .expect("an encoder output always holds the embedding state")
     }
 }
 
@@ -38,7 +40,10 @@ impl Encoder {
             Architecture::Bert => None,
             Architecture::MPNet => Some(weights.get(
                 "encoder.relative_attention_bias.weight",
-                &[config.relative_attention_num_buckets, config.num_attention_heads],
+                &[
+                    config.relative_attention_num_buckets,
+                    config.num_attention_heads,
+                ],
             )?),
         };
         Ok(Encoder {
@@ -69,11 +74,20 @@ impl Encoder {
     }
 
     /// Every layer's input state plus the final output.
-    pub fn forward_states(&self, batch: &TokenBatch, hooks: &dyn EncoderHooks) -> Result<EncoderOutput> {
+    pub fn forward_states(
+        &self,
+        batch: &TokenBatch,
+        hooks: &dyn EncoderHooks,
+    ) -> Result<EncoderOutput> {
         let mut states = vec![self.embeddings.forward(batch)?];
         let (mask_bias, position_bias) = self.biases(batch)?;
         for layer in &self.layers {
-            let next = layer.forward(states.last().expect("non-empty"), &mask_bias, position_bias.as_ref(), hooks)?;
+            let next = layer.forward(
+                states.last().expect("non-empty"),
+                &mask_bias,
+                position_bias.as_ref(),
+                hooks,
+            )?;
             states.push(next);
         }
         Ok(EncoderOutput { states })
@@ -81,7 +95,9 @@ impl Encoder {
 
     fn biases(&self, batch: &TokenBatch) -> Result<(Tensor, Option<Tensor>)> {
         // Padded keys get a large negative score; -1e9 keeps softmax finite in f32.
-        let mask_bias = ((batch.attention_mask.clone() - 1.0)? * 1e9)?.unsqueeze(1)?.unsqueeze(1)?;
+        let mask_bias = ((batch.attention_mask.clone() - 1.0)? * 1e9)?
+            .unsqueeze(1)?
+            .unsqueeze(1)?;
         let seq = batch.attention_mask.dim(1)?;
         let position_bias = match &self.relative_attention_bias {
             Some(table) => Some(relative_position_bias(table, seq, table.device())?),
@@ -117,7 +133,8 @@ fn relative_position_bucket(relative_position: i64, num_buckets: usize, max_dist
     if n < max_exact {
         bucket += n;
     } else {
-        let scaled = ((n as f64 / max_exact as f64).ln() / (max_distance as f64 / max_exact as f64).ln()
+        let scaled = ((n as f64 / max_exact as f64).ln()
+            / (max_distance as f64 / max_exact as f64).ln()
             * (half - max_exact) as f64) as i64;
         bucket += (max_exact + scaled).min(half - 1);
     }

@@ -17,7 +17,12 @@ pub enum LinearSite {
 /// Callbacks the encoder makes during its forward pass. The defaults leave the encoder untouched.
 pub trait EncoderHooks {
     /// A term added to the output of the frozen linear `site` of `layer` given its input (LoRA's `B A x`).
-    fn linear_delta(&self, _layer: usize, _site: LinearSite, _input: &Tensor) -> Result<Option<Tensor>> {
+    fn linear_delta(
+        &self,
+        _layer: usize,
+        _site: LinearSite,
+        _input: &Tensor,
+    ) -> Result<Option<Tensor>> {
         Ok(None)
     }
 

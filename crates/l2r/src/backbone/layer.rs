@@ -18,7 +18,12 @@ pub struct EncoderLayer {
 }
 
 impl EncoderLayer {
-    pub fn load(weights: &WeightMap, config: &EncoderConfig, index: usize, architecture: Architecture) -> Result<Self> {
+    pub fn load(
+        weights: &WeightMap,
+        config: &EncoderConfig,
+        index: usize,
+        architecture: Architecture,
+    ) -> Result<Self> {
         let (h, i) = (config.hidden_size, config.intermediate_size);
         let p = format!("encoder.layer.{index}");
         Ok(EncoderLayer {
@@ -26,7 +31,12 @@ impl EncoderLayer {
             attention: SelfAttention::load(weights, config, index, architecture)?,
             intermediate: Linear::load(weights, &format!("{p}.intermediate.dense"), h, i)?,
             output: Linear::load(weights, &format!("{p}.output.dense"), i, h)?,
-            output_layer_norm: LayerNorm::load(weights, &format!("{p}.output.LayerNorm"), h, config.layer_norm_eps)?,
+            output_layer_norm: LayerNorm::load(
+                weights,
+                &format!("{p}.output.LayerNorm"),
+                h,
+                config.layer_norm_eps,
+            )?,
         })
     }
 
@@ -37,8 +47,17 @@ impl EncoderLayer {
         position_bias: Option<&Tensor>,
         hooks: &dyn EncoderHooks,
     ) -> Result<Tensor> {
-        let attended = self.attention.forward(x, mask_bias, position_bias, self.index, hooks)?;
-        let inner = hooked(&self.intermediate, &attended, self.index, LinearSite::Intermediate, hooks)?.gelu_erf()?;
+        let attended = self
+            .attention
+            .forward(x, mask_bias, position_bias, self.index, hooks)?;
+        let inner = hooked(
+            &self.intermediate,
+            &attended,
+            self.index,
+            LinearSite::Intermediate,
+            hooks,
+        )?
+        .gelu_erf()?;
         let ffn = hooked(&self.output, &inner, self.index, LinearSite::Output, hooks)?;
         let ffn = hooks.after_feed_forward(self.index, &ffn)?;
         Ok(self.output_layer_norm.forward(&(ffn + attended)?)?)

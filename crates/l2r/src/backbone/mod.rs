@@ -56,7 +56,9 @@ impl std::str::FromStr for BackboneName {
         match s {
             "minilm" | "all-minilm-l6-v2" => Ok(BackboneName::Minilm),
             "mpnet" | "all-mpnet-base-v2" => Ok(BackboneName::Mpnet),
-            other => Err(crate::Error::invalid(format!("unknown backbone '{other}' (known: minilm, mpnet)"))),
+            other => Err(crate::Error::invalid(format!(
+                "unknown backbone '{other}' (known: minilm, mpnet)"
+            ))),
         }
     }
 }
@@ -82,7 +84,10 @@ impl Backbone {
         let config = EncoderConfig::from_file(&dir.join("config.json"))?;
         let weights = WeightMap::load(&dir.join("model.safetensors"))?;
         let encoder = Encoder::load(&weights, &config)?;
-        let tokenizer = TextTokenizer::from_file(&dir.join("tokenizer.json"), max_len.min(config.max_positions()))?;
+        let tokenizer = TextTokenizer::from_file(
+            &dir.join("tokenizer.json"),
+            max_len.min(config.max_positions()),
+        )?;
         Ok(Backbone {
             name,
             encoder,

@@ -12,7 +12,11 @@ pub fn mean_pool(hidden: &Tensor, attention_mask: &Tensor) -> Result<Tensor> {
 
 /// Rows scaled to unit L2 norm.
 pub fn l2_normalize(x: &Tensor) -> Result<Tensor> {
-    let norms = x.sqr()?.sum_keepdim(D::Minus1)?.sqrt()?.clamp(1e-12, f64::INFINITY)?;
+    let norms = x
+        .sqr()?
+        .sum_keepdim(D::Minus1)?
+        .sqrt()?
+        .clamp(1e-12, f64::INFINITY)?;
     x.broadcast_div(&norms)
 }
 

@@ -4,13 +4,14 @@
 use super::{Backbone, BackboneName, Encoder, EncoderConfig, TextTokenizer, WeightMap};
 use crate::error::{Error, Result};
 use candle_core::{Device, Tensor};
+use rand::SeedableRng;
 use std::collections::HashMap;
 use std::str::FromStr;
 
 /// Words the tiny tokenizer knows; anything else maps to [UNK].
 pub const TINY_WORDS: &[&str] = &[
-    "good", "great", "fine", "bad", "awful", "poor", "the", "movie", "food", "was", "is", "a", "very", "not",
-    "cat", "dog", "runs", "eats", "red", "blue",
+    "good", "great", "fine", "bad", "awful", "poor", "the", "movie", "food", "was", "is", "a",
+    "very", "not", "cat", "dog", "runs", "eats", "red", "blue",
 ];
 
 pub fn tiny_config() -> EncoderConfig {
@@ -29,25 +30,27 @@ pub fn tiny_config() -> EncoderConfig {
     }
 }
 
-/// The weights of a tiny BERT, random with `seed`, named like a Hugging Face checkpoint.
-pub fn tiny_weights(config: &EncoderConfig, seed: u64) -> Result<WeightMap> {
-    let device = Device::Cpu;
-    device.set_seed(seed)?;
+/// Names and shapes of a BERT checkpoint's tensors; `true` marks layer-norm scales (initialised to one).
+fn tiny_tensor_specs(config: &EncoderConfig) -> Vec<(String, Vec<usize>, bool)> {
     let (h, i) = (config.hidden_size, config.intermediate_size);
-    let mut tensors = HashMap::new();
-    let mut put = |name: String, shape: &[usize], ones: bool| -> Result<()> {
-        let t = if ones { Tensor::ones(shape, candle_core::DType::F32, &device)? } else { (Tensor::randn(0f32, 0.2, shape, &device))? };
-        tensors.insert(name, t);
-        Ok(())
-    };
-    put("embeddings.word_embeddings.weight".into(), &[config.vocab_size, h], false)?;
-    put("embeddings.position_embeddings.weight".into(), &[config.max_position_embeddings, h], false)?;
-    put("embeddings.token_type_embeddings.weight".into(), &[2, h], false)?;
-    let norm = |prefix: String, put: &mut dyn FnMut(String, &[usize], bool) -> Result<()>| -> Result<()> {
-        put(format!("{prefix}.weight"), &[h], true)?;
-        put(format!("{prefix}.bias"), &[h], false)
-    };
-    norm("embeddings.LayerNorm".into(), &mut put)?;
+    let mut specs = vec![
+        (
+            "embeddings.word_embeddings.weight".to_owned(),
+            vec![config.vocab_size, h],
+            false,
+        ),
+        (
+            "embeddings.position_embeddings.weight".to_owned(),
+            vec![config.max_position_embeddings, h],
+            false,
+        ),
+        (
+            "embeddings.token_type_embeddings.weight".to_owned(),
+            vec![2, h],
+            false,
+        ),
+    ];
+    let mut norms = vec!["embeddings.LayerNorm".to_owned()];
     for layer in 0..config.num_hidden_layers {
         let p = format!("encoder.layer.{layer}");
         for (name, out_dim, in_dim) in [
@@ -58,11 +61,30 @@ pub fn tiny_weights(config: &EncoderConfig, seed: u64) -> Result<WeightMap> {
             ("intermediate.dense", i, h),
             ("output.dense", h, i),
         ] {
-            put(format!("{p}.{name}.weight"), &[out_dim, in_dim], false)?;
-            put(format!("{p}.{name}.bias"), &[out_dim], false)?;
+            specs.push((format!("{p}.{name}.weight"), vec![out_dim, in_dim], false));
+            specs.push((format!("{p}.{name}.bias"), vec![out_dim], false));
         }
-        norm(format!("{p}.attention.output.LayerNorm"), &mut put)?;
-        norm(format!("{p}.output.LayerNorm"), &mut put)?;
+        norms.push(format!("{p}.attention.output.LayerNorm"));
+        norms.push(format!("{p}.output.LayerNorm"));
+    }
+    for norm in norms {
+        specs.push((format!("{norm}.weight"), vec![h], true));
+        specs.push((format!("{norm}.bias"), vec![h], false));
+    }
+    specs
+}
+
+/// The weights of a tiny BERT, random with `seed`, named like a Hugging Face checkpoint.
+pub fn tiny_weights(config: &EncoderConfig, seed: u64) -> Result<WeightMap> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut tensors = HashMap::new();
+    for (name, shape, ones) in tiny_tensor_specs(config) {
+        let tensor = if ones {
+            Tensor::ones(shape, candle_core::DType::F32, &Device::Cpu)?
+        } else {
+            crate::init::seeded_uniform(shape, 0.35, &mut rng)?
+        };
+        tensors.insert(name, tensor);
     }
     Ok(WeightMap::from_tensors("<tiny model>", tensors))
 }
@@ -70,7 +92,11 @@ pub fn tiny_weights(config: &EncoderConfig, seed: u64) -> Result<WeightMap> {
 /// A word-level tokenizer over [`TINY_WORDS`] with BERT's special tokens ([PAD]=0, [UNK]=1, [CLS]=2, [SEP]=3).
 pub fn tiny_tokenizer(max_len: usize) -> Result<TextTokenizer> {
     let mut vocab = serde_json::Map::new();
-    for (id, token) in ["[PAD]", "[UNK]", "[CLS]", "[SEP]"].iter().chain(TINY_WORDS).enumerate() {
+    for (id, token) in ["[PAD]", "[UNK]", "[CLS]", "[SEP]"]
+        .iter()
+        .chain(TINY_WORDS)
+        .enumerate()
+    {
         vocab.insert((*token).to_owned(), id.into());
     }
     let json = serde_json::json!({

@@ -38,7 +38,9 @@ impl TextTokenizer {
     /// Wraps a tokenizer built in code (tests, custom vocabularies).
     pub fn from_tokenizer(mut inner: Tokenizer, max_len: usize) -> Result<Self> {
         if max_len < 2 {
-            return Err(Error::invalid(format!("max length {max_len} leaves no room for a token")));
+            return Err(Error::invalid(format!(
+                "max length {max_len} leaves no room for a token"
+            )));
         }
         let pad_id = inner.get_padding().map(|p| p.pad_id).unwrap_or(0);
         inner.with_padding(None);
@@ -48,7 +50,11 @@ impl TextTokenizer {
                 ..Default::default()
             }))
             .map_err(|e| Error::Tokenizer(format!("cannot set truncation to {max_len}: {e}")))?;
-        Ok(TextTokenizer { inner, pad_id, max_len })
+        Ok(TextTokenizer {
+            inner,
+            pad_id,
+            max_len,
+        })
     }
 
     pub fn max_len(&self) -> usize {
@@ -78,7 +84,10 @@ impl TextTokenizer {
             .inner
             .encode_batch(texts.to_vec(), true)
             .map_err(|e| Error::Tokenizer(format!("cannot tokenize batch: {e}")))?;
-        Ok(encodings.into_iter().map(|e| e.get_ids().to_vec()).collect())
+        Ok(encodings
+            .into_iter()
+            .map(|e| e.get_ids().to_vec())
+            .collect())
     }
 
     /// Tokenizes `texts` and pads them to the longest one.
@@ -113,7 +122,10 @@ impl TextTokenizer {
 
 fn check_not_empty(index: usize, text: &str) -> Result<()> {
     if text.trim().is_empty() {
-        return Err(Error::invalid(format!("text #{} is empty; every text needs at least one word", index + 1)));
+        return Err(Error::invalid(format!(
+            "text #{} is empty; every text needs at least one word",
+            index + 1
+        )));
     }
     Ok(())
 }

@@ -14,10 +14,13 @@ impl WeightMap {
     /// Loads every tensor of `path` into memory as f32 (integer tensors such as `position_ids` keep their type).
     pub fn load(path: &Path) -> Result<Self> {
         crate::assets::require_file(path, "weights file")?;
-        let tensors = candle_core::safetensors::load(path, &Device::Cpu).map_err(|e| Error::Weights {
-            path: path.to_owned(),
-            message: format!("cannot parse safetensors ({e}); the file is truncated or corrupt"),
-        })?;
+        let tensors =
+            candle_core::safetensors::load(path, &Device::Cpu).map_err(|e| Error::Weights {
+                path: path.to_owned(),
+                message: format!(
+                    "cannot parse safetensors ({e}); the file is truncated or corrupt"
+                ),
+            })?;
         Ok(WeightMap {
             path: path.to_owned(),
             tensors,
@@ -33,9 +36,15 @@ impl WeightMap {
 
     /// The f32 tensor `name`, checked to have `shape`.
     pub fn get(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
-        let tensor = self.tensors.get(name).ok_or_else(|| self.error(format!("tensor '{name}' is missing")))?;
+        let tensor = self
+            .tensors
+            .get(name)
+            .ok_or_else(|| self.error(format!("tensor '{name}' is missing")))?;
         if tensor.dims() != shape {
-            return Err(self.error(format!("tensor '{name}' has shape {:?}, expected {shape:?}", tensor.dims())));
+            return Err(self.error(format!(
+                "tensor '{name}' has shape {:?}, expected {shape:?}",
+                tensor.dims()
+            )));
         }
         Ok(tensor.to_dtype(DType::F32)?)
     }

@@ -12,8 +12,9 @@ pub fn load_bbc() -> Result<Dataset> {
 }
 
 /// Loads a BBC-layout folder: one sub-folder per topic (the labels, sorted), one `.txt` article
-/// per file. Text = `title. body`; exact duplicate texts are dropped (the first in sorted file
-/// order is kept; the shipped corpus has 98).
+/// per file. Text = `title. body`; duplicate texts are dropped (the first in sorted file order
+/// is kept; the shipped corpus has 98 byte-identical files and 2 more that differ only in line
+/// breaks).
 pub fn load_bbc_dir(dir: &Path) -> Result<Dataset> {
     let topics = sorted_entries(dir, |p| p.is_dir())?;
     if topics.is_empty() {
@@ -35,7 +36,11 @@ pub fn load_bbc_dir(dir: &Path) -> Result<Dataset> {
         }
     }
     let (examples, dropped) = dedup_by_text(examples);
-    tracing::debug!(dropped, kept = examples.len(), "BBC: dropped duplicate articles");
+    tracing::debug!(
+        dropped,
+        kept = examples.len(),
+        "BBC: dropped duplicate articles"
+    );
     Ok(Dataset {
         name: "bbc".into(),
         labels,
@@ -88,9 +93,21 @@ mod tests {
     #[test]
     fn loads_topics_dedups_and_decodes_latin1() {
         let dir = tempfile::tempdir().unwrap();
-        write(dir.path(), "tech/001.txt", b"Chips get faster\n\nIntel said\nso.\n");
-        write(dir.path(), "tech/002.txt", b"Chips get faster\n\nIntel said so.");
-        write(dir.path(), "business/001.txt", b"Caf\xe9 profits\n\nUp 5\x80.\n");
+        write(
+            dir.path(),
+            "tech/001.txt",
+            b"Chips get faster\n\nIntel said\nso.\n",
+        );
+        write(
+            dir.path(),
+            "tech/002.txt",
+            b"Chips get faster\n\nIntel said so.",
+        );
+        write(
+            dir.path(),
+            "business/001.txt",
+            b"Caf\xe9 profits\n\nUp 5\x80.\n",
+        );
         write(dir.path(), "business/notes.md", b"ignored");
         write(dir.path(), "sport/001.txt", b"Why lose?\n\nBad luck.");
         let data = load_bbc_dir(dir.path()).unwrap();
@@ -99,21 +116,27 @@ mod tests {
         let texts: Vec<&str> = data.examples.iter().map(|e| e.text.as_str()).collect();
         assert_eq!(
             texts,
-            vec!["Café profits. Up 5€.", "Why lose? Bad luck.", "Chips get faster. Intel said so."]
+            vec![
+                "Café profits. Up 5€.",
+                "Why lose? Bad luck.",
+                "Chips get faster. Intel said so."
+            ]
         );
     }
 
     #[test]
     fn missing_folder_is_a_clear_error() {
         let dir = tempfile::tempdir().unwrap();
-        let err = load_bbc_dir(&dir.path().join("nope")).unwrap_err().to_string();
+        let err = load_bbc_dir(&dir.path().join("nope"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("nope"), "{err}");
         let err = load_bbc_dir(dir.path()).unwrap_err().to_string();
         assert!(err.contains("setup"), "{err}");
     }
 
     #[test]
-    fn shipped_corpus_has_2127_unique_articles() {
+    fn shipped_corpus_has_2125_unique_articles() {
         let Some(_) = super::super::asset_or_skip("bbc") else {
             return;
         };
@@ -121,7 +144,9 @@ mod tests {
         data.check().unwrap();
         eprintln!("bbc: {}", data.class_summary());
         assert_eq!(data.labels.len(), 5);
-        assert_eq!(data.len(), 2225 - 98);
-        assert!(data.class_counts().iter().all(|&c| c > 350));
+        // 98 byte-identical files, plus 2 pairs that differ only in paragraph breaks
+        // (sports/181 = 182, sports/432 = 438).
+        assert_eq!(data.len(), 2225 - 100);
+        assert!(data.class_counts().iter().all(|&c| c > 300));
     }
 }

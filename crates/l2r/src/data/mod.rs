@@ -75,7 +75,10 @@ impl Dataset {
     /// duplicate label names, and every example's label in range.
     pub fn check(&self) -> Result<()> {
         if self.labels.is_empty() {
-            return Err(Error::invalid(format!("dataset '{}' has no labels", self.name)));
+            return Err(Error::invalid(format!(
+                "dataset '{}' has no labels",
+                self.name
+            )));
         }
         let mut sorted: Vec<&String> = self.labels.iter().collect();
         sorted.sort();
@@ -207,7 +210,9 @@ mod tests {
         assert_eq!(data.name, "mine");
         assert_eq!(data.labels, vec!["x"]);
         let missing = dir.path().join("absent.csv");
-        let err = load_task(missing.to_str().unwrap()).unwrap_err().to_string();
+        let err = load_task(missing.to_str().unwrap())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("absent.csv"), "{err}");
     }
 
@@ -225,7 +230,11 @@ mod tests {
         assert_eq!(data.class_counts(), vec![0, 1]);
         assert_eq!(data.class_summary(), "a: 0, b: 1");
         data.examples[0].label = 2;
-        assert!(data.check().unwrap_err().to_string().contains("label index 2"));
+        assert!(data
+            .check()
+            .unwrap_err()
+            .to_string()
+            .contains("label index 2"));
         data.labels = vec!["a".into(), "a".into()];
         assert!(data.check().unwrap_err().to_string().contains("twice"));
     }

@@ -7,7 +7,7 @@ use super::split::dedup_by_text;
 use super::text::{join_title, looks_like_html, normalize_whitespace, strip_html};
 use super::{Dataset, Example};
 use crate::error::{Error, Result};
-use mail_parser::{MessageParser, PartType};
+use mail_parser::{Message, MessageParser, PartType};
 use std::path::Path;
 
 /// Label 0 and 1 of the spam task.
@@ -69,18 +69,59 @@ fn group_is_spam(group: &Path) -> bool {
 pub fn mail_text(raw: &[u8]) -> Option<String> {
     let message = MessageParser::default().parse(skip_mbox_from_line(raw))?;
     let subject = message.subject().unwrap_or("");
-    let body: Vec<String> = message
-        .text_bodies()
-        .filter_map(|part| match &part.body {
-            PartType::Text(text) if looks_like_html(text) => Some(strip_html(text)),
-            PartType::Text(text) => Some(normalize_whitespace(text)),
-            PartType::Html(html) => Some(strip_html(html)),
-            _ => None,
-        })
-        .filter(|t| !t.is_empty())
-        .collect();
-    let text = join_title(subject, &body.join(" "));
+    let text = join_title(subject, &body_texts(&message, true).join(" "));
     (!text.is_empty()).then_some(text)
+}
+
+/// The visible text of each body part. `reparse`: whether a plain body that is really an
+/// undeclared multipart may be parsed again (once; see [`embedded_boundary`]).
+fn body_texts(message: &Message, reparse: bool) -> Vec<String> {
+    let mut texts = Vec::new();
+    for part in message.text_bodies() {
+        match &part.body {
+            PartType::Text(text) => match embedded_boundary(text).filter(|_| reparse) {
+                Some(boundary) => texts.extend(reparse_multipart(text, boundary)),
+                None if looks_like_html(text) => texts.push(strip_html(text)),
+                None => texts.push(normalize_whitespace(text)),
+            },
+            PartType::Html(html) => texts.push(strip_html(html)),
+            _ => {}
+        }
+    }
+    texts.retain(|t| !t.is_empty());
+    texts
+}
+
+/// Some corpus mails lost their top-level `Content-Type: multipart/...` header, so their MIME
+/// structure shows up as plain text (boundary lines, part headers, base64). Returns the boundary
+/// when a line `--boundary` is directly followed by a `Content-Type:` part header.
+fn embedded_boundary(body: &str) -> Option<&str> {
+    let mut lines = body.lines().peekable();
+    while let Some(line) = lines.next() {
+        let is_part_header = lines.peek().is_some_and(|next| {
+            next.get(..13)
+                .is_some_and(|h| h.eq_ignore_ascii_case("content-type:"))
+        });
+        let boundary = line.strip_prefix("--").map(str::trim_end);
+        if let Some(boundary) =
+            boundary.filter(|b| is_part_header && !b.is_empty() && !b.contains('"'))
+        {
+            return Some(boundary);
+        }
+    }
+    None
+}
+
+/// Parses `body` again as the multipart it is, under the header it lost. Declared as
+/// `alternative` because these mails pair a text part with its HTML rendering: keeping both would
+/// repeat the text.
+fn reparse_multipart(body: &str, boundary: &str) -> Vec<String> {
+    let wrapped =
+        format!("Content-Type: multipart/alternative; boundary=\"{boundary}\"\r\n\r\n{body}");
+    match MessageParser::default().parse(wrapped.as_bytes()) {
+        Some(message) => body_texts(&message, false),
+        None => vec![normalize_whitespace(body)],
+    }
 }
 
 /// Mailbox dumps start with an mbox `From sender date` separator, which is not an RFC-822 header
@@ -106,7 +147,7 @@ From: Someone <someone@example.com>\r\n\
 To: you@example.com\r\n\
 Subject: =?iso-8859-1?q?Caf=E9_meeting?=\r\n\
 MIME-Version: 1.0\r\n\
-Content-Type: multipart/mixed; boundary=\"XYZ\"\r\n\
+Content-Type: multipart/alternative; boundary=\"XYZ\"\r\n\
 \r\n\
 This is a multi-part message in MIME format.\r\n\
 --XYZ\r\n\
@@ -148,13 +189,31 @@ Content-Type: text/html; charset=us-ascii\n\
 
     #[test]
     fn html_only_mail_is_stripped_to_text() {
-        assert_eq!(mail_text(HTML_ONLY.as_bytes()).unwrap(), "WIN BIG!!! Click here & win");
+        assert_eq!(
+            mail_text(HTML_ONLY.as_bytes()).unwrap(),
+            "WIN BIG!!! Click here & win"
+        );
     }
 
     #[test]
     fn untyped_html_body_is_stripped_too() {
         let raw = "Subject: hi\n\n<HTML><BODY>Cheap <B>pills</B></BODY></HTML>\n";
         assert_eq!(mail_text(raw.as_bytes()).unwrap(), "hi. Cheap pills");
+    }
+
+    #[test]
+    fn multipart_without_its_top_level_header_is_reparsed() {
+        let raw = "Subject: Offer\n\nThis is a multipart MIME message.\n\n\
+--= Multipart Boundary 0626\n\
+Content-Type: text/plain; charset=\"iso-8859-1\"\n\
+Content-Transfer-Encoding: quoted-printable\n\n\
+Cheap caf=E9\n\
+--= Multipart Boundary 0626\n\
+Content-Type: text/html\n\n\
+<p>Cheap <b>now</b></p>\n\
+--= Multipart Boundary 0626--\n";
+        assert_eq!(mail_text(raw.as_bytes()).unwrap(), "Offer. Cheap café");
+        assert_eq!(embedded_boundary("> --x\n> Content-Type: text/plain"), None);
     }
 
     #[test]

@@ -102,8 +102,8 @@ pub fn stratified_split(
     check_fraction("test", test_fraction)?;
     if validation_fraction + test_fraction >= 1.0 {
         return Err(Error::invalid(format!(
-            "validation ({validation_fraction}) + test ({test_fraction}) fractions must sum to less than 1, \
-             to leave examples for training"
+            "validation ({validation_fraction}) + test ({test_fraction}) fractions must sum to \
+             less than 1, to leave examples for training"
         )));
     }
     dataset.check()?;
@@ -120,7 +120,9 @@ pub fn stratified_split(
             range.iter().map(|&i| dataset.examples[i].clone()).collect()
         };
         splits.test.extend(pick(&indices[..n_test]));
-        splits.validation.extend(pick(&indices[n_test..n_test + n_val]));
+        splits
+            .validation
+            .extend(pick(&indices[n_test..n_test + n_val]));
         splits.train.extend(pick(&indices[n_test + n_val..]));
     }
     for (i, part) in [&mut splits.train, &mut splits.validation, &mut splits.test]
@@ -204,7 +206,11 @@ mod tests {
             .collect();
         all.sort_unstable();
         all.dedup();
-        assert_eq!(all.len(), data.examples.len(), "splits overlap or lose examples");
+        assert_eq!(
+            all.len(),
+            data.examples.len(),
+            "splits overlap or lose examples"
+        );
     }
 
     #[test]
@@ -245,6 +251,9 @@ mod tests {
             .iter()
             .map(|e| data.examples.iter().position(|x| x == e).unwrap())
             .collect();
-        assert!(positions.windows(2).all(|w| w[0] < w[1]), "original order kept");
+        assert!(
+            positions.windows(2).all(|w| w[0] < w[1]),
+            "original order kept"
+        );
     }
 }

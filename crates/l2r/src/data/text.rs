@@ -89,9 +89,11 @@ pub fn join_title(title: &str, body: &str) -> String {
 /// True when a "plain text" body is really HTML (common in spam sent without a Content-Type).
 pub fn looks_like_html(text: &str) -> bool {
     let lower = text.to_ascii_lowercase();
-    ["<html", "<body", "<br", "<p>", "<font", "<table", "<a href", "<div"]
-        .iter()
-        .any(|tag| lower.contains(tag))
+    [
+        "<html", "<body", "<br", "<p>", "<font", "<table", "<a href", "<div",
+    ]
+    .iter()
+    .any(|tag| lower.contains(tag))
 }
 
 /// Reduces HTML to its visible text: drops comments, `<script>`/`<style>`/`<head>` contents and
@@ -249,7 +251,8 @@ mod tests {
     fn html_is_reduced_to_visible_text() {
         let html = "<html><head><title>T</title><style>p {color: red}</style></head>\
                     <BODY><p>Buy&nbsp;now &amp; save&#33;</p><!-- hidden --><br>\
-                    <SCRIPT>alert(1)</SCRIPT>Visit<a href=\"x\">here</a> &bogus; &#x263A;</BODY></html>";
+                    <SCRIPT>alert(1)</SCRIPT>Visit<a href=\"x\">here</a> \
+                    &bogus; &#x263A;</BODY></html>";
         assert_eq!(
             strip_html(html),
             "Buy now & save! Visit here &bogus; \u{263A}"

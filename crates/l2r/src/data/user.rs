@@ -75,7 +75,11 @@ pub fn load_user_task(path: &Path, labels: Option<&[String]>) -> Result<Dataset>
         .collect::<Result<Vec<_>>>()?;
     let (examples, dropped) = dedup_by_text(examples);
     if dropped > 0 {
-        tracing::warn!(dropped, file = %path.display(), "dropped examples whose text repeats an earlier one");
+        tracing::warn!(
+            dropped,
+            file = %path.display(),
+            "dropped examples whose text repeats an earlier one"
+        );
     }
     let name = path
         .file_stem()
@@ -99,7 +103,11 @@ fn to_example(row: Row, labels: &[String], path: &Path) -> Result<Example> {
             path,
             row.line,
             Some(LABEL_COLUMN),
-            format!("unknown label '{}'; known labels: {}", row.label, labels.join(", ")),
+            format!(
+                "unknown label '{}'; known labels: {}",
+                row.label,
+                labels.join(", ")
+            ),
         )),
     }
 }
@@ -115,9 +123,8 @@ fn sorted_labels(rows: &[Row]) -> Vec<String> {
 
 /// Checks a row's text and label and trims them; `line` is the row's 1-based line.
 fn make_row(text: Option<&str>, label: Option<&str>, path: &Path, line: usize) -> Result<Row> {
-    let missing = |field: &str| {
-        Error::parse(path, line, Some(field), format!("missing field '{field}'"))
-    };
+    let missing =
+        |field: &str| Error::parse(path, line, Some(field), format!("missing field '{field}'"));
     // Normalised like the built-in corpora, so that texts the tokenizer cannot tell apart are
     // deduplicated as one.
     let text = normalize_whitespace(text.ok_or_else(|| missing("text"))?);
@@ -126,7 +133,12 @@ fn make_row(text: Option<&str>, label: Option<&str>, path: &Path, line: usize) -
     }
     let label = label.ok_or_else(|| missing(LABEL_COLUMN))?.trim();
     if label.is_empty() {
-        return Err(Error::parse(path, line, Some(LABEL_COLUMN), "missing label (the field is empty)"));
+        return Err(Error::parse(
+            path,
+            line,
+            Some(LABEL_COLUMN),
+            "missing label (the field is empty)",
+        ));
     }
     Ok(Row {
         line,
@@ -150,19 +162,38 @@ fn parse_delimited(content: &str, path: &Path, delimiter: u8, quoting: bool) -> 
     for record in reader.records() {
         let record = record.map_err(|e| csv_error(path, e))?;
         let line = record.position().map_or(0, |p| p.line() as usize);
-        rows.push(make_row(record.get(text_col), record.get(label_col), path, line)?);
+        rows.push(make_row(
+            record.get(text_col),
+            record.get(label_col),
+            path,
+            line,
+        )?);
     }
     Ok(rows)
 }
 
 fn find_columns(header: &csv::StringRecord, path: &Path) -> Result<(usize, usize)> {
-    let find = |name: &str| header.iter().position(|h| h.trim().eq_ignore_ascii_case(name));
+    let find = |name: &str| {
+        header
+            .iter()
+            .position(|h| h.trim().eq_ignore_ascii_case(name))
+    };
     let found = || header.iter().collect::<Vec<_>>().join(", ");
     let text_col = TEXT_COLUMNS.iter().find_map(|&c| find(c)).ok_or_else(|| {
-        Error::parse(path, 1, Some("text"), format!("the header has no 'text' column (found: {})", found()))
+        Error::parse(
+            path,
+            1,
+            Some("text"),
+            format!("the header has no 'text' column (found: {})", found()),
+        )
     })?;
     let label_col = find(LABEL_COLUMN).ok_or_else(|| {
-        Error::parse(path, 1, Some(LABEL_COLUMN), format!("the header has no 'label' column (found: {})", found()))
+        Error::parse(
+            path,
+            1,
+            Some(LABEL_COLUMN),
+            format!("the header has no 'label' column (found: {})", found()),
+        )
     })?;
     Ok((text_col, label_col))
 }
@@ -181,7 +212,12 @@ fn parse_jsonl(content: &str, path: &Path) -> Result<Vec<Row>> {
         let value: serde_json::Value = serde_json::from_str(line)
             .map_err(|e| Error::parse(path, i + 1, None, format!("malformed JSON: {e}")))?;
         let serde_json::Value::Object(object) = value else {
-            return Err(Error::parse(path, i + 1, None, "expected a JSON object with \"text\" and \"label\""));
+            return Err(Error::parse(
+                path,
+                i + 1,
+                None,
+                "expected a JSON object with \"text\" and \"label\"",
+            ));
         };
         let text = json_field(&object, "text", path, i + 1)?;
         let label = json_field(&object, LABEL_COLUMN, path, i + 1)?;
@@ -235,10 +271,16 @@ mod tests {
         let err = load_user_task(&path, None).unwrap_err().to_string();
         assert!(err.contains(name), "no file name: {err}");
         if line > 0 {
-            assert!(err.contains(&format!("line {line}")), "no line {line}: {err}");
+            assert!(
+                err.contains(&format!("line {line}")),
+                "no line {line}: {err}"
+            );
         }
         if let Some(field) = field {
-            assert!(err.contains(&format!("field '{field}'")), "no field {field}: {err}");
+            assert!(
+                err.contains(&format!("field '{field}'")),
+                "no field {field}: {err}"
+            );
         }
         err
     }
@@ -246,7 +288,8 @@ mod tests {
     #[test]
     fn csv_with_extra_columns_quotes_and_numeric_labels() {
         let dir = tempfile::tempdir().unwrap();
-        let csv = "id,Label,text\n1,10,\"Hello, world\"\n2,2,\"multi\nline\"\n3,2,plain\n4,10,plain\n";
+        let csv =
+            "id,Label,text\n1,10,\"Hello, world\"\n2,2,\"multi\nline\"\n3,2,plain\n4,10,plain\n";
         let path = write(&dir, "t.csv", csv.as_bytes());
         let data = load_user_task(&path, None).unwrap();
         assert_eq!(data.name, "t");
@@ -275,7 +318,11 @@ mod tests {
     #[test]
     fn jsonl_with_integer_labels_and_explicit_label_list() {
         let dir = tempfile::tempdir().unwrap();
-        let jsonl = "{\"text\": \"a\", \"label\": 1, \"extra\": true}\n\n{\"text\": \"b\", \"label\": \"0\"}\n";
+        let jsonl = concat!(
+            "{\"text\": \"a\", \"label\": 1, \"extra\": true}\n",
+            "\n",
+            "{\"text\": \"b\", \"label\": \"0\"}\n"
+        );
         let path = write(&dir, "t.jsonl", jsonl.as_bytes());
         let labels = vec!["1".to_owned(), "0".to_owned(), "2".to_owned()];
         let data = load_user_task(&path, Some(&labels)).unwrap();
@@ -288,28 +335,48 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = write(&dir, "t.csv", b"text,label\na,pos\nb,maybe\n");
         let labels = vec!["neg".to_owned(), "pos".to_owned()];
-        let err = load_user_task(&path, Some(&labels)).unwrap_err().to_string();
-        assert!(err.contains("t.csv") && err.contains("line 3") && err.contains("field 'label'"), "{err}");
+        let err = load_user_task(&path, Some(&labels))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("t.csv") && err.contains("line 3") && err.contains("field 'label'"),
+            "{err}"
+        );
         assert!(err.contains("'maybe'") && err.contains("neg, pos"), "{err}");
     }
 
     #[test]
     fn missing_file_names_the_file() {
         let dir = tempfile::tempdir().unwrap();
-        let err = load_user_task(&dir.path().join("gone.csv"), None).unwrap_err().to_string();
+        let err = load_user_task(&dir.path().join("gone.csv"), None)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("gone.csv"), "{err}");
     }
 
     #[test]
     fn missing_columns_and_fields() {
         let err = error_of("a.csv", b"text,lbl\nx,1\n", 1, Some("label"));
-        assert!(err.contains("no 'label' column") && err.contains("text, lbl"), "{err}");
+        assert!(
+            err.contains("no 'label' column") && err.contains("text, lbl"),
+            "{err}"
+        );
         error_of("b.csv", b"body,label\nx,1\n", 1, Some("text"));
         let err = error_of("c.csv", b"text,label\nx,1\ny\n", 3, Some("label"));
         assert!(err.contains("missing field"), "{err}");
-        let err = error_of("d.jsonl", b"{\"text\":\"x\",\"label\":1}\n{\"label\":1}\n", 2, Some("text"));
+        let err = error_of(
+            "d.jsonl",
+            b"{\"text\":\"x\",\"label\":1}\n{\"label\":1}\n",
+            2,
+            Some("text"),
+        );
         assert!(err.contains("missing field"), "{err}");
-        error_of("e.jsonl", b"{\"text\":\"x\",\"label\":null}\n", 1, Some("label"));
+        error_of(
+            "e.jsonl",
+            b"{\"text\":\"x\",\"label\":null}\n",
+            1,
+            Some("label"),
+        );
     }
 
     #[test]
@@ -328,11 +395,21 @@ mod tests {
 
     #[test]
     fn malformed_json_and_wrong_types() {
-        let err = error_of("a.jsonl", b"{\"text\":\"x\",\"label\":1}\n{\"text\": \"y\",\n", 2, None);
+        let err = error_of(
+            "a.jsonl",
+            b"{\"text\":\"x\",\"label\":1}\n{\"text\": \"y\",\n",
+            2,
+            None,
+        );
         assert!(err.contains("malformed JSON"), "{err}");
         let err = error_of("b.jsonl", b"[1, 2]\n", 1, None);
         assert!(err.contains("JSON object"), "{err}");
-        let err = error_of("c.jsonl", b"{\"text\": 5, \"label\": \"a\"}\n", 1, Some("text"));
+        let err = error_of(
+            "c.jsonl",
+            b"{\"text\": 5, \"label\": \"a\"}\n",
+            1,
+            Some("text"),
+        );
         assert!(err.contains("expected a string"), "{err}");
     }
 
@@ -340,7 +417,11 @@ mod tests {
     fn unknown_extension_and_empty_files() {
         let err = error_of("a.txt", b"text,label\nx,1\n", 0, None);
         assert!(err.contains(".csv, .tsv or .jsonl"), "{err}");
-        for (name, content) in [("b.csv", "text,label\n"), ("c.csv", ""), ("d.jsonl", "\n\n")] {
+        for (name, content) in [
+            ("b.csv", "text,label\n"),
+            ("c.csv", ""),
+            ("d.jsonl", "\n\n"),
+        ] {
             let err = error_of(name, content.as_bytes(), 0, None);
             assert!(err.contains("no examples"), "{err}");
         }

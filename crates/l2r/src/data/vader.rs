@@ -81,7 +81,12 @@ pub fn load_vader_file(path: &Path, name: &str) -> Result<Dataset> {
         return Err(Error::parse(path, 0, None, "no examples in the file"));
     }
     let (examples, dropped) = dedup_by_text(examples);
-    tracing::debug!(dropped, kept = examples.len(), file = %path.display(), "VADER: dropped duplicate texts");
+    tracing::debug!(
+        dropped,
+        kept = examples.len(),
+        file = %path.display(),
+        "VADER: dropped duplicate texts"
+    );
     Ok(Dataset {
         name: name.to_owned(),
         labels: VADER_LABELS.iter().map(|&s| s.to_owned()).collect(),
@@ -106,7 +111,12 @@ fn parse_line(line: &str, path: &Path, line_no: usize) -> Result<Example> {
         .ok()
         .filter(|r: &f64| r.is_finite())
         .ok_or_else(|| {
-            Error::parse(path, line_no, Some("rating"), format!("'{rating}' is not a number"))
+            Error::parse(
+                path,
+                line_no,
+                Some("rating"),
+                format!("'{rating}' is not a number"),
+            )
         })?;
     let text = normalize_whitespace(text);
     if text.is_empty() {
@@ -137,11 +147,16 @@ mod tests {
     fn parses_file_with_crlf_latin1_and_duplicates() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t_GroundTruth.txt");
-        let content = b"1\t-0.5\tAwful.\r\n2\t0.2\tFine caf\xe9\r\n\r\n3\t0.5\tGreat!\r\n4\t1.0\tAwful.";
+        let content =
+            b"1\t-0.5\tAwful.\r\n2\t0.2\tFine caf\xe9\r\n\r\n3\t0.5\tGreat!\r\n4\t1.0\tAwful.";
         std::fs::write(&path, content).unwrap();
         let data = load_vader_file(&path, "vader-test").unwrap();
         assert_eq!(data.labels, vec!["negative", "neutral", "positive"]);
-        let got: Vec<(&str, usize)> = data.examples.iter().map(|e| (e.text.as_str(), e.label)).collect();
+        let got: Vec<(&str, usize)> = data
+            .examples
+            .iter()
+            .map(|e| (e.text.as_str(), e.label))
+            .collect();
         assert_eq!(got, vec![("Awful.", 0), ("Fine café", 1), ("Great!", 2)]);
     }
 
@@ -151,10 +166,16 @@ mod tests {
         let path = dir.path().join("bad.txt");
         std::fs::write(&path, "1\t0.1\tok\n2\tnope\ttext\n").unwrap();
         let err = load_vader_file(&path, "x").unwrap_err().to_string();
-        assert!(err.contains("bad.txt") && err.contains("line 2") && err.contains("'rating'"), "{err}");
+        assert!(
+            err.contains("bad.txt") && err.contains("line 2") && err.contains("'rating'"),
+            "{err}"
+        );
         std::fs::write(&path, "1\t0.1\n").unwrap();
         let err = load_vader_file(&path, "x").unwrap_err().to_string();
-        assert!(err.contains("line 1") && err.contains("3 tab-separated"), "{err}");
+        assert!(
+            err.contains("line 1") && err.contains("3 tab-separated"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -162,17 +183,21 @@ mod tests {
         let Some(_) = super::super::asset_or_skip("vader") else {
             return;
         };
-        // Rows in each file, and exact duplicate texts among them.
+        // Rows in each file, and repeated texts among them (first copy kept).
         for (domain, rows, duplicates) in [
             (VaderDomain::Tweets, 4200, 0),
             (VaderDomain::Movie, 10605, 2),
-            (VaderDomain::Amazon, 3708, 10),
+            (VaderDomain::Amazon, 3708, 11),
             (VaderDomain::Nyt, 5190, 71),
         ] {
             let data = load_builtin_domain(domain);
             eprintln!("{}: {}", data.name, data.class_summary());
             assert_eq!(data.len(), rows - duplicates, "{}", data.name);
-            assert!(data.class_counts().iter().all(|&c| c > 200), "{}", data.class_summary());
+            assert!(
+                data.class_counts().iter().all(|&c| c > 200),
+                "{}",
+                data.class_summary()
+            );
         }
     }
 

@@ -1,5 +1,6 @@
-//! WordNet 3.0 glosses classified by supersense (lexicographer file). The text is the gloss only —
-//! never the synset's words, so the task is to recognise the kind of thing a definition describes.
+//! WordNet 3.0 glosses classified by supersense (lexicographer file). The text is the gloss only
+//! (definition and any example sentences) — never the synset's words, so the task is to
+//! recognise the kind of thing a definition describes.
 
 use super::split::dedup_by_text;
 use super::text::{decode_lenient, normalize_whitespace};
@@ -112,7 +113,11 @@ pub fn load_wordnet_file(path: &Path, pos: WordnetPos, classes: &[&str]) -> Resu
         }
     }
     let (examples, dropped) = dedup_by_text(examples);
-    tracing::debug!(dropped, kept = examples.len(), "WordNet: dropped duplicate glosses");
+    tracing::debug!(
+        dropped,
+        kept = examples.len(),
+        "WordNet: dropped duplicate glosses"
+    );
     let data = Dataset {
         name: format!("wordnet-{}", pos.as_str()),
         labels: classes.iter().map(|&c| c.to_owned()).collect(),
@@ -140,7 +145,9 @@ fn class_table(pos: WordnetPos, classes: &[&str]) -> Result<[Option<usize>; 45]>
             )));
         };
         if table[num].replace(label).is_some() {
-            return Err(Error::invalid(format!("WordNet class '{class}' requested twice")));
+            return Err(Error::invalid(format!(
+                "WordNet class '{class}' requested twice"
+            )));
         }
     }
     Ok(table)
@@ -154,11 +161,17 @@ fn parse_line(line: &str, path: &Path, line_no: usize) -> Result<(usize, String)
         .and_then(|f| f.parse::<usize>().ok())
         .filter(|&n| n < LEXNAMES.len())
         .ok_or_else(|| {
-            Error::parse(path, line_no, Some("lex_filenum"), "expected a number 00..44 as the second field")
+            Error::parse(
+                path,
+                line_no,
+                Some("lex_filenum"),
+                "expected a number 00..44 as the second field",
+            )
         })?;
-    let gloss = line.split_once(" | ").map(|(_, g)| g).ok_or_else(|| {
-        Error::parse(path, line_no, Some("gloss"), "no ' | ' before the gloss")
-    })?;
+    let gloss = line
+        .split_once(" | ")
+        .map(|(_, g)| g)
+        .ok_or_else(|| Error::parse(path, line_no, Some("gloss"), "no ' | ' before the gloss"))?;
     Ok((lex_filenum, normalize_whitespace(gloss)))
 }
 
@@ -166,14 +179,17 @@ fn parse_line(line: &str, path: &Path, line_no: usize) -> Result<(usize, String)
 mod tests {
     use super::*;
 
-    const DATA_NOUN: &str = "  1 This software and database is being provided to you, the LICENSEE, by  \n\
-  2 Princeton University under the following license.  \n\
-00015388 03 n 01 animal 0 002 @ 00004475 n 0000 ~ 01313093 n 0000 | a living organism characterized by voluntary movement  \n\
-01503061 05 n 01 bird 0 001 @ 01471682 n 0000 | warm-blooded egg-laying vertebrates characterized by feathers; \"birds fly\"  \n\
-02084071 05 n 02 dog 0 domestic_dog 0 000 | a member of the genus Canis  \n\
-02084072 05 n 01 hound 0 000 | a member of the genus Canis  \n\
-07707451 13 n 01 vegetable 0 000 | edible seeds or roots or stems or leaves of plants  \n\
-03082979 06 n 01 computer 0 000 | a machine for performing calculations automatically  \n";
+    // `concat!` rather than `\` line continuations, which would eat the licence lines' indent.
+    const DATA_NOUN: &str = concat!(
+        "  1 This software and database is being provided to you, the LICENSEE, by  \n",
+        "  2 Princeton University under the following license.  \n",
+        "00015388 03 n 01 animal 0 002 @ 00004475 n 0000 | a living organism characterized by voluntary movement  \n",
+        "01503061 05 n 01 bird 0 001 @ 01471682 n 0000 | warm-blooded egg-laying vertebrates characterized by feathers; \"birds fly\"  \n",
+        "02084071 05 n 02 dog 0 domestic_dog 0 000 | a member of the genus Canis  \n",
+        "02084072 05 n 01 hound 0 000 | a member of the genus Canis  \n",
+        "07707451 13 n 01 vegetable 0 000 | edible seeds or roots or stems or leaves of plants  \n",
+        "03082979 06 n 01 computer 0 000 | a machine for performing calculations automatically  \n",
+    );
 
     fn fixture() -> (tempfile::TempDir, std::path::PathBuf) {
         let dir = tempfile::tempdir().unwrap();
@@ -190,19 +206,30 @@ mod tests {
         assert_eq!(LEXNAMES[43], "verb.weather");
         assert_eq!(WordnetPos::Noun.lexnames().count(), 26);
         assert_eq!(WordnetPos::Verb.lexnames().count(), 15);
-        assert_eq!(WordnetPos::Adj.lexnames().collect::<Vec<_>>(), vec!["adj.all", "adj.pert", "adj.ppl"]);
+        assert_eq!(
+            WordnetPos::Adj.lexnames().collect::<Vec<_>>(),
+            vec!["adj.all", "adj.pert", "adj.ppl"]
+        );
     }
 
     #[test]
     fn keeps_requested_classes_gloss_only_deduplicated() {
         let (_dir, path) = fixture();
-        let data = load_wordnet_file(&path, WordnetPos::Noun, &["noun.food", "noun.animal"]).unwrap();
+        let data =
+            load_wordnet_file(&path, WordnetPos::Noun, &["noun.food", "noun.animal"]).unwrap();
         assert_eq!(data.labels, vec!["noun.food", "noun.animal"]);
-        let got: Vec<(&str, usize)> = data.examples.iter().map(|e| (e.text.as_str(), e.label)).collect();
+        let got: Vec<(&str, usize)> = data
+            .examples
+            .iter()
+            .map(|e| (e.text.as_str(), e.label))
+            .collect();
         assert_eq!(
             got,
             vec![
-                ("warm-blooded egg-laying vertebrates characterized by feathers; \"birds fly\"", 1),
+                (
+                    "warm-blooded egg-laying vertebrates characterized by feathers; \"birds fly\"",
+                    1
+                ),
                 ("a member of the genus Canis", 1),
                 ("edible seeds or roots or stems or leaves of plants", 0),
             ]
@@ -212,9 +239,16 @@ mod tests {
     #[test]
     fn bad_class_names_are_rejected() {
         let (_dir, path) = fixture();
-        let err = load_wordnet_file(&path, WordnetPos::Noun, &["verb.body"]).unwrap_err().to_string();
-        assert!(err.contains("not a noun lexname") && err.contains("noun.animal"), "{err}");
-        let err = load_wordnet_file(&path, WordnetPos::Noun, &["noun.food", "noun.food"]).unwrap_err().to_string();
+        let err = load_wordnet_file(&path, WordnetPos::Noun, &["verb.body"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("not a noun lexname") && err.contains("noun.animal"),
+            "{err}"
+        );
+        let err = load_wordnet_file(&path, WordnetPos::Noun, &["noun.food", "noun.food"])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("twice"), "{err}");
     }
 
@@ -222,11 +256,23 @@ mod tests {
     fn malformed_line_names_file_line_and_field() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("data.verb");
-        std::fs::write(&path, "  licence\n00001 29 v 01 breathe 0 000 | draw air\n00002 xx v 01 run 0 000 | move fast\n").unwrap();
-        let err = load_wordnet_file(&path, WordnetPos::Verb, &["verb.body"]).unwrap_err().to_string();
-        assert!(err.contains("data.verb") && err.contains("line 3") && err.contains("'lex_filenum'"), "{err}");
+        let content = concat!(
+            "  licence\n",
+            "00001 29 v 01 breathe 0 000 | draw air\n",
+            "00002 xx v 01 run 0 000 | move fast\n"
+        );
+        std::fs::write(&path, content).unwrap();
+        let err = load_wordnet_file(&path, WordnetPos::Verb, &["verb.body"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("data.verb") && err.contains("line 3") && err.contains("'lex_filenum'"),
+            "{err}"
+        );
         std::fs::write(&path, "00001 29 v 01 breathe 0 000 draw air\n").unwrap();
-        let err = load_wordnet_file(&path, WordnetPos::Verb, &["verb.body"]).unwrap_err().to_string();
+        let err = load_wordnet_file(&path, WordnetPos::Verb, &["verb.body"])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("line 1") && err.contains("'gloss'"), "{err}");
     }
 
@@ -240,7 +286,11 @@ mod tests {
             eprintln!("{name}: {}", data.class_summary());
             assert_eq!(data.name, name);
             assert_eq!(data.labels.len(), classes);
-            assert!(data.class_counts().iter().all(|&c| c >= 200), "{}", data.class_summary());
+            assert!(
+                data.class_counts().iter().all(|&c| c >= 200),
+                "{}",
+                data.class_summary()
+            );
         }
     }
 }

@@ -14,10 +14,9 @@ pub struct BottleneckAdapter {
 impl BottleneckAdapter {
     /// Creates (or, when `vb` is backed by loaded weights, fetches) `down.{weight,bias}` and `up.{weight,bias}`.
     pub fn new(vb: VarBuilder, hidden: usize, size: usize) -> Result<Self> {
-        let bound = 1.0 / (hidden as f64).sqrt();
-        let uniform = Init::Uniform { lo: -bound, up: bound };
+        // down.weight is drawn by `PeftModule::new` from the run's seed (see `initial_bound`).
         Ok(BottleneckAdapter {
-            down_weight: vb.get_with_hints((size, hidden), "down.weight", uniform)?,
+            down_weight: vb.get_with_hints((size, hidden), "down.weight", Init::Const(0.0))?,
             down_bias: vb.get_with_hints(size, "down.bias", Init::Const(0.0))?,
             up_weight: vb.get_with_hints((hidden, size), "up.weight", Init::Const(0.0))?,
             up_bias: vb.get_with_hints(hidden, "up.bias", Init::Const(0.0))?,
@@ -25,8 +24,13 @@ impl BottleneckAdapter {
     }
 
     pub fn forward(&self, h: &Tensor) -> Result<Tensor> {
-        let down = h.broadcast_matmul(&self.down_weight.t()?)?.broadcast_add(&self.down_bias)?.relu()?;
-        let up = down.broadcast_matmul(&self.up_weight.t()?)?.broadcast_add(&self.up_bias)?;
+        let down = h
+            .broadcast_matmul(&self.down_weight.t()?)?
+            .broadcast_add(&self.down_bias)?
+            .relu()?;
+        let up = down
+            .broadcast_matmul(&self.up_weight.t()?)?
+            .broadcast_add(&self.up_bias)?;
         h + up
     }
 }

@@ -12,16 +12,24 @@ pub struct LoraLinear {
 
 impl LoraLinear {
     /// Creates `lora_A.weight` (rank, in) and `lora_B.weight` (out, rank) under `vb`.
-    pub fn new(vb: VarBuilder, in_dim: usize, out_dim: usize, rank: usize, alpha: f64) -> Result<Self> {
-        let bound = 1.0 / (in_dim as f64).sqrt();
+    pub fn new(
+        vb: VarBuilder,
+        in_dim: usize,
+        out_dim: usize,
+        rank: usize,
+        alpha: f64,
+    ) -> Result<Self> {
+        // lora_A is drawn by `PeftModule::new` from the run's seed (see `initial_bound`).
         Ok(LoraLinear {
-            a: vb.get_with_hints((rank, in_dim), "lora_A.weight", Init::Uniform { lo: -bound, up: bound })?,
+            a: vb.get_with_hints((rank, in_dim), "lora_A.weight", Init::Const(0.0))?,
             b: vb.get_with_hints((out_dim, rank), "lora_B.weight", Init::Const(0.0))?,
             scale: alpha / rank as f64,
         })
     }
 
     pub fn delta(&self, x: &Tensor) -> Result<Tensor> {
-        x.broadcast_matmul(&self.a.t()?)?.broadcast_matmul(&self.b.t()?)? * self.scale
+        x.broadcast_matmul(&self.a.t()?)?
+            .broadcast_matmul(&self.b.t()?)?
+            * self.scale
     }
 }

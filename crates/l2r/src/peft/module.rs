@@ -38,12 +38,18 @@ fn site_dims(config: &EncoderConfig, site: LinearSite) -> (usize, usize) {
     }
 }
 
+/// Kaiming-uniform bound (1/sqrt(fan_in)) for the down-projection and LoRA A, both (out, in); None for the
+/// zero-initialised parts (up-projection, LoRA B, biases), which make an untrained module the identity.
+fn initial_bound(name: &str, dims: &[usize]) -> Option<f64> {
+    let random = name.ends_with("down.weight") || name.ends_with("lora_A.weight");
+    random.then(|| 1.0 / (dims[1] as f64).sqrt())
+}
+
 impl PeftModule {
     /// A freshly initialised module for an encoder of shape `encoder`, seeded for reproducibility.
     pub fn new(config: &PeftConfig, encoder: &EncoderConfig, seed: u64) -> Result<Self> {
         config.validate()?;
         let device = Device::Cpu;
-        device.set_seed(seed)?;
         let varmap = VarMap::new();
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, &device);
         let mut module = PeftModule {
@@ -56,17 +62,31 @@ impl PeftModule {
             match config {
                 PeftConfig::Adapter { size } => {
                     let vb = vb.pp(format!("encoder.layer.{layer}.output.adapter"));
-                    module.adapters.insert(layer, BottleneckAdapter::new(vb, encoder.hidden_size, *size)?);
+                    module.adapters.insert(
+                        layer,
+                        BottleneckAdapter::new(vb, encoder.hidden_size, *size)?,
+                    );
                 }
-                PeftConfig::Lora { rank, alpha, targets } => {
+                PeftConfig::Lora {
+                    rank,
+                    alpha,
+                    targets,
+                } => {
                     for &site in targets {
                         let (in_dim, out_dim) = site_dims(encoder, site);
-                        let lora = LoraLinear::new(vb.pp(site_name(layer, site)), in_dim, out_dim, *rank, *alpha)?;
+                        let lora = LoraLinear::new(
+                            vb.pp(site_name(layer, site)),
+                            in_dim,
+                            out_dim,
+                            *rank,
+                            *alpha,
+                        )?;
                         module.loras.insert((layer, site), lora);
                     }
                 }
             }
         }
+        crate::init::randomize_vars(&module.varmap, seed, initial_bound)?;
         Ok(module)
     }
 
@@ -76,7 +96,10 @@ impl PeftModule {
         crate::assets::require_file(path, "module weights")?;
         module.varmap.load(path).map_err(|e| Error::Weights {
             path: path.to_owned(),
-            message: format!("does not hold a {} module of this shape: {e}", config.kind()),
+            message: format!(
+                "does not hold a {} module of this shape: {e}",
+                config.kind()
+            ),
         })?;
         Ok(module)
     }
@@ -105,7 +128,10 @@ pub fn save_varmap(varmap: &VarMap, path: &Path) -> Result<()> {
         .map(|(name, var)| (name.clone(), var.as_tensor().clone()))
         .collect();
     let bytes = safetensors::serialize(
-        tensors.iter().map(|(k, v)| (k.clone(), v)).collect::<Vec<_>>(),
+        tensors
+            .iter()
+            .map(|(k, v)| (k.clone(), v))
+            .collect::<Vec<_>>(),
         None,
     )
     .map_err(|e| Error::invalid(format!("cannot serialise {}: {e}", path.display())))?;
@@ -113,8 +139,16 @@ pub fn save_varmap(varmap: &VarMap, path: &Path) -> Result<()> {
 }
 
 impl EncoderHooks for PeftModule {
-    fn linear_delta(&self, layer: usize, site: LinearSite, input: &Tensor) -> candle_core::Result<Option<Tensor>> {
-        self.loras.get(&(layer, site)).map(|lora| lora.delta(input)).transpose()
+    fn linear_delta(
+        &self,
+        layer: usize,
+        site: LinearSite,
+        input: &Tensor,
+    ) -> candle_core::Result<Option<Tensor>> {
+        self.loras
+            .get(&(layer, site))
+            .map(|lora| lora.delta(input))
+            .transpose()
     }
 
     fn after_feed_forward(&self, layer: usize, hidden: &Tensor) -> candle_core::Result<Tensor> {

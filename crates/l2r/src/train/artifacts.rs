@@ -45,6 +45,8 @@ pub struct TaskRecord {
     pub train: TrainConfig,
     pub split: SplitSpec,
     pub report: Option<TrainReport>,
+    /// Scores on the test split, filled in after training.
+    pub test: Option<crate::metrics::ClassificationScores>,
 }
 
 pub struct TaskArtifacts {
@@ -89,12 +91,16 @@ impl TaskArtifacts {
     pub fn load(&self, encoder: &EncoderConfig) -> Result<(TaskRecord, TaskModel)> {
         let record = self.load_record()?;
         let module = PeftModule::load(&self.module_path(), &record.peft, encoder)?;
-        let head = ClassifierHead::load(&self.head_path(), encoder.hidden_size, record.labels.len())?;
+        let head =
+            ClassifierHead::load(&self.head_path(), encoder.hidden_size, record.labels.len())?;
         Ok((record, TaskModel { module, head }))
     }
 }
 
 pub fn default_dir(task: &str, peft: &PeftConfig) -> PathBuf {
-    let stem = Path::new(task).file_stem().and_then(|s| s.to_str()).unwrap_or(task);
+    let stem = Path::new(task)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or(task);
     PathBuf::from("runs").join(format!("{stem}-{}", peft.kind()))
 }

@@ -12,7 +12,10 @@ pub struct TokenizedExample {
 }
 
 /// Token ids of every example; an empty text is an error naming its position.
-pub fn tokenize_examples(tokenizer: &TextTokenizer, examples: &[Example]) -> Result<Vec<TokenizedExample>> {
+pub fn tokenize_examples(
+    tokenizer: &TextTokenizer,
+    examples: &[Example],
+) -> Result<Vec<TokenizedExample>> {
     if examples.is_empty() {
         return Err(Error::invalid("no examples to tokenize"));
     }
@@ -21,13 +24,20 @@ pub fn tokenize_examples(tokenizer: &TextTokenizer, examples: &[Example]) -> Res
     Ok(ids
         .into_iter()
         .zip(examples)
-        .map(|(ids, e)| TokenizedExample { ids, label: e.label })
+        .map(|(ids, e)| TokenizedExample {
+            ids,
+            label: e.label,
+        })
         .collect())
 }
 
 /// Shuffled batches of indices into `lengths`. Within windows of 32 batches the examples are sorted by length,
 /// then the batch order is shuffled again, so each batch holds similar lengths yet the order stays random.
-pub fn length_grouped_batches(lengths: &[usize], batch_size: usize, rng: &mut impl Rng) -> Vec<Vec<usize>> {
+pub fn length_grouped_batches(
+    lengths: &[usize],
+    batch_size: usize,
+    rng: &mut impl Rng,
+) -> Vec<Vec<usize>> {
     let batch_size = batch_size.max(1);
     let mut order: Vec<usize> = (0..lengths.len()).collect();
     order.shuffle(rng);
@@ -55,9 +65,16 @@ mod tests {
         assert_eq!(seen, (0..1000).collect::<Vec<_>>());
         let spread: usize = batches
             .iter()
-            .map(|b| b.iter().map(|&i| lengths[i]).max().unwrap() - b.iter().map(|&i| lengths[i]).min().unwrap())
+            .map(|b| {
+                b.iter().map(|&i| lengths[i]).max().unwrap()
+                    - b.iter().map(|&i| lengths[i]).min().unwrap()
+            })
             .sum();
         // Random batches of 16 would spread over most of the 117-token range; sorted windows keep it small.
-        assert!(spread / batches.len() < 20, "mean spread {}", spread / batches.len());
+        assert!(
+            spread / batches.len() < 20,
+            "mean spread {}",
+            spread / batches.len()
+        );
     }
 }

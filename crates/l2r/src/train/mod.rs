@@ -4,6 +4,7 @@ mod artifacts;
 mod batches;
 mod probe;
 mod schedule;
+mod task_data;
 mod task_model;
 mod trainer;
 
@@ -11,5 +12,6 @@ pub use artifacts::{default_dir, SplitSpec, TaskArtifacts, TaskRecord};
 pub use batches::{length_grouped_batches, tokenize_examples, TokenizedExample};
 pub use probe::{frozen_features, train_linear_probe, ProbeConfig, ProbeReport};
 pub use schedule::LrSchedule;
+pub use task_data::task_splits;
 pub use task_model::TaskModel;
-pub use trainer::{accuracy, train_task, EpochLog, TrainConfig, TrainReport};
+pub use trainer::{accuracy, optimisation_step, train_task, EpochLog, TrainConfig, TrainReport};

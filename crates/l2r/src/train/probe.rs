@@ -18,6 +18,7 @@ pub struct ProbeConfig {
     pub learning_rate: f64,
     pub weight_decay: f64,
     pub batch_size: usize,
+    pub seed: u64,
 }
 
 impl Default for ProbeConfig {
@@ -27,6 +28,7 @@ impl Default for ProbeConfig {
             learning_rate: 1e-2,
             weight_decay: 1e-4,
             batch_size: 64,
+            seed: 0,
         }
     }
 }
@@ -39,13 +41,21 @@ pub struct ProbeReport {
 }
 
 /// Frozen mean-pooled features of `examples`: (n, hidden).
-pub fn frozen_features(backbone: &Backbone, examples: &[Example], batch_size: usize, show_progress: bool) -> Result<Tensor> {
+pub fn frozen_features(
+    backbone: &Backbone,
+    examples: &[Example],
+    batch_size: usize,
+    show_progress: bool,
+) -> Result<Tensor> {
     let bar = progress_bar(show_progress, examples.len() as u64);
     let mut rows = Vec::new();
     for chunk in examples.chunks(batch_size.max(1)) {
         let texts: Vec<&str> = chunk.iter().map(|e| e.text.as_str()).collect();
         let batch = backbone.tokenizer.encode(&texts)?;
-        rows.push(mean_pool(&backbone.encoder.forward(&batch, &NoHooks)?, &batch.attention_mask)?);
+        rows.push(mean_pool(
+            &backbone.encoder.forward(&batch, &NoHooks)?,
+            &batch.attention_mask,
+        )?);
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();
@@ -61,14 +71,23 @@ pub fn train_linear_probe(
     show_progress: bool,
 ) -> Result<ProbeReport> {
     if splits.train.is_empty() || splits.test.is_empty() {
-        return Err(Error::invalid("the linear probe needs non-empty train and test splits"));
+        return Err(Error::invalid(
+            "the linear probe needs non-empty train and test splits",
+        ));
     }
-    let features = |examples: &[Example]| frozen_features(backbone, examples, config.batch_size, show_progress);
+    let features = |examples: &[Example]| {
+        frozen_features(backbone, examples, config.batch_size, show_progress)
+    };
     let (train_x, test_x) = (features(&splits.train)?, features(&splits.test)?);
-    let validation_x = if splits.validation.is_empty() { None } else { Some(features(&splits.validation)?) };
-    let labels = |examples: &[Example]| -> Vec<u32> { examples.iter().map(|e| e.label as u32).collect() };
+    let validation_x = if splits.validation.is_empty() {
+        None
+    } else {
+        Some(features(&splits.validation)?)
+    };
+    let labels =
+        |examples: &[Example]| -> Vec<u32> { examples.iter().map(|e| e.label as u32).collect() };
     let train_y = Tensor::new(labels(&splits.train), &Device::Cpu)?;
-    let head = ClassifierHead::new(backbone.encoder.hidden_size(), num_labels)?;
+    let head = ClassifierHead::new(backbone.encoder.hidden_size(), num_labels, config.seed)?;
     let vars = head.varmap().all_vars();
     let mut optimizer = AdamW::new(
         vars.clone(),
@@ -79,7 +98,13 @@ pub fn train_linear_probe(
         },
     )?;
     let predict = |x: &Tensor| -> Result<Vec<usize>> {
-        Ok(head.forward(x)?.argmax(D::Minus1)?.to_vec1::<u32>()?.into_iter().map(|p| p as usize).collect())
+        Ok(head
+            .forward(x)?
+            .argmax(D::Minus1)?
+            .to_vec1::<u32>()?
+            .into_iter()
+            .map(|p| p as usize)
+            .collect())
     };
     let validation_labels: Vec<usize> = splits.validation.iter().map(|e| e.label).collect();
     let (mut best_epoch, mut best_accuracy, mut best_weights) = (0, f64::NEG_INFINITY, None);
@@ -92,7 +117,11 @@ pub fn train_linear_probe(
         };
         if accuracy > best_accuracy {
             (best_epoch, best_accuracy) = (epoch, accuracy);
-            best_weights = Some(vars.iter().map(|v| v.as_tensor().copy()).collect::<candle_core::Result<Vec<_>>>()?);
+            best_weights = Some(
+                vars.iter()
+                    .map(|v| v.as_tensor().copy())
+                    .collect::<candle_core::Result<Vec<_>>>()?,
+            );
         }
     }
     if let Some(weights) = best_weights {

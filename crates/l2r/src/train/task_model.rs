@@ -4,9 +4,10 @@ use super::batches::TokenizedExample;
 use crate::backbone::{mean_pool, Backbone, TokenBatch};
 use crate::error::Result;
 use crate::head::ClassifierHead;
+use crate::metrics::{classification_scores, ClassificationScores};
 use crate::peft::PeftModule;
-use candle_core::{Tensor, D};
 use candle_core::Var;
+use candle_core::{Tensor, D};
 
 pub struct TaskModel {
     pub module: PeftModule,
@@ -17,7 +18,9 @@ impl TaskModel {
     /// Logits (batch, labels).
     pub fn logits(&self, backbone: &Backbone, batch: &TokenBatch) -> Result<Tensor> {
         let hidden = backbone.encoder.forward(batch, &self.module)?;
-        Ok(self.head.forward(&mean_pool(&hidden, &batch.attention_mask)?)?)
+        Ok(self
+            .head
+            .forward(&mean_pool(&hidden, &batch.attention_mask)?)?)
     }
 
     /// Every trainable variable: the module's, then the head's.
@@ -27,8 +30,29 @@ impl TaskModel {
         vars
     }
 
+    /// Accuracy, macro- and weighted F1 on labelled examples.
+    pub fn scores(
+        &self,
+        backbone: &Backbone,
+        examples: &[TokenizedExample],
+        batch_size: usize,
+    ) -> Result<ClassificationScores> {
+        let predictions = self.predict(backbone, examples, batch_size)?;
+        let labels: Vec<usize> = examples.iter().map(|e| e.label).collect();
+        Ok(classification_scores(
+            &predictions,
+            &labels,
+            self.head.num_labels(),
+        ))
+    }
+
     /// Predicted label of each example, in batches of `batch_size`.
-    pub fn predict(&self, backbone: &Backbone, examples: &[TokenizedExample], batch_size: usize) -> Result<Vec<usize>> {
+    pub fn predict(
+        &self,
+        backbone: &Backbone,
+        examples: &[TokenizedExample],
+        batch_size: usize,
+    ) -> Result<Vec<usize>> {
         let mut predictions = Vec::with_capacity(examples.len());
         let mut order: Vec<usize> = (0..examples.len()).collect();
         // Sorting by length keeps padding small; predictions are put back in input order.
@@ -37,7 +61,10 @@ impl TaskModel {
         for chunk in order.chunks(batch_size.max(1)) {
             let ids: Vec<&[u32]> = chunk.iter().map(|&i| examples[i].ids.as_slice()).collect();
             let batch = backbone.tokenizer.pad(&ids)?;
-            let labels = self.logits(backbone, &batch)?.argmax(D::Minus1)?.to_vec1::<u32>()?;
+            let labels = self
+                .logits(backbone, &batch)?
+                .argmax(D::Minus1)?
+                .to_vec1::<u32>()?;
             for (&i, label) in chunk.iter().zip(labels) {
                 by_position[i] = label as usize;
             }

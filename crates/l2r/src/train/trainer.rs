@@ -4,9 +4,8 @@
 use super::batches::{length_grouped_batches, TokenizedExample};
 use super::schedule::LrSchedule;
 use super::task_model::TaskModel;
-use crate::backbone::Backbone;
+use crate::backbone::{Backbone, TokenBatch};
 use crate::error::{Error, Result};
-use crate::metrics::classification_scores;
 use candle_core::{Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -53,10 +52,16 @@ impl TrainConfig {
             return bad("batch sizes must be at least 1".into());
         }
         if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
-            return bad(format!("learning rate must be > 0, got {}", self.learning_rate));
+            return bad(format!(
+                "learning rate must be > 0, got {}",
+                self.learning_rate
+            ));
         }
         if !(0.0..1.0).contains(&self.warmup_fraction) {
-            return bad(format!("warmup_fraction must be in [0, 1), got {}", self.warmup_fraction));
+            return bad(format!(
+                "warmup_fraction must be in [0, 1), got {}",
+                self.warmup_fraction
+            ));
         }
         Ok(())
     }
@@ -96,7 +101,11 @@ pub fn train_task(
     }
     let vars = model.trainable_vars();
     let steps_per_epoch = train.len().div_ceil(config.batch_size);
-    let schedule = LrSchedule::new(config.learning_rate, steps_per_epoch * config.epochs, config.warmup_fraction);
+    let schedule = LrSchedule::new(
+        config.learning_rate,
+        steps_per_epoch * config.epochs,
+        config.warmup_fraction,
+    );
     let params = ParamsAdamW {
         lr: schedule.at(0),
         weight_decay: config.weight_decay,
@@ -118,7 +127,10 @@ pub fn train_task(
             tokens += batch_indices.iter().map(|&i| lengths[i]).sum::<usize>();
             step += 1;
             bar.inc(1);
-            bar.set_message(format!("epoch {epoch} loss {:.3}", loss_sum / (bar.position() as f64).max(1.0)));
+            bar.set_message(format!(
+                "epoch {epoch} loss {:.3}",
+                loss_sum / (bar.position() as f64).max(1.0)
+            ));
         }
         let train_seconds = started.elapsed().as_secs_f64();
         total_tokens += tokens;
@@ -131,17 +143,22 @@ pub fn train_task(
             seconds: started.elapsed().as_secs_f64(),
             train_tokens_per_second: tokens as f64 / train_seconds,
         });
-        bar.println(format!(
+        let line = format!(
             "epoch {epoch}: loss {:.4}, validation accuracy {:.4}, {:.0} tokens/s",
             loss_sum / batches.len() as f64,
             validation_accuracy,
             tokens as f64 / train_seconds
-        ));
+        );
+        log_line(&bar, show_progress, &line);
         if validation_accuracy > best.1 {
             best = (epoch, validation_accuracy);
             best_weights = Some(snapshot(&vars)?);
         } else if epoch - best.0 >= config.patience.max(1) {
-            bar.println(format!("early stop: no better validation accuracy for {} epochs", epoch - best.0));
+            let line = format!(
+                "early stop: no better validation accuracy for {} epochs",
+                epoch - best.0
+            );
+            log_line(&bar, show_progress, &line);
             break;
         }
     }
@@ -166,27 +183,47 @@ fn train_step(
     indices: &[usize],
     optimizer: &mut AdamW,
 ) -> Result<f64> {
-    let ids: Vec<&[u32]> = indices.iter().map(|&i| examples[i].ids.as_slice()).collect();
+    let ids: Vec<&[u32]> = indices
+        .iter()
+        .map(|&i| examples[i].ids.as_slice())
+        .collect();
     let labels: Vec<u32> = indices.iter().map(|&i| examples[i].label as u32).collect();
     let batch = backbone.tokenizer.pad(&ids)?;
     let labels = Tensor::from_vec(labels, indices.len(), &Device::Cpu)?;
-    let loss = candle_nn::loss::cross_entropy(&model.logits(backbone, &batch)?, &labels)?;
+    optimisation_step(backbone, model, &batch, &labels, optimizer)
+}
+
+/// Forward, cross-entropy, backward and AdamW update on one batch; returns the loss.
+pub fn optimisation_step(
+    backbone: &Backbone,
+    model: &TaskModel,
+    batch: &TokenBatch,
+    labels: &Tensor,
+    optimizer: &mut AdamW,
+) -> Result<f64> {
+    let loss = candle_nn::loss::cross_entropy(&model.logits(backbone, batch)?, labels)?;
     optimizer.backward_step(&loss)?;
     Ok(loss.to_scalar::<f32>()? as f64)
 }
 
 /// Accuracy of `model` on `examples` (0 when there are none).
-pub fn accuracy(backbone: &Backbone, model: &TaskModel, examples: &[TokenizedExample], batch_size: usize) -> Result<f64> {
+pub fn accuracy(
+    backbone: &Backbone,
+    model: &TaskModel,
+    examples: &[TokenizedExample],
+    batch_size: usize,
+) -> Result<f64> {
     if examples.is_empty() {
         return Ok(0.0);
     }
-    let predictions = model.predict(backbone, examples, batch_size)?;
-    let labels: Vec<usize> = examples.iter().map(|e| e.label).collect();
-    Ok(classification_scores(&predictions, &labels, model.head.num_labels()).accuracy)
+    Ok(model.scores(backbone, examples, batch_size)?.accuracy)
 }
 
 fn snapshot(vars: &[candle_core::Var]) -> Result<Vec<Tensor>> {
-    Ok(vars.iter().map(|v| v.as_tensor().copy()).collect::<candle_core::Result<_>>()?)
+    Ok(vars
+        .iter()
+        .map(|v| v.as_tensor().copy())
+        .collect::<candle_core::Result<_>>()?)
 }
 
 fn restore(vars: &[candle_core::Var], weights: &[Tensor]) -> Result<()> {
@@ -196,14 +233,23 @@ fn restore(vars: &[candle_core::Var], weights: &[Tensor]) -> Result<()> {
     Ok(())
 }
 
+/// A line above the progress bar; printed even when stderr is not a terminal and the bar is hidden.
+fn log_line(bar: &ProgressBar, show: bool, line: &str) {
+    if show {
+        bar.suspend(|| eprintln!("{line}"));
+    }
+}
+
 pub(crate) fn progress_bar(show: bool, len: u64) -> ProgressBar {
     if !show {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(len);
     bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} steps {per_sec} ETA {eta} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} steps {per_sec} ETA {eta} {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar
 }

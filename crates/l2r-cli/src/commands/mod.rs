@@ -1,0 +1,82 @@
+//! One file per subcommand; each parses its arguments, calls the library and prints.
+
+pub mod bench;
+pub mod embed;
+pub mod eval_task;
+pub mod probe;
+pub mod tasks;
+pub mod train_task;
+
+use clap::Args;
+use l2r::backbone::{Backbone, BackboneName};
+use l2r::train::SplitSpec;
+
+pub struct Output {
+    pub quiet: bool,
+    pub json: bool,
+}
+
+impl Output {
+    pub fn progress(&self) -> bool {
+        !self.quiet && !self.json
+    }
+
+    /// Informational line on stderr, silenced by --quiet and --json.
+    pub fn info(&self, message: impl AsRef<str>) {
+        if self.progress() {
+            eprintln!("{}", message.as_ref());
+        }
+    }
+
+    pub fn print_json(&self, value: &serde_json::Value) -> anyhow::Result<()> {
+        println!("{}", serde_json::to_string_pretty(value)?);
+        Ok(())
+    }
+}
+
+/// Backbone choice shared by the subcommands.
+#[derive(Args, Clone)]
+pub struct BackboneArgs {
+    /// Frozen encoder: minilm (all-MiniLM-L6-v2) or mpnet (all-mpnet-base-v2).
+    #[arg(long, default_value = "minilm")]
+    pub backbone: BackboneName,
+    /// Maximum tokens per text, special tokens included.
+    #[arg(long, default_value_t = l2r::backbone::DEFAULT_MAX_LEN)]
+    pub max_len: usize,
+}
+
+impl BackboneArgs {
+    pub fn load(&self, output: &Output) -> anyhow::Result<Backbone> {
+        output.info(format!(
+            "loading backbone {:?} (max {} tokens)",
+            self.backbone, self.max_len
+        ));
+        Ok(Backbone::load(self.backbone, self.max_len)?)
+    }
+}
+
+/// How a task's examples are split; the same flags recreate the same splits.
+#[derive(Args, Clone)]
+pub struct SplitArgs {
+    /// Seed of the split, the module's initialisation and the batch order.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long, default_value_t = 0.1)]
+    pub validation_fraction: f64,
+    #[arg(long, default_value_t = 0.2)]
+    pub test_fraction: f64,
+    /// Keep at most this many training examples per class (quick runs).
+    #[arg(long)]
+    pub max_train_per_class: Option<usize>,
+}
+
+impl SplitArgs {
+    pub fn spec(&self) -> SplitSpec {
+        SplitSpec {
+            validation_fraction: self.validation_fraction,
+            test_fraction: self.test_fraction,
+            seed: self.seed,
+            max_train_per_class: self.max_train_per_class,
+        }
+    }
+}

@@ -1,0 +1,155 @@
+use super::{BackboneArgs, Output, SplitArgs};
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use l2r::backbone::LinearSite;
+use l2r::head::ClassifierHead;
+use l2r::peft::{PeftConfig, PeftModule};
+use l2r::train::{
+    default_dir, task_splits, tokenize_examples, train_task, TaskArtifacts, TaskModel, TaskRecord,
+    TrainConfig,
+};
+use std::path::PathBuf;
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum PeftKind {
+    Adapter,
+    Lora,
+}
+
+#[derive(Args)]
+pub struct TrainTaskArgs {
+    /// A built-in task (see `l2r tasks`) or a .csv/.jsonl/.tsv file with text and label columns.
+    #[arg(long)]
+    task: String,
+    /// The module type.
+    #[arg(long, value_enum, default_value = "adapter")]
+    peft: PeftKind,
+    /// Bottleneck size of the adapter.
+    #[arg(long, default_value_t = 64)]
+    adapter_size: usize,
+    #[arg(long, default_value_t = 8)]
+    lora_rank: usize,
+    #[arg(long, default_value_t = 16.0)]
+    lora_alpha: f64,
+    /// Frozen linears LoRA adapts (comma-separated: query,key,value,attention_output,intermediate,output).
+    #[arg(long, value_delimiter = ',', default_value = "query,value")]
+    lora_targets: Vec<String>,
+    #[arg(long, default_value_t = 5)]
+    epochs: usize,
+    #[arg(long, default_value_t = 16)]
+    batch_size: usize,
+    /// Peak learning rate (AdamW; linear warm-up over the first 10% of steps, then linear decay).
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f64,
+    /// Stop after this many epochs without a better validation accuracy.
+    #[arg(long, default_value_t = 2)]
+    patience: usize,
+    /// Output folder (default runs/<task>-<peft>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    split: SplitArgs,
+    #[command(flatten)]
+    backbone: BackboneArgs,
+}
+
+impl TrainTaskArgs {
+    fn peft_config(&self) -> anyhow::Result<PeftConfig> {
+        Ok(match self.peft {
+            PeftKind::Adapter => PeftConfig::Adapter {
+                size: self.adapter_size,
+            },
+            PeftKind::Lora => PeftConfig::Lora {
+                rank: self.lora_rank,
+                alpha: self.lora_alpha,
+                targets: self
+                    .lora_targets
+                    .iter()
+                    .map(|t| parse_site(t))
+                    .collect::<anyhow::Result<_>>()?,
+            },
+        })
+    }
+}
+
+fn parse_site(name: &str) -> anyhow::Result<LinearSite> {
+    serde_json::from_value(serde_json::Value::String(name.trim().to_owned())).with_context(|| {
+        format!("unknown LoRA target '{name}' (known: query, key, value, attention_output, intermediate, output)")
+    })
+}
+
+pub fn run(args: TrainTaskArgs, output: &Output) -> anyhow::Result<()> {
+    let peft = args.peft_config()?;
+    peft.validate()?;
+    let train_config = TrainConfig {
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        learning_rate: args.lr,
+        patience: args.patience,
+        seed: args.split.seed,
+        ..TrainConfig::default()
+    };
+    train_config.validate()?;
+    let (dataset, splits) = task_splits(&args.task, &args.split.spec())?;
+    output.info(format!(
+        "task {}: {} labels, {} train / {} validation / {} test examples",
+        args.task,
+        dataset.labels.len(),
+        splits.train.len(),
+        splits.validation.len(),
+        splits.test.len()
+    ));
+    let backbone = args.backbone.load(output)?;
+    let encoder = &backbone.encoder.config;
+    let model = TaskModel {
+        module: PeftModule::new(&peft, encoder, args.split.seed)?,
+        head: ClassifierHead::new(encoder.hidden_size, dataset.labels.len(), args.split.seed)?,
+    };
+    let train = tokenize_examples(&backbone.tokenizer, &splits.train)?;
+    let validation = tokenize_examples(&backbone.tokenizer, &splits.validation)?;
+    let report = train_task(
+        &backbone,
+        &model,
+        &train,
+        &validation,
+        &train_config,
+        output.progress(),
+    )?;
+    let test = model.scores(
+        &backbone,
+        &tokenize_examples(&backbone.tokenizer, &splits.test)?,
+        train_config.eval_batch_size,
+    )?;
+    let dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_dir(&args.task, &peft));
+    let record = TaskRecord {
+        task: args.task.clone(),
+        labels: dataset.labels.clone(),
+        backbone: args.backbone.backbone,
+        max_len: args.backbone.max_len,
+        peft,
+        train: train_config,
+        split: args.split.spec(),
+        report: Some(report.clone()),
+        test: Some(test),
+    };
+    TaskArtifacts::new(&dir).save(&record, &model)?;
+    if output.json {
+        return output.print_json(&serde_json::json!({ "dir": dir, "record": record }));
+    }
+    println!(
+        "{}: test accuracy {:.4}, macro-F1 {:.4} ({} examples); best epoch {} (validation {:.4}); {} trainable parameters; {:.0} train tokens/s",
+        args.task,
+        test.accuracy,
+        test.macro_f1,
+        test.count,
+        report.best_epoch,
+        report.best_validation_accuracy,
+        report.trainable_parameters,
+        report.train_tokens_per_second
+    );
+    println!("saved to {}", dir.display());
+    Ok(())
+}

@@ -1,0 +1,89 @@
+//! The binary exits non-zero with a readable message on bad input, and never panics.
+
+use std::process::Command;
+
+fn l2r(args: &[&str], assets: Option<&std::path::Path>) -> (i32, String, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_l2r"));
+    command.args(args).arg("--quiet");
+    if let Some(assets) = assets {
+        command.env("L2R_ASSETS", assets);
+    }
+    let out = command.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        !stderr.contains("panicked"),
+        "l2r {args:?} panicked: {stderr}"
+    );
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr,
+    )
+}
+
+#[test]
+fn missing_assets_point_to_the_setup_script() {
+    let empty = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = l2r(&["embed", "hello"], Some(empty.path()));
+    assert_eq!(code, 1);
+    assert!(stderr.contains("scripts/setup.sh"), "{stderr}");
+    let (code, _, stderr) = l2r(&["probe", "--task", "bbc"], Some(empty.path()));
+    assert_eq!(code, 1);
+    assert!(stderr.contains("scripts/setup.sh"), "{stderr}");
+}
+
+#[test]
+fn bad_task_files_name_the_file_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("task.csv");
+    std::fs::write(&csv, "text,label\nhello there,pos\n,neg\n").unwrap();
+    let (code, _, stderr) = l2r(&["train-task", "--task", csv.to_str().unwrap()], None);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("task.csv") && stderr.contains("line 3") && stderr.contains("text"),
+        "{stderr}"
+    );
+
+    let latin1 = dir.path().join("latin1.csv");
+    std::fs::write(&latin1, b"text,label\ncaf\xe9 au lait,pos\n").unwrap();
+    let (code, _, stderr) = l2r(&["train-task", "--task", latin1.to_str().unwrap()], None);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("latin1.csv") && stderr.contains("UTF-8"),
+        "{stderr}"
+    );
+
+    let (code, _, stderr) = l2r(&["train-task", "--task", "no-such-task"], None);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("bbc"),
+        "the error should list the known tasks: {stderr}"
+    );
+}
+
+#[test]
+fn bad_flags_and_folders_fail_cleanly() {
+    let (code, _, stderr) = l2r(
+        &[
+            "train-task",
+            "--task",
+            "bbc",
+            "--peft",
+            "lora",
+            "--lora-targets",
+            "nope",
+        ],
+        None,
+    );
+    assert_eq!(code, 1);
+    assert!(stderr.contains("unknown LoRA target 'nope'"), "{stderr}");
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = l2r(&["eval-task", dir.path().to_str().unwrap()], None);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("task.json"), "{stderr}");
+    let (code, _, _) = l2r(&["train-task"], None);
+    assert_eq!(
+        code, 2,
+        "clap reports a missing required flag with exit code 2"
+    );
+}

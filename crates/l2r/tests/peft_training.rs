@@ -1,0 +1,251 @@
+//! PEFT modules and isolated training on a tiny randomly initialised BERT built in code (no assets needed).
+
+use candle_core::{Device, Tensor};
+use l2r::backbone::tiny::tiny_backbone;
+use l2r::backbone::{mean_pool, Backbone, NoHooks};
+use l2r::data::Example;
+use l2r::head::ClassifierHead;
+use l2r::peft::{PeftConfig, PeftModule};
+use l2r::train::{
+    tokenize_examples, train_task, TaskArtifacts, TaskModel, TaskRecord, TrainConfig,
+};
+
+fn model(backbone: &Backbone, peft: &PeftConfig, labels: usize) -> TaskModel {
+    let config = &backbone.encoder.config;
+    TaskModel {
+        module: PeftModule::new(peft, config, 3).unwrap(),
+        head: ClassifierHead::new(config.hidden_size, labels, 3).unwrap(),
+    }
+}
+
+/// A separable two-class task over the tiny vocabulary: positive words vs negative words.
+fn sentiment_examples() -> Vec<Example> {
+    let positive = ["good", "great", "fine"];
+    let negative = ["bad", "awful", "poor"];
+    let mut examples = Vec::new();
+    for (i, subject) in ["the movie", "the food", "a cat", "a dog"]
+        .iter()
+        .enumerate()
+    {
+        for j in 0..3 {
+            examples.push(Example {
+                text: format!("{subject} was very {}", positive[(i + j) % 3]),
+                label: 1,
+            });
+            examples.push(Example {
+                text: format!("{subject} was {}", negative[(i + j) % 3]),
+                label: 0,
+            });
+        }
+    }
+    examples
+}
+
+fn hidden_states(backbone: &Backbone, hooks: &dyn l2r::backbone::EncoderHooks) -> Tensor {
+    let batch = backbone
+        .tokenizer
+        .encode(&["the movie was good", "a dog runs"])
+        .unwrap();
+    backbone.encoder.forward(&batch, hooks).unwrap()
+}
+
+fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
+    (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap()
+}
+
+#[test]
+fn untrained_modules_are_the_identity() {
+    let backbone = tiny_backbone(1).unwrap();
+    let plain = hidden_states(&backbone, &NoHooks);
+    for peft in [PeftConfig::adapter(), PeftConfig::lora()] {
+        let module = PeftModule::new(&peft, &backbone.encoder.config, 5).unwrap();
+        assert_eq!(
+            max_abs_diff(&plain, &hidden_states(&backbone, &module)),
+            0.0,
+            "{}",
+            peft.kind()
+        );
+    }
+}
+
+#[test]
+fn every_trainable_tensor_gets_a_nonzero_gradient() {
+    let backbone = tiny_backbone(2).unwrap();
+    for peft in [PeftConfig::adapter(), PeftConfig::lora()] {
+        let m = model(&backbone, &peft, 2);
+        // Move the zero-initialised halves off zero, so the gradient of the other half is not zero by design.
+        for var in m.trainable_vars() {
+            let noise = Tensor::rand(-0.1f32, 0.1, var.shape(), &Device::Cpu).unwrap();
+            var.set(&(var.as_tensor() + noise).unwrap()).unwrap();
+        }
+        let batch = backbone
+            .tokenizer
+            .encode(&["the movie was good", "a cat eats red food"])
+            .unwrap();
+        let labels = Tensor::new(&[1u32, 0], &Device::Cpu).unwrap();
+        let loss =
+            candle_nn::loss::cross_entropy(&m.logits(&backbone, &batch).unwrap(), &labels).unwrap();
+        let grads = loss.backward().unwrap();
+        let vars = m.trainable_vars();
+        assert!(!vars.is_empty());
+        for var in vars {
+            let grad = grads
+                .get(var.as_tensor())
+                .unwrap_or_else(|| panic!("{}: a variable got no gradient", peft.kind()));
+            let norm = grad
+                .sqr()
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
+            assert!(
+                norm > 0.0,
+                "{}: a variable of shape {:?} got a zero gradient",
+                peft.kind(),
+                var.shape()
+            );
+        }
+    }
+}
+
+#[test]
+fn training_learns_a_separable_task_and_leaves_the_backbone_bit_identical() {
+    let backbone = tiny_backbone(3).unwrap();
+    let examples = sentiment_examples();
+    let tokenized = tokenize_examples(&backbone.tokenizer, &examples).unwrap();
+    let probe_batch = backbone
+        .tokenizer
+        .encode(&["the movie was good", "a cat eats red food"])
+        .unwrap();
+    let before = hidden_states(&backbone, &NoHooks);
+    let frozen_probe = backbone.encoder.forward(&probe_batch, &NoHooks).unwrap();
+    let config = TrainConfig {
+        epochs: 30,
+        batch_size: 8,
+        learning_rate: 1e-2,
+        patience: 30,
+        ..TrainConfig::default()
+    };
+    for peft in [PeftConfig::adapter(), PeftConfig::lora()] {
+        let m = model(&backbone, &peft, 2);
+        let report = train_task(&backbone, &m, &tokenized, &tokenized, &config, false).unwrap();
+        assert!(
+            report.best_validation_accuracy >= 0.95,
+            "{}: {report:?}",
+            peft.kind()
+        );
+        let first_loss = report.epochs[0].train_loss;
+        let last_loss = report.epochs.last().unwrap().train_loss;
+        assert!(
+            last_loss < first_loss * 0.5,
+            "{}: loss {first_loss} -> {last_loss}",
+            peft.kind()
+        );
+        // The module changed the representation...
+        let adapted = backbone.encoder.forward(&probe_batch, &m.module).unwrap();
+        assert!(
+            max_abs_diff(
+                &mean_pool(&adapted, &probe_batch.attention_mask).unwrap(),
+                &mean_pool(&frozen_probe, &probe_batch.attention_mask).unwrap()
+            ) > 0.0
+        );
+    }
+    // ...but the frozen encoder computes exactly what it computed before training.
+    let after = hidden_states(&backbone, &NoHooks);
+    assert_eq!(
+        before.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+        after.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+    );
+}
+
+#[test]
+fn saved_task_loads_back_with_identical_predictions() {
+    let backbone = tiny_backbone(4).unwrap();
+    let examples = sentiment_examples();
+    let tokenized = tokenize_examples(&backbone.tokenizer, &examples).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for peft in [PeftConfig::adapter(), PeftConfig::lora()] {
+        let m = model(&backbone, &peft, 2);
+        let config = TrainConfig {
+            epochs: 3,
+            batch_size: 8,
+            learning_rate: 1e-2,
+            ..TrainConfig::default()
+        };
+        let report = train_task(&backbone, &m, &tokenized, &tokenized, &config, false).unwrap();
+        let artifacts = TaskArtifacts::new(dir.path().join(peft.kind()));
+        let record = TaskRecord {
+            task: "tiny".into(),
+            labels: vec!["negative".into(), "positive".into()],
+            backbone: backbone.name,
+            max_len: 32,
+            peft: peft.clone(),
+            train: config,
+            split: Default::default(),
+            report: Some(report),
+            test: None,
+        };
+        artifacts.save(&record, &m).unwrap();
+        let (loaded_record, loaded) = artifacts.load(&backbone.encoder.config).unwrap();
+        assert_eq!(loaded_record.peft, peft);
+        let batch = backbone
+            .tokenizer
+            .encode(&["the movie was good", "a cat eats red food"])
+            .unwrap();
+        let original = m.logits(&backbone, &batch).unwrap();
+        let reloaded = loaded.logits(&backbone, &batch).unwrap();
+        assert_eq!(max_abs_diff(&original, &reloaded), 0.0, "{}", peft.kind());
+    }
+}
+
+#[test]
+fn same_seed_gives_the_same_module() {
+    let backbone = tiny_backbone(5).unwrap();
+    let a = PeftModule::new(&PeftConfig::lora(), &backbone.encoder.config, 11).unwrap();
+    let b = PeftModule::new(&PeftConfig::lora(), &backbone.encoder.config, 11).unwrap();
+    let c = PeftModule::new(&PeftConfig::lora(), &backbone.encoder.config, 12).unwrap();
+    let sum = |m: &PeftModule| -> f32 {
+        m.varmap()
+            .all_vars()
+            .iter()
+            .map(|v| {
+                v.as_tensor()
+                    .abs()
+                    .unwrap()
+                    .sum_all()
+                    .unwrap()
+                    .to_scalar::<f32>()
+                    .unwrap()
+            })
+            .sum()
+    };
+    let values = |m: &PeftModule| -> Vec<Vec<f32>> {
+        let data = m.varmap().data().lock().unwrap();
+        let mut names: Vec<_> = data.keys().cloned().collect();
+        names.sort();
+        names
+            .iter()
+            .map(|n| {
+                data[n]
+                    .as_tensor()
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1::<f32>()
+                    .unwrap()
+            })
+            .collect()
+    };
+    assert_eq!(values(&a), values(&b));
+    assert_ne!(values(&a), values(&c));
+    assert!(sum(&a) > 0.0);
+}
