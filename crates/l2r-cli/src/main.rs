@@ -40,6 +40,8 @@ enum Command {
     Bench(commands::bench::BenchArgs),
     /// List the built-in tasks with their labels and sizes.
     Tasks,
+    /// Run continual learning from a TOML config: modules, memory, routers, TIL/CIL evaluation, metrics.
+    Run(commands::run::RunArgs),
 }
 
 fn main() {
@@ -55,6 +57,7 @@ fn main() {
         Command::Probe(args) => commands::probe::run(args, &output),
         Command::Bench(args) => commands::bench::run(args, &output),
         Command::Tasks => commands::tasks::run(&output),
+        Command::Run(args) => commands::run::run(args, &output),
     };
     if let Err(error) = result {
         eprintln!("error: {error:#}");

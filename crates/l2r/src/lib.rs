@@ -3,13 +3,18 @@
 
 pub mod assets;
 pub mod backbone;
+pub mod compose;
+pub mod continual;
 pub mod data;
 pub mod error;
+pub mod faults;
 pub mod head;
 pub mod init;
 pub mod io;
+pub mod memory;
 pub mod metrics;
 pub mod peft;
+pub mod router;
 pub mod train;
 
 pub use error::{Error, Result};

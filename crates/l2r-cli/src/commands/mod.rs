@@ -4,6 +4,7 @@ pub mod bench;
 pub mod embed;
 pub mod eval_task;
 pub mod probe;
+pub mod run;
 pub mod tasks;
 pub mod train_task;
 

@@ -67,7 +67,8 @@ impl Encoder {
     pub fn forward(&self, batch: &TokenBatch, hooks: &dyn EncoderHooks) -> Result<Tensor> {
         let mut x = self.embeddings.forward(batch)?;
         let (mask_bias, position_bias) = self.biases(batch)?;
-        for layer in &self.layers {
+        for (index, layer) in self.layers.iter().enumerate() {
+            hooks.begin_layer(index, &x)?;
             x = layer.forward(&x, &mask_bias, position_bias.as_ref(), hooks)?;
         }
         Ok(x)

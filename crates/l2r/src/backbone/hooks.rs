@@ -16,6 +16,12 @@ pub enum LinearSite {
 
 /// Callbacks the encoder makes during its forward pass. The defaults leave the encoder untouched.
 pub trait EncoderHooks {
+    /// Called with the hidden state entering `layer` (batch, seq, hidden), before the layer runs. Routers that
+    /// read a layer's [CLS] state compute their gates here.
+    fn begin_layer(&self, _layer: usize, _hidden: &Tensor) -> Result<()> {
+        Ok(())
+    }
+
     /// A term added to the output of the frozen linear `site` of `layer` given its input (LoRA's `B A x`).
     fn linear_delta(
         &self,

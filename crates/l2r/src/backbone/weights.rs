@@ -49,6 +49,18 @@ impl WeightMap {
         Ok(tensor.to_dtype(DType::F32)?)
     }
 
+    /// The tensor `name` as f32, whatever its shape.
+    pub fn get_any(&self, name: &str) -> Option<Tensor> {
+        self.tensors
+            .get(name)
+            .and_then(|t| t.to_dtype(DType::F32).ok())
+    }
+
+    /// Every tensor, by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Tensor)> {
+        self.tensors.iter()
+    }
+
     pub fn contains(&self, name: &str) -> bool {
         self.tensors.contains_key(name)
     }

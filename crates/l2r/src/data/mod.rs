@@ -1,23 +1,35 @@
 //! Text-classification data: the built-in corpora of design.md §2 (BBC, SpamAssassin, VADER,
-//! WordNet), user task files (CSV / JSONL / TSV), and deterministic stratified splits.
+//! WordNet), the paper's own formats (MTL5 CSVs, WOS, AfriSenti TSVs), user task files (CSV /
+//! JSONL / TSV), deterministic stratified splits, and the offline benchmarks built from them.
 //!
 //! Every loader returns a [`Dataset`] whose texts are whitespace-normalised and deduplicated by
 //! exact text (first occurrence wins), so that no text can appear in two splits.
 
+pub mod afrisenti;
 pub mod bbc;
+pub mod benchmark;
+pub mod mtl5;
 pub mod spam;
 pub mod split;
 pub mod text;
 pub mod user;
 pub mod vader;
 pub mod wordnet;
+pub mod wos;
 
+pub use afrisenti::{load_afrisenti_tsv, AFRISENTI_LABELS};
 pub use bbc::{load_bbc, load_bbc_dir};
+pub use benchmark::{
+    benchmark_from_datasets, benchmark_with_caps, load_benchmark, Benchmark, BenchmarkSize,
+    BenchmarkTask, SizeCaps, BENCHMARKS,
+};
+pub use mtl5::{load_mtl5_csv, read_class_names};
 pub use spam::{load_spam, load_spam_dir};
 pub use split::{dedup_by_text, stratified_split, subsample_per_class, Splits};
 pub use user::load_user_task;
 pub use vader::{load_vader, load_vader_file, VaderDomain};
 pub use wordnet::{load_wordnet, load_wordnet_file, WordnetPos, LEXNAMES};
+pub use wos::{load_wos_dir, load_wos_domain_tasks, WosLevel};
 
 use crate::error::{Error, Result};
 use std::path::Path;

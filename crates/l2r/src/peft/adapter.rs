@@ -5,10 +5,10 @@ use candle_core::{Result, Tensor};
 use candle_nn::{Init, VarBuilder};
 
 pub struct BottleneckAdapter {
-    down_weight: Tensor,
-    down_bias: Tensor,
-    up_weight: Tensor,
-    up_bias: Tensor,
+    pub down_weight: Tensor,
+    pub down_bias: Tensor,
+    pub up_weight: Tensor,
+    pub up_bias: Tensor,
 }
 
 impl BottleneckAdapter {

@@ -50,3 +50,9 @@ impl PeftConfig {
         }
     }
 }
+
+impl Default for PeftConfig {
+    fn default() -> Self {
+        PeftConfig::adapter()
+    }
+}

@@ -5,9 +5,9 @@ use candle_core::{Result, Tensor};
 use candle_nn::{Init, VarBuilder};
 
 pub struct LoraLinear {
-    a: Tensor,
-    b: Tensor,
-    scale: f64,
+    pub a: Tensor,
+    pub b: Tensor,
+    pub scale: f64,
 }
 
 impl LoraLinear {

@@ -104,6 +104,16 @@ impl PeftModule {
         Ok(module)
     }
 
+    /// The adapter after the feed-forward block of `layer`, if this is an adapter module.
+    pub fn adapter(&self, layer: usize) -> Option<&BottleneckAdapter> {
+        self.adapters.get(&layer)
+    }
+
+    /// The LoRA of the linear `site` of `layer`, if this module adapts it.
+    pub fn lora(&self, layer: usize, site: LinearSite) -> Option<&LoraLinear> {
+        self.loras.get(&(layer, site))
+    }
+
     pub fn varmap(&self) -> &VarMap {
         &self.varmap
     }

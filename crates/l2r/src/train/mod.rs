@@ -14,4 +14,6 @@ pub use probe::{frozen_features, train_linear_probe, ProbeConfig, ProbeReport};
 pub use schedule::LrSchedule;
 pub use task_data::task_splits;
 pub use task_model::TaskModel;
-pub use trainer::{accuracy, optimisation_step, train_task, EpochLog, TrainConfig, TrainReport};
+pub use trainer::{
+    accuracy, optimisation_step, progress_bar, train_task, EpochLog, TrainConfig, TrainReport,
+};

@@ -150,6 +150,7 @@ pub fn train_task(
             tokens as f64 / train_seconds
         );
         log_line(&bar, show_progress, &line);
+        crate::faults::crash_point("train-epoch");
         if validation_accuracy > best.1 {
             best = (epoch, validation_accuracy);
             best_weights = Some(snapshot(&vars)?);
@@ -240,7 +241,7 @@ fn log_line(bar: &ProgressBar, show: bool, line: &str) {
     }
 }
 
-pub(crate) fn progress_bar(show: bool, len: u64) -> ProgressBar {
+pub fn progress_bar(show: bool, len: u64) -> ProgressBar {
     if !show {
         return ProgressBar::hidden();
     }

@@ -1,0 +1,65 @@
+use super::Output;
+use anyhow::Context;
+use clap::Args;
+use l2r::continual::{run as run_continual, RunConfig};
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// The run's TOML config (see configs/).
+    #[arg(required_unless_present = "resume", conflicts_with = "resume")]
+    config: Option<PathBuf>,
+    /// Run folder (default runs/<config name>).
+    #[arg(long, conflicts_with = "resume")]
+    out: Option<PathBuf>,
+    /// Continue an interrupted run from its folder, with the config it started with.
+    #[arg(long)]
+    resume: Option<PathBuf>,
+}
+
+pub fn run(args: RunArgs, output: &Output) -> anyhow::Result<()> {
+    let (config_path, dir) = match (&args.resume, &args.config) {
+        (Some(dir), _) => (dir.join("config.toml"), dir.clone()),
+        (None, Some(config)) => {
+            let stem = config.file_stem().and_then(|s| s.to_str()).unwrap_or("run");
+            (
+                config.clone(),
+                args.out
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from("runs").join(stem)),
+            )
+        }
+        (None, None) => anyhow::bail!("give a config file or --resume <run folder>"),
+    };
+    if args.resume.is_some() && !config_path.is_file() {
+        anyhow::bail!(
+            "{} is not a run folder: it has no config.toml",
+            dir.display()
+        );
+    }
+    let config = RunConfig::from_file(&config_path)?;
+    output.info(format!("run folder {}", dir.display()));
+    let summary = run_continual(&config, &dir, output.progress())
+        .with_context(|| format!("run in {}", dir.display()))?;
+    if output.json {
+        return output.print_json(&serde_json::to_value(&summary)?);
+    }
+    println!(
+        "{:<12} {:>18} {:>18} {:>18}",
+        "setup", "avg accuracy", "BWT", "forgetting"
+    );
+    for (setup, acc) in &summary.average_accuracy {
+        println!(
+            "{setup:<12} {:>18} {:>18} {:>18}",
+            acc.to_string(),
+            summary.bwt[setup].to_string(),
+            summary.forgetting[setup].to_string()
+        );
+    }
+    println!(
+        "routing accuracy {}   CIL weighted F1 {}",
+        summary.routing_accuracy, summary.cil_weighted_f1
+    );
+    println!("metrics: {}", dir.join("metrics.json").display());
+    Ok(())
+}

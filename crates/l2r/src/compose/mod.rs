@@ -1,0 +1,20 @@
+//! Composing several tasks' PEFT modules inside one forward pass, per example:
+//! L2R-wavg (normalised weighted average of the modules' outputs) or L2R-merge (the modules' parameters averaged
+//! per example with the same weights, then applied once).
+
+mod composition;
+mod stack;
+
+pub use composition::{Composition, FixedWeights, LayerWeights};
+pub use stack::ModuleStack;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CompositionMode {
+    /// `h + Σ wᵢ Aᵢ(h)` with `w = g / Σg` (for LoRA: `Σ wᵢ ΔWᵢ x`).
+    Wavg,
+    /// One module whose parameters are `Σ wᵢ θᵢ`, per example.
+    Merge,
+}

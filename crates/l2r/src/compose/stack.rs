@@ -1,0 +1,93 @@
+//! The frozen parameters of T same-shaped modules stacked along a leading task axis, detached from the
+//! variables they came from (so fitting a router never computes gradients for the modules).
+
+use crate::backbone::LinearSite;
+use crate::error::{Error, Result};
+use crate::peft::{PeftConfig, PeftModule};
+use candle_core::Tensor;
+use std::collections::HashMap;
+
+/// Per layer: down (T, size, d), down bias (T, size), up (T, d, size), up bias (T, d).
+pub struct AdapterStack {
+    pub down_weight: Tensor,
+    pub down_bias: Tensor,
+    pub up_weight: Tensor,
+    pub up_bias: Tensor,
+}
+
+/// Per (layer, site): A (T, r, in), B (T, out, r), and the common scale alpha / r.
+pub struct LoraStack {
+    pub a: Tensor,
+    pub b: Tensor,
+    pub scale: f64,
+}
+
+pub struct ModuleStack {
+    pub num_modules: usize,
+    pub adapters: HashMap<usize, AdapterStack>,
+    pub loras: HashMap<(usize, LinearSite), LoraStack>,
+}
+
+impl ModuleStack {
+    /// Stacks `modules`, which must all have the same configuration.
+    pub fn new(modules: &[&PeftModule], num_layers: usize) -> Result<Self> {
+        let first = modules
+            .first()
+            .ok_or_else(|| Error::invalid("no modules to compose"))?;
+        if let Some(other) = modules.iter().find(|m| m.config != first.config) {
+            return Err(Error::invalid(format!(
+                "cannot compose modules of different configurations: {:?} and {:?}",
+                first.config, other.config
+            )));
+        }
+        let mut stack = ModuleStack {
+            num_modules: modules.len(),
+            adapters: HashMap::new(),
+            loras: HashMap::new(),
+        };
+        for layer in 0..num_layers {
+            match &first.config {
+                PeftConfig::Adapter { .. } => {
+                    let parts: Vec<_> = modules.iter().filter_map(|m| m.adapter(layer)).collect();
+                    if parts.len() == modules.len() {
+                        let stacked =
+                            |f: &dyn Fn(usize) -> Tensor| stack_detached(modules.len(), f);
+                        stack.adapters.insert(
+                            layer,
+                            AdapterStack {
+                                down_weight: stacked(&|i| parts[i].down_weight.clone())?,
+                                down_bias: stacked(&|i| parts[i].down_bias.clone())?,
+                                up_weight: stacked(&|i| parts[i].up_weight.clone())?,
+                                up_bias: stacked(&|i| parts[i].up_bias.clone())?,
+                            },
+                        );
+                    }
+                }
+                PeftConfig::Lora { targets, .. } => {
+                    for &site in targets {
+                        let parts: Vec<_> =
+                            modules.iter().filter_map(|m| m.lora(layer, site)).collect();
+                        if parts.len() == modules.len() {
+                            let stacked =
+                                |f: &dyn Fn(usize) -> Tensor| stack_detached(modules.len(), f);
+                            stack.loras.insert(
+                                (layer, site),
+                                LoraStack {
+                                    a: stacked(&|i| parts[i].a.clone())?,
+                                    b: stacked(&|i| parts[i].b.clone())?,
+                                    scale: parts[0].scale,
+                                },
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        Ok(stack)
+    }
+}
+
+fn stack_detached(count: usize, part: &dyn Fn(usize) -> Tensor) -> Result<Tensor> {
+    let parts: Vec<Tensor> = (0..count).map(|i| part(i).detach()).collect();
+    Ok(Tensor::stack(&parts, 0)?)
+}

@@ -1,0 +1,10 @@
+//! The continual-learning run: for each task in order, train its module in isolation, add its memory, fit
+//! the routers on the memory of all tasks so far, and evaluate every task seen so far (TIL and CIL).
+
+mod config;
+mod evaluate;
+mod run;
+
+pub use config::{RunConfig, UserTask};
+pub use evaluate::{evaluate_step, StepEvaluation};
+pub use run::{run, RunSummary};

@@ -1,0 +1,384 @@
+//! The run loop and its directory. Every stage writes its result atomically and is skipped when its file is
+//! already there, and every stage is deterministic in the seed, so `--resume` after a crash at any point
+//! finishes with the same metrics as an uninterrupted run.
+//!
+//! ```text
+//! <run>/config.toml
+//! <run>/modules/seed<S>/<task>/{module,head}.safetensors, task.json   shared by all orders of a seed
+//! <run>/seed<S>-order<O>/memory.json, router-step<k>.safetensors, eval-step<k>.json, metrics.json
+//! <run>/metrics.json                                                   mean ± std over seeds × orders
+//! ```
+
+use super::config::RunConfig;
+use super::evaluate::{evaluate_step, StepEvaluation};
+use crate::backbone::Backbone;
+use crate::compose::ModuleStack;
+use crate::data::{
+    benchmark_from_datasets, load_benchmark, load_user_task, Benchmark, BenchmarkTask, Example,
+};
+use crate::error::{Error, Result};
+use crate::head::ClassifierHead;
+use crate::memory::Memory;
+use crate::metrics::{summarize_matrix, MatrixSummary, MeanStd};
+use crate::peft::PeftModule;
+use crate::router::{fit_router, MemoryBatch, RouterNetwork};
+use crate::train::{
+    tokenize_examples, train_task, SplitSpec, TaskArtifacts, TaskModel, TaskRecord,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Metrics of one (seed, order) sequence.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SequenceMetrics {
+    pub seed: u64,
+    pub order: usize,
+    pub tasks: Vec<String>,
+    /// Accuracy matrices per setup: `matrices[setup][i][j]`.
+    pub matrices: BTreeMap<String, Vec<Vec<f64>>>,
+    pub summaries: BTreeMap<String, MatrixSummary>,
+    /// Routing accuracy on each task's test split after the last task.
+    pub final_routing_accuracy: Vec<f64>,
+    pub final_cil_weighted_f1: Vec<f64>,
+}
+
+/// Everything `metrics.json` holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub sequences: Vec<SequenceMetrics>,
+    /// Per setup: mean ± std over sequences of the average accuracy after the last task.
+    pub average_accuracy: BTreeMap<String, MeanStd>,
+    pub bwt: BTreeMap<String, MeanStd>,
+    pub forgetting: BTreeMap<String, MeanStd>,
+    pub routing_accuracy: MeanStd,
+    pub cil_weighted_f1: MeanStd,
+}
+
+pub const SETUPS: [&str; 4] = ["til_oracle", "til_routed", "cil", "cil_uniform"];
+
+/// Runs (or resumes) every seed × order of `config` in `dir`.
+pub fn run(config: &RunConfig, dir: &Path, show_progress: bool) -> Result<RunSummary> {
+    prepare_dir(config, dir)?;
+    let backbone = Backbone::load(config.backbone, config.max_len)?;
+    let mut sequences = Vec::new();
+    for &seed in &config.seeds {
+        let benchmark = load_tasks(config, seed)?;
+        for &order in &config.orders {
+            let tasks = benchmark.ordered_tasks(order)?;
+            sequences.push(run_sequence(
+                config,
+                dir,
+                &backbone,
+                &tasks,
+                seed,
+                order,
+                show_progress,
+            )?);
+        }
+    }
+    let summary = summarize(sequences);
+    crate::io::write_json_atomic(&dir.join("metrics.json"), &summary)?;
+    Ok(summary)
+}
+
+/// Writes the config on a first run; on resume, refuses a config that differs from the one the run began with.
+fn prepare_dir(config: &RunConfig, dir: &Path) -> Result<()> {
+    let path = dir.join("config.toml");
+    if path.is_file() {
+        let existing = RunConfig::from_file(&path)?;
+        if &existing != config {
+            return Err(Error::invalid(format!(
+                "{} holds a run with a different config; resume it with `l2r run --resume {}` or choose another --out",
+                dir.display(),
+                dir.display()
+            )));
+        }
+        return Ok(());
+    }
+    crate::io::write_atomic(&path, config.to_toml()?.as_bytes())
+}
+
+fn load_tasks(config: &RunConfig, seed: u64) -> Result<Benchmark> {
+    match &config.benchmark {
+        Some(name) => load_benchmark(name, config.size, seed),
+        None => {
+            let datasets = config
+                .tasks
+                .iter()
+                .map(|t| {
+                    let mut dataset = load_user_task(&t.path, None)?;
+                    dataset.name = t.name.clone();
+                    Ok(dataset)
+                })
+                .collect::<Result<Vec<_>>>()?;
+            benchmark_from_datasets("user", datasets, config.size, seed)
+        }
+    }
+}
+
+fn sequence_dir(dir: &Path, seed: u64, order: usize) -> PathBuf {
+    dir.join(format!("seed{seed}-order{order}"))
+}
+
+/// Loads the task's module from the run directory, or trains it in isolation and saves it.
+fn ensure_module(
+    config: &RunConfig,
+    dir: &Path,
+    backbone: &Backbone,
+    task: &BenchmarkTask,
+    seed: u64,
+    show_progress: bool,
+) -> Result<(TaskModel, f64)> {
+    let artifacts = TaskArtifacts::new(dir.join(format!("modules/seed{seed}/{}", task.name)));
+    if artifacts.record_path().is_file() {
+        let (record, model) = artifacts.load(&backbone.encoder.config)?;
+        let oracle = record.test.map(|t| t.accuracy).unwrap_or(0.0);
+        return Ok((model, oracle));
+    }
+    if show_progress {
+        eprintln!(
+            "training the {} module of task {} (seed {seed})",
+            config.module.kind(),
+            task.name
+        );
+    }
+    let encoder = &backbone.encoder.config;
+    let model = TaskModel {
+        module: PeftModule::new(&config.module, encoder, seed)?,
+        head: ClassifierHead::new(encoder.hidden_size, task.labels.len(), seed)?,
+    };
+    let train = tokenize_examples(&backbone.tokenizer, &task.train)?;
+    let validation = tokenize_examples(&backbone.tokenizer, &task.validation)?;
+    let train_config = crate::train::TrainConfig {
+        seed,
+        ..config.train.clone()
+    };
+    let report = train_task(
+        backbone,
+        &model,
+        &train,
+        &validation,
+        &train_config,
+        show_progress,
+    )?;
+    let test = model.scores(
+        backbone,
+        &tokenize_examples(&backbone.tokenizer, &task.test)?,
+        train_config.eval_batch_size,
+    )?;
+    let record = TaskRecord {
+        task: task.name.clone(),
+        labels: task.labels.clone(),
+        backbone: config.backbone,
+        max_len: config.max_len,
+        peft: config.module.clone(),
+        train: train_config,
+        split: SplitSpec {
+            seed,
+            ..SplitSpec::default()
+        },
+        report: Some(report),
+        test: Some(test),
+    };
+    artifacts.save(&record, &model)?;
+    Ok((model, test.accuracy))
+}
+
+fn batch_of(backbone: &Backbone, examples: &[Example], task: usize) -> Result<MemoryBatch> {
+    let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
+    MemoryBatch::new(
+        backbone,
+        &texts,
+        vec![task; examples.len()],
+        examples.iter().map(|e| e.label).collect(),
+    )
+}
+
+fn run_sequence(
+    config: &RunConfig,
+    dir: &Path,
+    backbone: &Backbone,
+    tasks: &[&BenchmarkTask],
+    seed: u64,
+    order: usize,
+    show_progress: bool,
+) -> Result<SequenceMetrics> {
+    let seq_dir = sequence_dir(dir, seed, order);
+    std::fs::create_dir_all(&seq_dir).map_err(|e| Error::io(&seq_dir, e))?;
+    let memory_path = seq_dir.join("memory.json");
+    let mut memory = if memory_path.is_file() {
+        Memory::load(&memory_path)?
+    } else {
+        Memory::default()
+    };
+    let (mut models, mut oracle, mut tests, mut evaluations) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let names: Vec<String> = tasks.iter().map(|t| t.name.clone()).collect();
+    for (step, task) in tasks.iter().enumerate() {
+        let (model, accuracy) = ensure_module(config, dir, backbone, task, seed, show_progress)?;
+        models.push(model);
+        oracle.push(accuracy);
+        tests.push(batch_of(backbone, &task.test, step)?);
+        if !memory.entries.iter().any(|e| e.task == step) {
+            memory.add_task(step, &task.train, config.memory.per_class, seed)?;
+            memory.save(&memory_path)?;
+        }
+        let eval_path = seq_dir.join(format!("eval-step{step}.json"));
+        if eval_path.is_file() {
+            evaluations.push(crate::io::read_json::<StepEvaluation>(&eval_path)?);
+            continue;
+        }
+        let modules: Vec<&PeftModule> = models.iter().map(|m| &m.module).collect();
+        let heads: Vec<&ClassifierHead> = models.iter().map(|m| &m.head).collect();
+        let stack = ModuleStack::new(&modules, backbone.encoder.num_layers())?;
+        let network = ensure_router(
+            config,
+            &seq_dir,
+            backbone,
+            &stack,
+            &heads,
+            &memory,
+            step,
+            seed,
+            show_progress,
+        )?;
+        let test_refs: Vec<&MemoryBatch> = tests.iter().collect();
+        let eval = evaluate_step(
+            backbone,
+            &stack,
+            &heads,
+            &network,
+            config.composition,
+            &test_refs,
+            &oracle,
+            &names[..=step],
+            step,
+        )?;
+        if show_progress {
+            eprintln!("{}", step_line(&eval));
+        }
+        crate::io::write_json_atomic(&eval_path, &eval)?;
+        evaluations.push(eval);
+    }
+    let metrics = sequence_metrics(seed, order, names, &evaluations, &oracle);
+    crate::io::write_json_atomic(&seq_dir.join("metrics.json"), &metrics)?;
+    Ok(metrics)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn ensure_router(
+    config: &RunConfig,
+    seq_dir: &Path,
+    backbone: &Backbone,
+    stack: &ModuleStack,
+    heads: &[&ClassifierHead],
+    memory: &Memory,
+    step: usize,
+    seed: u64,
+    show_progress: bool,
+) -> Result<RouterNetwork> {
+    let path = seq_dir.join(format!("router-step{step}.safetensors"));
+    let (layers, width) = (
+        backbone.encoder.num_layers(),
+        backbone.encoder.hidden_size(),
+    );
+    if path.is_file() {
+        return RouterNetwork::load(&path, &config.router, layers, width);
+    }
+    let entries = memory.up_to(step);
+    let texts: Vec<&str> = entries.iter().map(|e| e.text.as_str()).collect();
+    let batch = MemoryBatch::new(
+        backbone,
+        &texts,
+        entries.iter().map(|e| e.task).collect(),
+        entries.iter().map(|e| e.label).collect(),
+    )?;
+    let fit_seed = seed.wrapping_mul(1000).wrapping_add(step as u64);
+    let (network, _) = fit_router(
+        backbone,
+        stack,
+        heads,
+        &batch,
+        &config.router,
+        config.composition,
+        fit_seed,
+        show_progress,
+    )?;
+    network.save(&path)?;
+    Ok(network)
+}
+
+fn step_line(eval: &StepEvaluation) -> String {
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    format!(
+        "after task {} ({}): CIL {:.4}, uniform {:.4}, TIL routed {:.4}, oracle {:.4}, routing {:.4}",
+        eval.step + 1,
+        eval.tasks.last().map(String::as_str).unwrap_or(""),
+        mean(&eval.cil),
+        mean(&eval.cil_uniform),
+        mean(&eval.til_routed),
+        mean(&eval.til_oracle),
+        mean(&eval.routing_accuracy)
+    )
+}
+
+fn sequence_metrics(
+    seed: u64,
+    order: usize,
+    tasks: Vec<String>,
+    evals: &[StepEvaluation],
+    oracle: &[f64],
+) -> SequenceMetrics {
+    let mut matrices = BTreeMap::new();
+    let mut summaries = BTreeMap::new();
+    for setup in SETUPS {
+        let matrix: Vec<Vec<f64>> = evals
+            .iter()
+            .map(|e| match setup {
+                "til_oracle" => e.til_oracle.clone(),
+                "til_routed" => e.til_routed.clone(),
+                "cil" => e.cil.clone(),
+                _ => e.cil_uniform.clone(),
+            })
+            .collect();
+        summaries.insert(setup.to_owned(), summarize_matrix(&matrix, Some(oracle)));
+        matrices.insert(setup.to_owned(), matrix);
+    }
+    let last = evals.last();
+    SequenceMetrics {
+        seed,
+        order,
+        tasks,
+        matrices,
+        summaries,
+        final_routing_accuracy: last.map(|e| e.routing_accuracy.clone()).unwrap_or_default(),
+        final_cil_weighted_f1: last.map(|e| e.cil_weighted_f1.clone()).unwrap_or_default(),
+    }
+}
+
+fn summarize(sequences: Vec<SequenceMetrics>) -> RunSummary {
+    let over = |f: &dyn Fn(&SequenceMetrics) -> f64| {
+        MeanStd::of(&sequences.iter().map(f).collect::<Vec<_>>())
+    };
+    let per_setup = |f: &dyn Fn(&MatrixSummary) -> f64| -> BTreeMap<String, MeanStd> {
+        SETUPS
+            .iter()
+            .map(|s| {
+                (
+                    s.to_string(),
+                    over(&|m: &SequenceMetrics| f(&m.summaries[*s])),
+                )
+            })
+            .collect()
+    };
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    RunSummary {
+        average_accuracy: per_setup(&|s| s.average_accuracy),
+        bwt: per_setup(&|s| s.bwt),
+        forgetting: per_setup(&|s| s.forgetting),
+        routing_accuracy: over(&|m| mean(&m.final_routing_accuracy)),
+        cil_weighted_f1: over(&|m| mean(&m.final_cil_weighted_f1)),
+        sequences,
+    }
+}

@@ -1,0 +1,86 @@
+//! Router options; each one a switch of the method's ablations.
+
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+/// What a router reads to represent the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RouterInput {
+    /// The frozen encoder's mean-pooled, L2-normalised output, computed once without modules (default).
+    MeanPooled,
+    /// The [CLS] state entering the router's layer (the paper's reading). Beware: entering layer 0 it is the
+    /// [CLS] embedding, identical for every example, so that router can only learn constant gates.
+    LayerCls,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RouterScope {
+    /// One router per insertion point (layer).
+    PerLayer,
+    /// One router whose gates serve every layer.
+    Single,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GateKind {
+    /// Training σ((z + logistic noise)/τ), inference σ(z).
+    GumbelSigmoid,
+    /// softmax(z/τ), training and inference (the ablation).
+    Softmax,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RouterConfig {
+    pub input: RouterInput,
+    pub scope: RouterScope,
+    pub gate: GateKind,
+    pub temperature: f64,
+    pub epochs: usize,
+    pub learning_rate: f64,
+    pub batch_size: usize,
+    /// Weight of a per-gate binary cross-entropy against the memory example's task id (0 = off).
+    pub task_id_loss: f64,
+    /// Add `scale · cos(q, centroid_t) / prior_temperature` to the gate logits, centroids of the frozen
+    /// embeddings of each task's memory, `scale` learned (starts at 1).
+    pub similarity_prior: bool,
+    pub prior_temperature: f64,
+}
+
+impl Default for RouterConfig {
+    fn default() -> Self {
+        RouterConfig {
+            input: RouterInput::MeanPooled,
+            scope: RouterScope::PerLayer,
+            gate: GateKind::GumbelSigmoid,
+            temperature: 1.0,
+            epochs: 10,
+            learning_rate: 1e-2,
+            batch_size: 16,
+            task_id_loss: 0.0,
+            similarity_prior: true,
+            prior_temperature: 0.05,
+        }
+    }
+}
+
+impl RouterConfig {
+    pub fn validate(&self) -> Result<()> {
+        let positive = |v: f64| v > 0.0 && v.is_finite();
+        if !positive(self.temperature) || !positive(self.prior_temperature) {
+            return Err(Error::invalid("router temperatures must be > 0"));
+        }
+        if !positive(self.learning_rate) || self.batch_size == 0 {
+            return Err(Error::invalid(
+                "router learning_rate must be > 0 and batch_size at least 1",
+            ));
+        }
+        if self.task_id_loss < 0.0 {
+            return Err(Error::invalid("router task_id_loss must be >= 0"));
+        }
+        Ok(())
+    }
+}

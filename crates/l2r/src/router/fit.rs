@@ -1,0 +1,241 @@
+//! Fitting the routers on the memory: backbone, modules and heads frozen; loss = cross-entropy over the
+//! concatenated label space of all heads (plus, optionally, a per-gate task-id loss).
+
+use super::config::RouterConfig;
+use super::gates::RouterWeights;
+use super::network::RouterNetwork;
+use crate::backbone::{l2_normalize, mean_pool, Backbone, NoHooks};
+use crate::compose::{Composition, CompositionMode, ModuleStack};
+use crate::error::{Error, Result};
+use crate::head::ClassifierHead;
+use candle_core::{DType, Device, Tensor, D};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+/// Labelled examples of several tasks, tokenized once, with their frozen embeddings.
+pub struct MemoryBatch {
+    pub ids: Vec<Vec<u32>>,
+    /// (n, d) unit-norm frozen mean-pooled embeddings.
+    pub frozen: Tensor,
+    pub tasks: Vec<usize>,
+    pub labels: Vec<usize>,
+}
+
+impl MemoryBatch {
+    pub fn new(
+        backbone: &Backbone,
+        texts: &[&str],
+        tasks: Vec<usize>,
+        labels: Vec<usize>,
+    ) -> Result<Self> {
+        if texts.is_empty() {
+            return Err(Error::invalid("no examples to route"));
+        }
+        let ids = backbone.tokenizer.encode_ids(texts)?;
+        let mut rows = Vec::new();
+        for chunk in ids.chunks(64) {
+            let batch = backbone
+                .tokenizer
+                .pad(&chunk.iter().map(Vec::as_slice).collect::<Vec<_>>())?;
+            let pooled = mean_pool(
+                &backbone.encoder.forward(&batch, &NoHooks)?,
+                &batch.attention_mask,
+            )?;
+            rows.push(l2_normalize(&pooled)?);
+        }
+        Ok(MemoryBatch {
+            ids,
+            frozen: Tensor::cat(&rows, 0)?,
+            tasks,
+            labels,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// Unit-norm mean of each task's frozen embeddings: (num_tasks, d).
+    pub fn centroids(&self, num_tasks: usize) -> Result<Tensor> {
+        let mut rows = Vec::with_capacity(num_tasks);
+        for task in 0..num_tasks {
+            let idx: Vec<u32> = (0..self.len())
+                .filter(|&i| self.tasks[i] == task)
+                .map(|i| i as u32)
+                .collect();
+            if idx.is_empty() {
+                return Err(Error::invalid(format!(
+                    "the memory holds no example of task {task}"
+                )));
+            }
+            let members = self
+                .frozen
+                .index_select(&Tensor::new(idx, &Device::Cpu)?, 0)?;
+            rows.push(members.mean_keepdim(0)?);
+        }
+        Ok(l2_normalize(&Tensor::cat(&rows, 0)?)?)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FitReport {
+    pub epoch_losses: Vec<f64>,
+    pub seconds: f64,
+    pub examples: usize,
+}
+
+/// Concatenated logits of all heads on pooled features: (batch, Σ labels).
+pub fn concatenated_logits(heads: &[&ClassifierHead], pooled: &Tensor) -> Result<Tensor> {
+    let parts = heads
+        .iter()
+        .map(|h| h.forward(pooled))
+        .collect::<candle_core::Result<Vec<_>>>()?;
+    Ok(Tensor::cat(&parts, D::Minus1)?)
+}
+
+/// Offsets of each head's labels in the concatenated label space.
+pub fn label_offsets(heads: &[&ClassifierHead]) -> Vec<usize> {
+    heads
+        .iter()
+        .scan(0, |acc, h| {
+            let start = *acc;
+            *acc += h.num_labels();
+            Some(start)
+        })
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn fit_router(
+    backbone: &Backbone,
+    stack: &ModuleStack,
+    heads: &[&ClassifierHead],
+    memory: &MemoryBatch,
+    config: &RouterConfig,
+    mode: CompositionMode,
+    seed: u64,
+    show_progress: bool,
+) -> Result<(RouterNetwork, FitReport)> {
+    let started = std::time::Instant::now();
+    let num_tasks = heads.len();
+    if stack.num_modules != num_tasks {
+        return Err(Error::invalid(format!(
+            "{} modules but {num_tasks} heads",
+            stack.num_modules
+        )));
+    }
+    let network = RouterNetwork::new(
+        config,
+        backbone.encoder.num_layers(),
+        backbone.encoder.hidden_size(),
+        memory.centroids(num_tasks)?,
+    )?;
+    let mut optimizer = AdamW::new(
+        network.varmap().all_vars(),
+        ParamsAdamW {
+            lr: config.learning_rate,
+            weight_decay: 0.0,
+            ..Default::default()
+        },
+    )?;
+    let offsets = label_offsets(heads);
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut order: Vec<usize> = (0..memory.len()).collect();
+    let bar = crate::train::progress_bar(
+        show_progress,
+        (config.epochs * memory.len().div_ceil(config.batch_size)) as u64,
+    );
+    bar.set_message("fitting routers");
+    let mut epoch_losses = Vec::with_capacity(config.epochs);
+    for _ in 0..config.epochs {
+        order.shuffle(&mut rng);
+        let mut total = 0.0;
+        for chunk in order.chunks(config.batch_size) {
+            let noise = StdRng::seed_from_u64(rng.random());
+            total += fit_step(
+                backbone,
+                stack,
+                heads,
+                memory,
+                &network,
+                &offsets,
+                chunk,
+                mode,
+                noise,
+                &mut optimizer,
+            )? * chunk.len() as f64;
+            bar.inc(1);
+        }
+        epoch_losses.push(total / memory.len() as f64);
+        crate::faults::crash_point("router-epoch");
+    }
+    bar.finish_and_clear();
+    let report = FitReport {
+        epoch_losses,
+        seconds: started.elapsed().as_secs_f64(),
+        examples: memory.len(),
+    };
+    Ok((network, report))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn fit_step(
+    backbone: &Backbone,
+    stack: &ModuleStack,
+    heads: &[&ClassifierHead],
+    memory: &MemoryBatch,
+    network: &RouterNetwork,
+    offsets: &[usize],
+    chunk: &[usize],
+    mode: CompositionMode,
+    noise: StdRng,
+    optimizer: &mut AdamW,
+) -> Result<f64> {
+    let device = Device::Cpu;
+    let index = Tensor::new(chunk.iter().map(|&i| i as u32).collect::<Vec<_>>(), &device)?;
+    let batch = backbone.tokenizer.pad(
+        &chunk
+            .iter()
+            .map(|&i| memory.ids[i].as_slice())
+            .collect::<Vec<_>>(),
+    )?;
+    let weights = RouterWeights::new(network, memory.frozen.index_select(&index, 0)?, Some(noise));
+    let composition = Composition::new(stack, mode, &weights);
+    let hidden = backbone.encoder.forward(&batch, &composition)?;
+    let logits = concatenated_logits(heads, &mean_pool(&hidden, &batch.attention_mask)?)?;
+    let targets: Vec<u32> = chunk
+        .iter()
+        .map(|&i| (offsets[memory.tasks[i]] + memory.labels[i]) as u32)
+        .collect();
+    let mut loss = candle_nn::loss::cross_entropy(&logits, &Tensor::new(targets, &device)?)?;
+    if network.config.task_id_loss > 0.0 {
+        let tasks: Vec<u32> = chunk.iter().map(|&i| memory.tasks[i] as u32).collect();
+        let one_hot = candle_nn::encoding::one_hot(
+            Tensor::new(tasks, &device)?,
+            network.num_tasks,
+            1f32,
+            0f32,
+        )?;
+        let logits = weights.logits.borrow();
+        let mut bce = Tensor::zeros((), DType::F32, &device)?;
+        for z in logits.iter() {
+            bce = (bce + binary_cross_entropy_with_logits(z, &one_hot)?)?;
+        }
+        loss = (loss + (bce / logits.len() as f64)? * network.config.task_id_loss)?;
+    }
+    optimizer.backward_step(&loss)?;
+    Ok(loss.to_scalar::<f32>()? as f64)
+}
+
+/// mean(softplus(z) − y·z), with softplus(z) = relu(z) + log(1 + exp(−|z|)) for stability.
+fn binary_cross_entropy_with_logits(z: &Tensor, y: &Tensor) -> candle_core::Result<Tensor> {
+    let softplus = (z.relu()? + (z.abs()?.neg()?.exp()? + 1.0)?.log()?)?;
+    (softplus - (y * z)?)?.mean_all()
+}

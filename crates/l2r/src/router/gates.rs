@@ -1,0 +1,85 @@
+//! Turning gate logits into per-example module weights during a forward pass.
+
+use super::config::{GateKind, RouterInput};
+use super::network::RouterNetwork;
+use crate::compose::LayerWeights;
+use candle_core::{IndexOp, Result, Tensor, D};
+use rand::rngs::StdRng;
+use rand::Rng;
+use std::cell::RefCell;
+
+/// The routers applied to one batch. With `noise` (training) Gumbel-sigmoid gates get logistic noise.
+pub struct RouterWeights<'a> {
+    network: &'a RouterNetwork,
+    /// (batch, d) unit-norm frozen embeddings.
+    frozen: Tensor,
+    noise: Option<RefCell<StdRng>>,
+    /// Gate logits of every layer, in order, for auxiliary losses and routing statistics.
+    pub logits: RefCell<Vec<Tensor>>,
+    /// Normalised weights of every layer, in order.
+    pub weights: RefCell<Vec<Tensor>>,
+}
+
+impl<'a> RouterWeights<'a> {
+    pub fn new(network: &'a RouterNetwork, frozen: Tensor, noise: Option<StdRng>) -> Self {
+        RouterWeights {
+            network,
+            frozen,
+            noise: noise.map(RefCell::new),
+            logits: RefCell::new(Vec::new()),
+            weights: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Mean over layers of the normalised weights (batch, T): which module the routers favour overall.
+    pub fn mean_weights(&self) -> Result<Tensor> {
+        let weights = self.weights.borrow();
+        Tensor::stack(&weights, 0)?.mean(0)
+    }
+
+    fn gates(&self, z: &Tensor) -> Result<Tensor> {
+        let tau = self.network.config.temperature;
+        match self.network.config.gate {
+            GateKind::Softmax => candle_nn::ops::softmax(&(z / tau)?, D::Minus1),
+            GateKind::GumbelSigmoid => match &self.noise {
+                Some(rng) => sigmoid(&((z + logistic_noise(z, &mut rng.borrow_mut())?)? / tau)?),
+                None => sigmoid(z),
+            },
+        }
+    }
+}
+
+impl LayerWeights for RouterWeights<'_> {
+    fn weights(&self, layer: usize, hidden: &Tensor) -> Result<Tensor> {
+        let router = self.network.router_for_layer(layer);
+        let q = match self.network.config.input {
+            RouterInput::MeanPooled => self.frozen.clone(),
+            RouterInput::LayerCls => hidden.i((.., 0, ..))?.contiguous()?,
+        };
+        let z = self
+            .network
+            .logits(router, &q, &self.frozen)
+            .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+        let g = self.gates(&z)?;
+        let w = g.broadcast_div(&g.sum_keepdim(D::Minus1)?.clamp(1e-12, f64::INFINITY)?)?;
+        self.logits.borrow_mut().push(z);
+        self.weights.borrow_mut().push(w.clone());
+        Ok(w)
+    }
+}
+
+/// σ(x) from differentiable primitives.
+pub fn sigmoid(x: &Tensor) -> Result<Tensor> {
+    (x.neg()?.exp()? + 1.0)?.recip()
+}
+
+/// log u − log(1 − u), u ~ U(0, 1): the difference of two Gumbels.
+fn logistic_noise(like: &Tensor, rng: &mut StdRng) -> Result<Tensor> {
+    let values: Vec<f32> = (0..like.elem_count())
+        .map(|_| {
+            let u: f32 = rng.random_range(1e-6..1.0 - 1e-6);
+            u.ln() - (1.0 - u).ln()
+        })
+        .collect();
+    Tensor::from_vec(values, like.shape(), like.device())
+}

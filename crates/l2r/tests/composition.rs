@@ -1,0 +1,192 @@
+//! Routed composition of several modules on the tiny model: one-hot weights reproduce a single module,
+//! wavg and merge differ where they should, and router fitting trains only the routers.
+
+use candle_core::{Device, Tensor};
+use l2r::backbone::tiny::tiny_backbone;
+use l2r::backbone::{mean_pool, Backbone};
+use l2r::compose::{Composition, CompositionMode, FixedWeights, ModuleStack};
+use l2r::head::ClassifierHead;
+use l2r::peft::{PeftConfig, PeftModule};
+use l2r::router::{fit_router, GateKind, MemoryBatch, RouterConfig, RouterInput, RouterScope};
+
+const TEXTS: [&str; 3] = ["the movie was good", "a cat eats red food", "dog"];
+
+/// Modules with random (non-identity) parameters, so they differ from each other.
+fn random_modules(backbone: &Backbone, peft: &PeftConfig, count: usize) -> Vec<PeftModule> {
+    (0..count)
+        .map(|i| {
+            let module = PeftModule::new(peft, &backbone.encoder.config, i as u64).unwrap();
+            for var in module.varmap().all_vars() {
+                let noise = Tensor::rand(-0.3f32, 0.3, var.shape(), &Device::Cpu).unwrap();
+                var.set(&noise).unwrap();
+            }
+            module
+        })
+        .collect()
+}
+
+fn pooled(backbone: &Backbone, hooks: &dyn l2r::backbone::EncoderHooks) -> Tensor {
+    let batch = backbone.tokenizer.encode(&TEXTS).unwrap();
+    mean_pool(
+        &backbone.encoder.forward(&batch, hooks).unwrap(),
+        &batch.attention_mask,
+    )
+    .unwrap()
+}
+
+fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
+    (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap()
+}
+
+fn weights(rows: &[[f32; 3]]) -> Tensor {
+    let flat: Vec<f32> = rows.iter().flatten().copied().collect();
+    Tensor::from_vec(flat, (rows.len(), 3), &Device::Cpu).unwrap()
+}
+
+#[test]
+fn one_hot_weights_reproduce_the_single_module_in_both_modes() {
+    let backbone = tiny_backbone(7).unwrap();
+    for peft in [PeftConfig::adapter(), PeftConfig::lora()] {
+        let modules = random_modules(&backbone, &peft, 3);
+        let refs: Vec<&PeftModule> = modules.iter().collect();
+        let stack = ModuleStack::new(&refs, backbone.encoder.num_layers()).unwrap();
+        // Example 0 -> module 1, example 1 -> module 2, example 2 -> module 0.
+        let source = FixedWeights(vec![weights(&[[0., 1., 0.], [0., 0., 1.], [1., 0., 0.]])]);
+        for mode in [CompositionMode::Wavg, CompositionMode::Merge] {
+            let composed = pooled(&backbone, &Composition::new(&stack, mode, &source));
+            for (row, module) in [(0usize, 1usize), (1, 2), (2, 0)] {
+                let alone = pooled(&backbone, &modules[module]);
+                let diff = max_diff(&composed.get(row).unwrap(), &alone.get(row).unwrap());
+                assert!(
+                    diff < 1e-5,
+                    "{} {mode:?}: example {row} differs by {diff}",
+                    peft.kind()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn mixed_weights_average_outputs_or_parameters_which_differ() {
+    let backbone = tiny_backbone(8).unwrap();
+    let modules = random_modules(&backbone, &PeftConfig::adapter(), 3);
+    let refs: Vec<&PeftModule> = modules.iter().collect();
+    let stack = ModuleStack::new(&refs, backbone.encoder.num_layers()).unwrap();
+    let source = FixedWeights(vec![weights(&[
+        [0.5, 0.5, 0.],
+        [0.2, 0.3, 0.5],
+        [1. / 3., 1. / 3., 1. / 3.],
+    ])]);
+    let wavg = pooled(
+        &backbone,
+        &Composition::new(&stack, CompositionMode::Wavg, &source),
+    );
+    let merge = pooled(
+        &backbone,
+        &Composition::new(&stack, CompositionMode::Merge, &source),
+    );
+    assert!(
+        max_diff(&wavg, &merge) > 1e-4,
+        "ReLU makes averaging outputs differ from averaging parameters"
+    );
+}
+
+#[test]
+fn router_fitting_learns_to_route_and_touches_nothing_else() {
+    let backbone = tiny_backbone(9).unwrap();
+    let modules = random_modules(&backbone, &PeftConfig::adapter(), 2);
+    let refs: Vec<&PeftModule> = modules.iter().collect();
+    let stack = ModuleStack::new(&refs, backbone.encoder.num_layers()).unwrap();
+    let heads: Vec<ClassifierHead> = (0..2)
+        .map(|i| ClassifierHead::new(16, 2, i).unwrap())
+        .collect();
+    let head_refs: Vec<&ClassifierHead> = heads.iter().collect();
+    let before: Vec<Vec<f32>> = modules[0]
+        .varmap()
+        .all_vars()
+        .iter()
+        .map(|v| v.as_tensor().flatten_all().unwrap().to_vec1().unwrap())
+        .collect();
+    // Task 0 talks about films and food, task 1 about animals.
+    let texts = [
+        "the movie was good",
+        "the food was bad",
+        "a movie is fine",
+        "the food is awful",
+        "a cat runs",
+        "a dog eats",
+        "the cat is red",
+        "the dog runs",
+    ];
+    let memory = MemoryBatch::new(
+        &backbone,
+        &texts,
+        vec![0, 0, 0, 0, 1, 1, 1, 1],
+        vec![1, 0, 1, 0, 0, 1, 0, 1],
+    )
+    .unwrap();
+    for (input, scope, gate) in [
+        (
+            RouterInput::MeanPooled,
+            RouterScope::PerLayer,
+            GateKind::GumbelSigmoid,
+        ),
+        (
+            RouterInput::LayerCls,
+            RouterScope::PerLayer,
+            GateKind::Softmax,
+        ),
+        (
+            RouterInput::MeanPooled,
+            RouterScope::Single,
+            GateKind::GumbelSigmoid,
+        ),
+    ] {
+        let config = RouterConfig {
+            input,
+            scope,
+            gate,
+            epochs: 40,
+            batch_size: 4,
+            task_id_loss: 1.0,
+            similarity_prior: false,
+            ..RouterConfig::default()
+        };
+        let (network, report) = fit_router(
+            &backbone,
+            &stack,
+            &head_refs,
+            &memory,
+            &config,
+            CompositionMode::Wavg,
+            1,
+            false,
+        )
+        .unwrap();
+        assert!(
+            report.epoch_losses.last().unwrap() < &report.epoch_losses[0],
+            "{input:?} {scope:?}: {report:?}"
+        );
+        assert_eq!(
+            network.num_routers(),
+            if scope == RouterScope::Single { 1 } else { 2 }
+        );
+    }
+    let after: Vec<Vec<f32>> = modules[0]
+        .varmap()
+        .all_vars()
+        .iter()
+        .map(|v| v.as_tensor().flatten_all().unwrap().to_vec1().unwrap())
+        .collect();
+    assert_eq!(before, after, "router fitting must not change the modules");
+}
