@@ -4,7 +4,7 @@
 use candle_core::{Device, Tensor};
 use l2r::backbone::tiny::tiny_backbone;
 use l2r::backbone::{mean_pool, Backbone};
-use l2r::compose::{Composition, CompositionMode, FixedWeights, ModuleStack};
+use l2r::compose::{Composition, CompositionMode, FixedWeights, ModuleStack, Routed};
 use l2r::head::ClassifierHead;
 use l2r::peft::{PeftConfig, PeftModule};
 use l2r::router::{fit_router, GateKind, MemoryBatch, RouterConfig, RouterInput, RouterScope};
@@ -162,17 +162,13 @@ fn router_fitting_learns_to_route_and_touches_nothing_else() {
             similarity_prior: false,
             ..RouterConfig::default()
         };
-        let (network, report) = fit_router(
-            &backbone,
-            &stack,
-            &head_refs,
-            &memory,
-            &config,
-            CompositionMode::Wavg,
-            1,
-            false,
-        )
-        .unwrap();
+        let routed = Routed {
+            backbone: &backbone,
+            stack: &stack,
+            heads: &head_refs,
+            mode: CompositionMode::Wavg,
+        };
+        let (network, report) = fit_router(&routed, &memory, &config, 1, false).unwrap();
         assert!(
             report.epoch_losses.last().unwrap() < &report.epoch_losses[0],
             "{input:?} {scope:?}: {report:?}"

@@ -3,9 +3,11 @@
 //! per example with the same weights, then applied once).
 
 mod composition;
+mod routed;
 mod stack;
 
 pub use composition::{Composition, FixedWeights, LayerWeights};
+pub use routed::Routed;
 pub use stack::ModuleStack;
 
 use serde::{Deserialize, Serialize};

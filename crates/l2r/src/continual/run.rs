@@ -12,7 +12,7 @@
 use super::config::RunConfig;
 use super::evaluate::{evaluate_step, StepEvaluation};
 use crate::backbone::Backbone;
-use crate::compose::ModuleStack;
+use crate::compose::{ModuleStack, Routed};
 use crate::data::{
     benchmark_from_datasets, load_benchmark, load_user_task, Benchmark, BenchmarkTask, Example,
 };
@@ -232,29 +232,23 @@ fn run_sequence(
         let modules: Vec<&PeftModule> = models.iter().map(|m| &m.module).collect();
         let heads: Vec<&ClassifierHead> = models.iter().map(|m| &m.head).collect();
         let stack = ModuleStack::new(&modules, backbone.encoder.num_layers())?;
+        let routed = Routed {
+            backbone,
+            stack: &stack,
+            heads: &heads,
+            mode: config.composition,
+        };
         let network = ensure_router(
             config,
             &seq_dir,
-            backbone,
-            &stack,
-            &heads,
+            &routed,
             &memory,
             step,
             seed,
             show_progress,
         )?;
         let test_refs: Vec<&MemoryBatch> = tests.iter().collect();
-        let eval = evaluate_step(
-            backbone,
-            &stack,
-            &heads,
-            &network,
-            config.composition,
-            &test_refs,
-            &oracle,
-            &names[..=step],
-            step,
-        )?;
+        let eval = evaluate_step(&routed, &network, &test_refs, &oracle, &names[..=step])?;
         if show_progress {
             eprintln!("{}", step_line(&eval));
         }
@@ -266,45 +260,37 @@ fn run_sequence(
     Ok(metrics)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Loads the routers fitted after `step`, or fits them on the memory of tasks `0..=step` and saves them.
 fn ensure_router(
     config: &RunConfig,
     seq_dir: &Path,
-    backbone: &Backbone,
-    stack: &ModuleStack,
-    heads: &[&ClassifierHead],
+    routed: &Routed,
     memory: &Memory,
     step: usize,
     seed: u64,
     show_progress: bool,
 ) -> Result<RouterNetwork> {
     let path = seq_dir.join(format!("router-step{step}.safetensors"));
-    let (layers, width) = (
-        backbone.encoder.num_layers(),
-        backbone.encoder.hidden_size(),
-    );
+    let encoder = &routed.backbone.encoder;
     if path.is_file() {
-        return RouterNetwork::load(&path, &config.router, layers, width);
+        return RouterNetwork::load(
+            &path,
+            &config.router,
+            encoder.num_layers(),
+            encoder.hidden_size(),
+        );
     }
     let entries = memory.up_to(step);
     let texts: Vec<&str> = entries.iter().map(|e| e.text.as_str()).collect();
+    let tasks = entries.iter().map(|e| e.task).collect();
     let batch = MemoryBatch::new(
-        backbone,
+        routed.backbone,
         &texts,
-        entries.iter().map(|e| e.task).collect(),
+        tasks,
         entries.iter().map(|e| e.label).collect(),
     )?;
     let fit_seed = seed.wrapping_mul(1000).wrapping_add(step as u64);
-    let (network, _) = fit_router(
-        backbone,
-        stack,
-        heads,
-        &batch,
-        &config.router,
-        config.composition,
-        fit_seed,
-        show_progress,
-    )?;
+    let (network, _) = fit_router(routed, &batch, &config.router, fit_seed, show_progress)?;
     network.save(&path)?;
     Ok(network)
 }

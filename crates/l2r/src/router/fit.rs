@@ -5,10 +5,9 @@ use super::config::RouterConfig;
 use super::gates::RouterWeights;
 use super::network::RouterNetwork;
 use crate::backbone::{l2_normalize, mean_pool, Backbone, NoHooks};
-use crate::compose::{Composition, CompositionMode, ModuleStack};
+use crate::compose::Routed;
 use crate::error::{Error, Result};
-use crate::head::ClassifierHead;
-use candle_core::{DType, Device, Tensor, D};
+use candle_core::{DType, Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -91,51 +90,29 @@ pub struct FitReport {
     pub examples: usize,
 }
 
-/// Concatenated logits of all heads on pooled features: (batch, Σ labels).
-pub fn concatenated_logits(heads: &[&ClassifierHead], pooled: &Tensor) -> Result<Tensor> {
-    let parts = heads
-        .iter()
-        .map(|h| h.forward(pooled))
-        .collect::<candle_core::Result<Vec<_>>>()?;
-    Ok(Tensor::cat(&parts, D::Minus1)?)
-}
-
-/// Offsets of each head's labels in the concatenated label space.
-pub fn label_offsets(heads: &[&ClassifierHead]) -> Vec<usize> {
-    heads
-        .iter()
-        .scan(0, |acc, h| {
-            let start = *acc;
-            *acc += h.num_labels();
-            Some(start)
-        })
-        .collect()
-}
-
-#[allow(clippy::too_many_arguments)]
+/// Fits new routers for the modules of `routed` on `memory`, deterministically in `seed`.
 pub fn fit_router(
-    backbone: &Backbone,
-    stack: &ModuleStack,
-    heads: &[&ClassifierHead],
+    routed: &Routed,
     memory: &MemoryBatch,
     config: &RouterConfig,
-    mode: CompositionMode,
     seed: u64,
     show_progress: bool,
 ) -> Result<(RouterNetwork, FitReport)> {
     let started = std::time::Instant::now();
-    let num_tasks = heads.len();
-    if stack.num_modules != num_tasks {
+    let num_tasks = routed.num_tasks();
+    if routed.stack.num_modules != num_tasks {
         return Err(Error::invalid(format!(
             "{} modules but {num_tasks} heads",
-            stack.num_modules
+            routed.stack.num_modules
         )));
     }
+    let encoder = &routed.backbone.encoder;
+    let centroids = memory.centroids(num_tasks)?;
     let network = RouterNetwork::new(
         config,
-        backbone.encoder.num_layers(),
-        backbone.encoder.hidden_size(),
-        memory.centroids(num_tasks)?,
+        encoder.num_layers(),
+        encoder.hidden_size(),
+        centroids,
     )?;
     let mut optimizer = AdamW::new(
         network.varmap().all_vars(),
@@ -145,7 +122,7 @@ pub fn fit_router(
             ..Default::default()
         },
     )?;
-    let offsets = label_offsets(heads);
+    let offsets = routed.label_offsets();
     let mut rng = StdRng::seed_from_u64(seed);
     let mut order: Vec<usize> = (0..memory.len()).collect();
     let bar = crate::train::progress_bar(
@@ -159,18 +136,13 @@ pub fn fit_router(
         let mut total = 0.0;
         for chunk in order.chunks(config.batch_size) {
             let noise = StdRng::seed_from_u64(rng.random());
-            total += fit_step(
-                backbone,
-                stack,
-                heads,
+            let step = FitStep {
+                routed,
                 memory,
-                &network,
-                &offsets,
-                chunk,
-                mode,
-                noise,
-                &mut optimizer,
-            )? * chunk.len() as f64;
+                network: &network,
+                offsets: &offsets,
+            };
+            total += step.run(chunk, noise, &mut optimizer)? * chunk.len() as f64;
             bar.inc(1);
         }
         epoch_losses.push(total / memory.len() as f64);
@@ -185,53 +157,47 @@ pub fn fit_router(
     Ok((network, report))
 }
 
-#[allow(clippy::too_many_arguments)]
-fn fit_step(
-    backbone: &Backbone,
-    stack: &ModuleStack,
-    heads: &[&ClassifierHead],
-    memory: &MemoryBatch,
-    network: &RouterNetwork,
-    offsets: &[usize],
-    chunk: &[usize],
-    mode: CompositionMode,
-    noise: StdRng,
-    optimizer: &mut AdamW,
-) -> Result<f64> {
-    let device = Device::Cpu;
-    let index = Tensor::new(chunk.iter().map(|&i| i as u32).collect::<Vec<_>>(), &device)?;
-    let batch = backbone.tokenizer.pad(
-        &chunk
+/// One optimisation step of the routers on some memory examples.
+struct FitStep<'a> {
+    routed: &'a Routed<'a>,
+    memory: &'a MemoryBatch,
+    network: &'a RouterNetwork,
+    offsets: &'a [usize],
+}
+
+impl FitStep<'_> {
+    fn run(&self, chunk: &[usize], noise: StdRng, optimizer: &mut AdamW) -> Result<f64> {
+        let device = Device::Cpu;
+        let (memory, network) = (self.memory, self.network);
+        let index = Tensor::new(chunk.iter().map(|&i| i as u32).collect::<Vec<_>>(), &device)?;
+        let ids: Vec<&[u32]> = chunk.iter().map(|&i| memory.ids[i].as_slice()).collect();
+        let batch = self.routed.backbone.tokenizer.pad(&ids)?;
+        let weights =
+            RouterWeights::new(network, memory.frozen.index_select(&index, 0)?, Some(noise));
+        let logits = self.routed.logits(&batch, &weights)?;
+        let targets: Vec<u32> = chunk
             .iter()
-            .map(|&i| memory.ids[i].as_slice())
-            .collect::<Vec<_>>(),
-    )?;
-    let weights = RouterWeights::new(network, memory.frozen.index_select(&index, 0)?, Some(noise));
-    let composition = Composition::new(stack, mode, &weights);
-    let hidden = backbone.encoder.forward(&batch, &composition)?;
-    let logits = concatenated_logits(heads, &mean_pool(&hidden, &batch.attention_mask)?)?;
-    let targets: Vec<u32> = chunk
-        .iter()
-        .map(|&i| (offsets[memory.tasks[i]] + memory.labels[i]) as u32)
-        .collect();
-    let mut loss = candle_nn::loss::cross_entropy(&logits, &Tensor::new(targets, &device)?)?;
-    if network.config.task_id_loss > 0.0 {
-        let tasks: Vec<u32> = chunk.iter().map(|&i| memory.tasks[i] as u32).collect();
-        let one_hot = candle_nn::encoding::one_hot(
-            Tensor::new(tasks, &device)?,
-            network.num_tasks,
-            1f32,
-            0f32,
-        )?;
-        let logits = weights.logits.borrow();
-        let mut bce = Tensor::zeros((), DType::F32, &device)?;
-        for z in logits.iter() {
-            bce = (bce + binary_cross_entropy_with_logits(z, &one_hot)?)?;
+            .map(|&i| (self.offsets[memory.tasks[i]] + memory.labels[i]) as u32)
+            .collect();
+        let mut loss = candle_nn::loss::cross_entropy(&logits, &Tensor::new(targets, &device)?)?;
+        if network.config.task_id_loss > 0.0 {
+            let tasks: Vec<u32> = chunk.iter().map(|&i| memory.tasks[i] as u32).collect();
+            let one_hot = candle_nn::encoding::one_hot(
+                Tensor::new(tasks, &device)?,
+                network.num_tasks,
+                1f32,
+                0f32,
+            )?;
+            let gate_logits = weights.logits.borrow();
+            let mut bce = Tensor::zeros((), DType::F32, &device)?;
+            for z in gate_logits.iter() {
+                bce = (bce + binary_cross_entropy_with_logits(z, &one_hot)?)?;
+            }
+            loss = (loss + (bce / gate_logits.len() as f64)? * network.config.task_id_loss)?;
         }
-        loss = (loss + (bce / logits.len() as f64)? * network.config.task_id_loss)?;
+        optimizer.backward_step(&loss)?;
+        Ok(loss.to_scalar::<f32>()? as f64)
     }
-    optimizer.backward_step(&loss)?;
-    Ok(loss.to_scalar::<f32>()? as f64)
 }
 
 /// mean(softplus(z) − y·z), with softplus(z) = relu(z) + log(1 + exp(−|z|)) for stability.

@@ -6,6 +6,6 @@ mod gates;
 mod network;
 
 pub use config::{GateKind, RouterConfig, RouterInput, RouterScope};
-pub use fit::{concatenated_logits, fit_router, label_offsets, FitReport, MemoryBatch};
+pub use fit::{fit_router, FitReport, MemoryBatch};
 pub use gates::RouterWeights;
 pub use network::RouterNetwork;

@@ -1,0 +1,50 @@
+//! Everything a routed forward pass needs besides the router: the frozen backbone, the stacked modules of the
+//! tasks seen so far, their heads, and how to compose the modules.
+
+use super::{Composition, CompositionMode, LayerWeights, ModuleStack};
+use crate::backbone::{mean_pool, Backbone, TokenBatch};
+use crate::error::Result;
+use crate::head::ClassifierHead;
+use candle_core::{Tensor, D};
+
+pub struct Routed<'a> {
+    pub backbone: &'a Backbone,
+    pub stack: &'a ModuleStack,
+    pub heads: &'a [&'a ClassifierHead],
+    pub mode: CompositionMode,
+}
+
+impl Routed<'_> {
+    pub fn num_tasks(&self) -> usize {
+        self.heads.len()
+    }
+
+    /// Offsets of each head's labels in the concatenated label space.
+    pub fn label_offsets(&self) -> Vec<usize> {
+        self.heads
+            .iter()
+            .scan(0, |acc, h| {
+                let start = *acc;
+                *acc += h.num_labels();
+                Some(start)
+            })
+            .collect()
+    }
+
+    pub fn total_labels(&self) -> usize {
+        self.heads.iter().map(|h| h.num_labels()).sum()
+    }
+
+    /// All heads' logits, concatenated (batch, Σ labels), on the representation composed with `weights`.
+    pub fn logits(&self, batch: &TokenBatch, weights: &dyn LayerWeights) -> Result<Tensor> {
+        let composition = Composition::new(self.stack, self.mode, weights);
+        let hidden = self.backbone.encoder.forward(batch, &composition)?;
+        let pooled = mean_pool(&hidden, &batch.attention_mask)?;
+        let parts = self
+            .heads
+            .iter()
+            .map(|h| h.forward(&pooled))
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        Ok(Tensor::cat(&parts, D::Minus1)?)
+    }
+}
