@@ -11,6 +11,7 @@ pub mod faults;
 pub mod head;
 pub mod init;
 pub mod io;
+pub mod kernels;
 pub mod memory;
 pub mod metrics;
 pub mod peft;

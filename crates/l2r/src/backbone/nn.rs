@@ -20,7 +20,7 @@ impl Linear {
     }
 
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let y = x.broadcast_matmul(&self.weight.t()?)?;
+        let y = crate::kernels::frozen_matmul(x, &self.weight)?;
         match &self.bias {
             Some(bias) => y.broadcast_add(bias),
             None => Ok(y),
