@@ -35,16 +35,24 @@ impl Routed<'_> {
         self.heads.iter().map(|h| h.num_labels()).sum()
     }
 
-    /// All heads' logits, concatenated (batch, Σ labels), on the representation composed with `weights`.
-    pub fn logits(&self, batch: &TokenBatch, weights: &dyn LayerWeights) -> Result<Tensor> {
+    /// Each head's logits (batch, labels) on the representation composed with `weights`.
+    pub fn head_logits(
+        &self,
+        batch: &TokenBatch,
+        weights: &dyn LayerWeights,
+    ) -> Result<Vec<Tensor>> {
         let composition = Composition::new(self.stack, self.mode, weights);
         let hidden = self.backbone.encoder.forward(batch, &composition)?;
         let pooled = mean_pool(&hidden, &batch.attention_mask)?;
-        let parts = self
+        Ok(self
             .heads
             .iter()
             .map(|h| h.forward(&pooled))
-            .collect::<candle_core::Result<Vec<_>>>()?;
-        Ok(Tensor::cat(&parts, D::Minus1)?)
+            .collect::<candle_core::Result<Vec<_>>>()?)
+    }
+
+    /// All heads' logits concatenated (batch, Σ labels).
+    pub fn logits(&self, batch: &TokenBatch, weights: &dyn LayerWeights) -> Result<Tensor> {
+        Ok(Tensor::cat(&self.head_logits(batch, weights)?, D::Minus1)?)
     }
 }

@@ -21,6 +21,8 @@ pub struct StepEvaluation {
     pub cil: Vec<f64>,
     /// CIL with every gate equal (the uniform average of all modules).
     pub cil_uniform: Vec<f64>,
+    /// CIL predicted with the head of the task whose module gets the largest weight (route, then classify).
+    pub cil_top_task: Vec<f64>,
     /// Support-weighted F1 of the CIL predictions over the concatenated label space.
     pub cil_weighted_f1: Vec<f64>,
     /// Share of examples whose largest (layer-averaged) weight is on their own task's module.
@@ -29,21 +31,31 @@ pub struct StepEvaluation {
     pub mean_weights: Vec<Vec<f64>>,
 }
 
-/// CIL predictions (global label index) and predictions within `task`'s own head, for one batch.
-fn composed_predictions(
+/// The composed forward pass of one batch: all heads' concatenated logits, calibrated by `network` if given.
+fn composed_logits(
     routed: &Routed,
     weights: &dyn LayerWeights,
     ids: &[&[u32]],
-    task: usize,
-    offsets: &[usize],
-) -> Result<(Vec<usize>, Vec<usize>)> {
+    network: Option<&RouterNetwork>,
+) -> Result<Tensor> {
     let batch = routed.backbone.tokenizer.pad(ids)?;
-    let logits = routed.logits(&batch, weights)?;
-    let own = logits.i((
+    match network {
+        Some(network) => network.combine_heads(&routed.head_logits(&batch, weights)?),
+        None => routed.logits(&batch, weights),
+    }
+}
+
+/// Argmax within head `task`'s slice of concatenated logits.
+fn head_argmax(
+    routed: &Routed,
+    logits: &Tensor,
+    offsets: &[usize],
+    task: usize,
+) -> Result<Vec<usize>> {
+    argmax(&logits.i((
         ..,
         offsets[task]..offsets[task] + routed.heads[task].num_labels(),
-    ))?;
-    Ok((argmax(&logits)?, argmax(&own)?))
+    ))?)
 }
 
 fn argmax(logits: &Tensor) -> Result<Vec<usize>> {
@@ -70,6 +82,7 @@ pub fn evaluate_step(
         til_routed: vec![],
         cil: vec![],
         cil_uniform: vec![],
+        cil_top_task: vec![],
         cil_weighted_f1: vec![],
         routing_accuracy: vec![],
         mean_weights: vec![],
@@ -112,6 +125,8 @@ struct TaskPredictions {
     offset: usize,
     global: Vec<usize>,
     own: Vec<usize>,
+    /// Prediction within the head of the top-weighted module.
+    top_head: Vec<usize>,
     uniform: Vec<usize>,
     top_module: Vec<usize>,
     weight_sums: Vec<f64>,
@@ -129,6 +144,7 @@ fn evaluate_task(
         offset: offsets[task],
         global: vec![],
         own: vec![],
+        top_head: vec![],
         uniform: vec![],
         top_module: vec![],
         weight_sums: vec![0.0; num_tasks],
@@ -137,11 +153,16 @@ fn evaluate_task(
         let end = (start + 64).min(test.len());
         let ids: Vec<&[u32]> = test.ids[start..end].iter().map(Vec::as_slice).collect();
         let weights = RouterWeights::new(network, test.frozen.narrow(0, start, end - start)?, None);
-        let (global, own) = composed_predictions(routed, &weights, &ids, task, &offsets)?;
-        p.global.extend(global);
-        p.own.extend(own);
+        let logits = composed_logits(routed, &weights, &ids, Some(network))?;
+        p.global.extend(argmax(&logits)?);
+        p.own.extend(head_argmax(routed, &logits, &offsets, task)?);
         let mean = weights.mean_weights()?;
-        p.top_module.extend(argmax(&mean)?);
+        let top = argmax(&mean)?;
+        for (row, &module) in top.iter().enumerate() {
+            p.top_head
+                .push(head_argmax(routed, &logits.narrow(0, row, 1)?, &offsets, module)?[0]);
+        }
+        p.top_module.extend(top);
         for (sum, value) in p.weight_sums.iter_mut().zip(mean.sum(0)?.to_vec1::<f32>()?) {
             *sum += value as f64;
         }
@@ -151,7 +172,7 @@ fn evaluate_task(
             &Device::Cpu,
         )?]);
         p.uniform
-            .extend(composed_predictions(routed, &uniform, &ids, task, &offsets)?.0);
+            .extend(argmax(&composed_logits(routed, &uniform, &ids, None)?)?);
     }
     Ok(p)
 }

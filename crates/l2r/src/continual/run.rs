@@ -55,7 +55,13 @@ pub struct RunSummary {
     pub cil_weighted_f1: MeanStd,
 }
 
-pub const SETUPS: [&str; 4] = ["til_oracle", "til_routed", "cil", "cil_uniform"];
+pub const SETUPS: [&str; 5] = [
+    "til_oracle",
+    "til_routed",
+    "cil",
+    "cil_uniform",
+    "cil_top_task",
+];
 
 /// Runs (or resumes) every seed × order of `config` in `dir`.
 pub fn run(config: &RunConfig, dir: &Path, show_progress: bool) -> Result<RunSummary> {
@@ -298,11 +304,12 @@ fn ensure_router(
 fn step_line(eval: &StepEvaluation) -> String {
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
     format!(
-        "after task {} ({}): CIL {:.4}, uniform {:.4}, TIL routed {:.4}, oracle {:.4}, routing {:.4}",
+        "after task {} ({}): CIL {:.4}, uniform {:.4}, top-task {:.4}, TIL routed {:.4}, oracle {:.4}, routing {:.4}",
         eval.step + 1,
         eval.tasks.last().map(String::as_str).unwrap_or(""),
         mean(&eval.cil),
         mean(&eval.cil_uniform),
+        mean(&eval.cil_top_task),
         mean(&eval.til_routed),
         mean(&eval.til_oracle),
         mean(&eval.routing_accuracy)
@@ -325,7 +332,8 @@ fn sequence_metrics(
                 "til_oracle" => e.til_oracle.clone(),
                 "til_routed" => e.til_routed.clone(),
                 "cil" => e.cil.clone(),
-                _ => e.cil_uniform.clone(),
+                "cil_uniform" => e.cil_uniform.clone(),
+                _ => e.cil_top_task.clone(),
             })
             .collect();
         summaries.insert(setup.to_owned(), summarize_matrix(&matrix, Some(oracle)));

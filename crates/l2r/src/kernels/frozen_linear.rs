@@ -19,7 +19,9 @@ impl CustomOp1 for FrozenMatmul {
         let dims = layout.dims();
         let (n, k) = self.weight.dims2()?;
         if dims.last() != Some(&k) {
-            candle_core::bail!("frozen matmul: input {dims:?} does not end in the weight's input width {k}");
+            candle_core::bail!(
+                "frozen matmul: input {dims:?} does not end in the weight's input width {k}"
+            );
         }
         let Some((start, _)) = layout.contiguous_offsets() else {
             candle_core::bail!("frozen matmul: the input must be contiguous");
@@ -31,7 +33,11 @@ impl CustomOp1 for FrozenMatmul {
         };
         // W is (n, k) row-major; read as Wᵀ (1, k, n) its strides are [n·k, 1, k]: no copy.
         let lhs = Layout::contiguous_with_offset((1, m, k), start);
-        let rhs = Layout::new(Shape::from((1, k, n)), vec![n * k, 1, k], weight_layout.start_offset());
+        let rhs = Layout::new(
+            Shape::from((1, k, n)),
+            vec![n * k, 1, k],
+            weight_layout.start_offset(),
+        );
         let out = storage.matmul(weight, (1, m, n, k), &lhs, &rhs)?;
         let mut out_dims = dims.to_vec();
         *out_dims.last_mut().expect("checked non-empty") = n;
@@ -45,7 +51,9 @@ impl CustomOp1 for FrozenMatmul {
 
 /// `x Wᵀ` over the last dimension of `x` for a frozen `weight` (out, in); gradients flow to `x` only.
 pub fn frozen_matmul(x: &Tensor, weight: &Tensor) -> Result<Tensor> {
-    x.contiguous()?.apply_op1(FrozenMatmul { weight: weight.contiguous()? })
+    x.contiguous()?.apply_op1(FrozenMatmul {
+        weight: weight.contiguous()?,
+    })
 }
 
 #[cfg(test)]
@@ -54,7 +62,16 @@ mod tests {
     use candle_core::{Device, Var};
 
     fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b).unwrap().abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar::<f32>().unwrap()
+        (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .max(0)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
     }
 
     #[test]
@@ -65,14 +82,33 @@ mod tests {
         let upstream = Tensor::randn(0f32, 1.0, (2, 3, 7), &device).unwrap();
 
         let fused = frozen_matmul(x.as_tensor(), &weight).unwrap();
-        let plain = x.as_tensor().broadcast_matmul(&weight.t().unwrap()).unwrap();
+        let plain = x
+            .as_tensor()
+            .broadcast_matmul(&weight.t().unwrap())
+            .unwrap();
         assert!(max_diff(&fused, &plain) < 1e-5);
 
-        let grad_fused = (fused * &upstream).unwrap().sum_all().unwrap().backward().unwrap();
-        let grad_plain = (plain * &upstream).unwrap().sum_all().unwrap().backward().unwrap();
-        let (gf, gp) = (grad_fused.get(x.as_tensor()).unwrap(), grad_plain.get(x.as_tensor()).unwrap());
+        let grad_fused = (fused * &upstream)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        let grad_plain = (plain * &upstream)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        let (gf, gp) = (
+            grad_fused.get(x.as_tensor()).unwrap(),
+            grad_plain.get(x.as_tensor()).unwrap(),
+        );
         assert!(max_diff(gf, gp) < 1e-5);
-        assert!(grad_fused.get(&weight).is_none(), "no gradient is computed for the frozen weight");
+        assert!(
+            grad_fused.get(&weight).is_none(),
+            "no gradient is computed for the frozen weight"
+        );
     }
 
     #[test]
@@ -83,6 +119,10 @@ mod tests {
         let slice = big.narrow(0, 2, 3).unwrap();
         let expected = slice.matmul(&weight.t().unwrap()).unwrap();
         assert!(max_diff(&frozen_matmul(&slice, &weight).unwrap(), &expected) < 1e-5);
-        assert!(frozen_matmul(&Tensor::zeros((2, 4), candle_core::DType::F32, &device).unwrap(), &weight).is_err());
+        assert!(frozen_matmul(
+            &Tensor::zeros((2, 4), candle_core::DType::F32, &device).unwrap(),
+            &weight
+        )
+        .is_err());
     }
 }

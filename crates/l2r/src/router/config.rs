@@ -48,6 +48,9 @@ pub struct RouterConfig {
     /// embeddings of each task's memory, `scale` learned (starts at 1).
     pub similarity_prior: bool,
     pub prior_temperature: f64,
+    /// Learn a scale and a bias per head on the memory, so that heads trained apart become comparable in the
+    /// concatenated (CIL) label space.
+    pub calibrate_heads: bool,
 }
 
 impl Default for RouterConfig {
@@ -63,6 +66,7 @@ impl Default for RouterConfig {
             task_id_loss: 0.0,
             similarity_prior: true,
             prior_temperature: 0.05,
+            calibrate_heads: false,
         }
     }
 }

@@ -174,7 +174,7 @@ impl FitStep<'_> {
         let batch = self.routed.backbone.tokenizer.pad(&ids)?;
         let weights =
             RouterWeights::new(network, memory.frozen.index_select(&index, 0)?, Some(noise));
-        let logits = self.routed.logits(&batch, &weights)?;
+        let logits = network.combine_heads(&self.routed.head_logits(&batch, &weights)?)?;
         let targets: Vec<u32> = chunk
             .iter()
             .map(|&i| (self.offsets[memory.tasks[i]] + memory.labels[i]) as u32)

@@ -13,6 +13,8 @@ pub struct RouterNetwork {
     weights: Vec<Tensor>,
     biases: Vec<Tensor>,
     prior_scale: Tensor,
+    /// Per-head (scale, bias) when `calibrate_heads` is on.
+    calibration: Option<(Tensor, Tensor)>,
     /// (T, d) unit-norm centroids of each task's frozen memory embeddings.
     centroids: Tensor,
 }
@@ -48,6 +50,13 @@ impl RouterNetwork {
             )?);
         }
         let prior_scale = vb.get_with_hints(1, "prior.scale", Init::Const(1.0))?;
+        let calibration = match config.calibrate_heads {
+            true => Some((
+                vb.get_with_hints(num_tasks, "calibration.scale", Init::Const(1.0))?,
+                vb.get_with_hints(num_tasks, "calibration.bias", Init::Const(0.0))?,
+            )),
+            false => None,
+        };
         Ok(RouterNetwork {
             config: config.clone(),
             num_tasks,
@@ -55,6 +64,7 @@ impl RouterNetwork {
             weights,
             biases,
             prior_scale,
+            calibration,
             centroids,
         })
     }
@@ -86,6 +96,23 @@ impl RouterNetwork {
             .broadcast_mul(&self.prior_scale)?
             .affine(1.0 / self.config.prior_temperature, 0.0)?;
         Ok((z + prior)?)
+    }
+
+    /// Concatenates the heads' logits, each first scaled and shifted by its calibration when that is on.
+    pub fn combine_heads(&self, parts: &[Tensor]) -> Result<Tensor> {
+        let Some((scale, bias)) = &self.calibration else {
+            return Ok(Tensor::cat(parts, candle_core::D::Minus1)?);
+        };
+        let calibrated = parts
+            .iter()
+            .enumerate()
+            .map(|(t, logits)| {
+                logits
+                    .broadcast_mul(&scale.narrow(0, t, 1)?)?
+                    .broadcast_add(&bias.narrow(0, t, 1)?)
+            })
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        Ok(Tensor::cat(&calibrated, candle_core::D::Minus1)?)
     }
 
     pub fn save(&self, path: &Path) -> Result<()> {
