@@ -10,12 +10,47 @@ use crate::train::TrainConfig;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-/// A task of the user's, from a CSV/TSV/JSONL file.
+/// A task of the user's: a CSV/TSV/JSONL file of text and label, or a file in one of the paper's formats.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UserTask {
     pub name: String,
     pub path: PathBuf,
+    #[serde(default)]
+    pub format: TaskFileFormat,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TaskFileFormat {
+    /// `.csv`/`.tsv` with `text` and `label` columns, or `.jsonl` objects.
+    #[default]
+    TextLabel,
+    /// MTL5 (Zhang et al. 2015) CSV without header: `"class","title","text"`, 1-based class ids.
+    Mtl5,
+    /// AfriSenti TSV: `ID<TAB>tweet<TAB>label` with a header.
+    Afrisenti,
+    /// A WOS folder (`X.txt`, `YL1.txt`, `YL2.txt`), level-1 labels.
+    WosLevel1,
+    /// A WOS folder, level-2 labels.
+    WosLevel2,
+}
+
+impl UserTask {
+    pub fn load(&self) -> Result<crate::data::Dataset> {
+        use crate::data::{
+            load_afrisenti_tsv, load_mtl5_csv, load_user_task, load_wos_dir, WosLevel,
+        };
+        let mut dataset = match self.format {
+            TaskFileFormat::TextLabel => load_user_task(&self.path, None)?,
+            TaskFileFormat::Mtl5 => load_mtl5_csv(&self.path, &self.name, None)?,
+            TaskFileFormat::Afrisenti => load_afrisenti_tsv(&self.path, &self.name)?,
+            TaskFileFormat::WosLevel1 => load_wos_dir(&self.path, WosLevel::Level1)?,
+            TaskFileFormat::WosLevel2 => load_wos_dir(&self.path, WosLevel::Level2)?,
+        };
+        dataset.name = self.name.clone();
+        Ok(dataset)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -60,6 +95,10 @@ pub struct RunConfig {
     pub router: RouterConfig,
     #[serde(default = "default_composition")]
     pub composition: CompositionMode,
+    /// A folder shared by runs whose modules are the same (same backbone, tasks, sizes, module and training
+    /// settings): a module trained by one run is reused by the others. Unset: modules live in the run folder.
+    #[serde(default)]
+    pub module_cache: Option<PathBuf>,
 }
 
 fn default_backbone() -> BackboneName {
@@ -105,6 +144,26 @@ impl RunConfig {
             .map_err(|e| Error::invalid(format!("cannot write the config as TOML: {e}")))
     }
 
+    /// Where the modules of `seed` live: in the run folder, or in the shared cache under a key that changes
+    /// whenever anything that shapes a module changes.
+    pub fn modules_dir(&self, run_dir: &Path, seed: u64) -> Result<PathBuf> {
+        let Some(cache) = &self.module_cache else {
+            return Ok(run_dir.join(format!("modules/seed{seed}")));
+        };
+        let key = serde_json::to_string(&(
+            &self.backbone,
+            self.max_len,
+            &self.benchmark,
+            &self.tasks,
+            self.size,
+            &self.module,
+            &self.train,
+        ))
+        .map_err(|e| Error::invalid(format!("cannot key the module cache: {e}")))?;
+        let name = self.benchmark.as_deref().unwrap_or("user");
+        Ok(cache.join(format!("{name}-{:016x}/seed{seed}", fnv1a(key.as_bytes()))))
+    }
+
     fn validate(&self) -> Result<()> {
         match (&self.benchmark, self.tasks.len()) {
             (Some(_), n) if n > 0 => {
@@ -131,6 +190,13 @@ impl RunConfig {
     }
 }
 
+/// 64-bit FNV-1a: a stable hash (std's hasher may change between Rust releases).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 /// toml's message, with the line number made explicit.
 fn toml_message(text: &str, error: &toml::de::Error) -> String {
     let message = error.message().to_owned();
@@ -155,6 +221,70 @@ mod tests {
         assert_eq!(config.composition, CompositionMode::Wavg);
         let again = RunConfig::from_toml(&config.to_toml().unwrap(), Path::new("x.toml")).unwrap();
         assert_eq!(again, config);
+    }
+
+    #[test]
+    fn module_cache_key_follows_what_shapes_a_module() {
+        let base = RunConfig::from_toml(
+            "benchmark = \"far5\"\nmodule_cache = \"/c\"\n",
+            Path::new("x.toml"),
+        )
+        .unwrap();
+        let run = Path::new("/run");
+        let mut other_router = base.clone();
+        other_router.router.epochs += 1;
+        let mut other_training = base.clone();
+        other_training.train.epochs += 1;
+        let dir = base.modules_dir(run, 0).unwrap();
+        assert!(dir.starts_with("/c"));
+        assert_eq!(
+            dir,
+            other_router.modules_dir(run, 0).unwrap(),
+            "router settings do not change modules"
+        );
+        assert_ne!(dir, other_training.modules_dir(run, 0).unwrap());
+        assert_ne!(dir, base.modules_dir(run, 1).unwrap());
+        let mut local = base.clone();
+        local.module_cache = None;
+        assert_eq!(
+            local.modules_dir(run, 0).unwrap(),
+            Path::new("/run/modules/seed0")
+        );
+    }
+
+    #[test]
+    fn user_tasks_load_in_the_papers_formats() {
+        let dir = tempfile::tempdir().unwrap();
+        let mtl5 = dir.path().join("ag.csv");
+        std::fs::write(
+            &mtl5,
+            "\"1\",\"Stocks up\",\"Markets rallied.\"\n\"2\",\"Cup final\",\"The team won.\"\n",
+        )
+        .unwrap();
+        let afri = dir.path().join("ha.tsv");
+        std::fs::write(
+            &afri,
+            "ID\ttweet\tlabel\n1\tna gode\tpositive\n2\tbabu\tnegative\n",
+        )
+        .unwrap();
+        let text = format!(
+            "[[tasks]]\nname = \"ag\"\npath = \"{}\"\nformat = \"mtl5\"\n[[tasks]]\nname = \"ha\"\npath = \"{}\"\nformat = \"afrisenti\"\n",
+            mtl5.display(),
+            afri.display()
+        );
+        let config = RunConfig::from_toml(&text, Path::new("x.toml")).unwrap();
+        let ag = config.tasks[0].load().unwrap();
+        assert_eq!((ag.name.as_str(), ag.len(), ag.labels.len()), ("ag", 2, 2));
+        let ha = config.tasks[1].load().unwrap();
+        assert_eq!((ha.name.as_str(), ha.len()), ("ha", 2));
+        let bad = text.replace("afrisenti", "afrisenty");
+        let error = RunConfig::from_toml(&bad, Path::new("x.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("afrisenty") && error.contains("line 8"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -108,6 +108,12 @@ pub fn evaluate_step(
                 .filter(|(p, t)| p == t)
                 .count(),
         ));
+        let top_task_hits = t.top_module.iter().zip(&t.top_head).zip(&test.labels);
+        eval.cil_top_task.push(share(
+            top_task_hits
+                .filter(|((m, p), l)| **m == task && p == l)
+                .count(),
+        ));
         eval.routing_accuracy
             .push(share(t.top_module.iter().filter(|&&m| m == task).count()));
         eval.mean_weights.push(

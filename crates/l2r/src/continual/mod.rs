@@ -5,6 +5,6 @@ mod config;
 mod evaluate;
 mod run;
 
-pub use config::{RunConfig, UserTask};
+pub use config::{MemoryConfig, RunConfig, TaskFileFormat, UserTask};
 pub use evaluate::{evaluate_step, StepEvaluation};
 pub use run::{run, RunSummary};

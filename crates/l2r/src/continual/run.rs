@@ -5,6 +5,7 @@
 //! ```text
 //! <run>/config.toml
 //! <run>/modules/seed<S>/<task>/{module,head}.safetensors, task.json   shared by all orders of a seed
+//!                                                   (or in the `module_cache` folder, shared across runs)
 //! <run>/seed<S>-order<O>/memory.json, router-step<k>.safetensors, eval-step<k>.json, metrics.json
 //! <run>/metrics.json                                                   mean ± std over seeds × orders
 //! ```
@@ -13,9 +14,7 @@ use super::config::RunConfig;
 use super::evaluate::{evaluate_step, StepEvaluation};
 use crate::backbone::Backbone;
 use crate::compose::{ModuleStack, Routed};
-use crate::data::{
-    benchmark_from_datasets, load_benchmark, load_user_task, Benchmark, BenchmarkTask, Example,
-};
+use crate::data::{benchmark_from_datasets, load_benchmark, Benchmark, BenchmarkTask, Example};
 use crate::error::{Error, Result};
 use crate::head::ClassifierHead;
 use crate::memory::Memory;
@@ -112,11 +111,7 @@ fn load_tasks(config: &RunConfig, seed: u64) -> Result<Benchmark> {
             let datasets = config
                 .tasks
                 .iter()
-                .map(|t| {
-                    let mut dataset = load_user_task(&t.path, None)?;
-                    dataset.name = t.name.clone();
-                    Ok(dataset)
-                })
+                .map(|t| t.load())
                 .collect::<Result<Vec<_>>>()?;
             benchmark_from_datasets("user", datasets, config.size, seed)
         }
@@ -136,7 +131,7 @@ fn ensure_module(
     seed: u64,
     show_progress: bool,
 ) -> Result<(TaskModel, f64)> {
-    let artifacts = TaskArtifacts::new(dir.join(format!("modules/seed{seed}/{}", task.name)));
+    let artifacts = TaskArtifacts::new(config.modules_dir(dir, seed)?.join(&task.name));
     if artifacts.record_path().is_file() {
         let (record, model) = artifacts.load(&backbone.encoder.config)?;
         let oracle = record.test.map(|t| t.accuracy).unwrap_or(0.0);

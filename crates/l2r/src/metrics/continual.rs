@@ -16,6 +16,7 @@ pub struct MatrixSummary {
 }
 
 /// Summarises a lower-triangular matrix; `oracle[j]` is task j's accuracy with its own module and head.
+/// Entries missing from a ragged matrix are left out of the means rather than trusted.
 pub fn summarize_matrix(r: &[Vec<f64>], oracle: Option<&[f64]>) -> MatrixSummary {
     let t = r.len();
     if t == 0 {
@@ -26,12 +27,15 @@ pub fn summarize_matrix(r: &[Vec<f64>], oracle: Option<&[f64]>) -> MatrixSummary
             fwt: None,
         };
     }
+    let at = |i: usize, j: usize| r.get(i).and_then(|row| row.get(j)).copied();
     let last = &r[t - 1];
     let average_accuracy = mean(last.iter().copied());
-    let bwt = mean((0..t - 1).map(|j| last[j] - r[j][j]));
-    let forgetting =
-        mean((0..t - 1).map(|j| (j..t - 1).map(|i| r[i][j]).fold(f64::MIN, f64::max) - last[j]));
-    let fwt = oracle.map(|o| mean((0..t).map(|j| r[j][j] - o[j])));
+    let bwt = mean((0..t - 1).filter_map(|j| Some(at(t - 1, j)? - at(j, j)?)));
+    let forgetting = mean((0..t - 1).filter_map(|j| {
+        let best = (j..t - 1).filter_map(|i| at(i, j)).reduce(f64::max)?;
+        Some(best - at(t - 1, j)?)
+    }));
+    let fwt = oracle.map(|o| mean((0..t).filter_map(|j| Some(at(j, j)? - o.get(j)?))));
     MatrixSummary {
         average_accuracy,
         bwt,
@@ -93,6 +97,13 @@ mod tests {
         // Task 0: max(0.9, 0.8) − 0.6 = 0.3; task 1: 0.7 − 0.75 = −0.05.
         assert!((s.forgetting - (0.3 - 0.05) / 2.0).abs() < 1e-12);
         assert!((s.fwt.unwrap() - ((0.9 - 1.0) + (0.7 - 0.8) + (0.5 - 0.6)) / 3.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn ragged_matrices_do_not_panic() {
+        let s = summarize_matrix(&[vec![0.5], vec![]], Some(&[]));
+        assert_eq!(s.average_accuracy, 0.0);
+        assert_eq!(s.fwt, Some(0.0));
     }
 
     #[test]
