@@ -249,3 +249,53 @@ fn same_seed_gives_the_same_module() {
     assert_ne!(values(&a), values(&c));
     assert!(sum(&a) > 0.0);
 }
+
+#[test]
+fn every_backbone_weight_is_bit_identical_after_training() {
+    use l2r::backbone::tiny::{tiny_config, tiny_tokenizer, tiny_weights};
+    use l2r::backbone::{BackboneName, Encoder};
+    let config = tiny_config();
+    let weights = tiny_weights(&config, 6).unwrap();
+    let snapshot: Vec<(String, Vec<f32>)> = weights
+        .iter()
+        .map(|(name, t)| {
+            (
+                name.clone(),
+                t.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+            )
+        })
+        .collect();
+    // The encoder holds the very tensors of `weights` (shared storage), so any write would show there.
+    let backbone = Backbone {
+        name: BackboneName::Minilm,
+        encoder: Encoder::load(&weights, &config).unwrap(),
+        tokenizer: tiny_tokenizer(32).unwrap(),
+    };
+    let tokenized = tokenize_examples(&backbone.tokenizer, &sentiment_examples()).unwrap();
+    let config = TrainConfig {
+        epochs: 5,
+        batch_size: 8,
+        learning_rate: 1e-2,
+        ..TrainConfig::default()
+    };
+    for peft in [PeftConfig::adapter(), PeftConfig::lora()] {
+        let m = model(&backbone, &peft, 2);
+        train_task(&backbone, &m, &tokenized, &tokenized, &config, false).unwrap();
+    }
+    for (name, before) in snapshot {
+        let after = weights
+            .get_any(&name)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        assert!(
+            before
+                .iter()
+                .zip(&after)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "{name} changed"
+        );
+    }
+}
