@@ -10,4 +10,4 @@ mod module;
 pub use adapter::BottleneckAdapter;
 pub use config::PeftConfig;
 pub use lora::LoraLinear;
-pub use module::{save_varmap, site_name, PeftModule};
+pub use module::{save_tensors, save_varmap, site_name, varmap_tensors, PeftModule};

@@ -130,13 +130,23 @@ impl PeftModule {
 
 /// Saves the variables of `varmap` under their names; a crash mid-write leaves the old file intact.
 pub fn save_varmap(varmap: &VarMap, path: &Path) -> Result<()> {
-    let tensors: HashMap<String, Tensor> = varmap
+    save_tensors(path, varmap_tensors(varmap)?)
+}
+
+/// The current value of every variable of `varmap`, by name.
+pub fn varmap_tensors(varmap: &VarMap) -> Result<Vec<(String, Tensor)>> {
+    let data = varmap
         .data()
         .lock()
-        .map_err(|_| Error::invalid("variable store poisoned by an earlier panic"))?
+        .map_err(|_| Error::invalid("variable store poisoned by an earlier panic"))?;
+    Ok(data
         .iter()
         .map(|(name, var)| (name.clone(), var.as_tensor().clone()))
-        .collect();
+        .collect())
+}
+
+/// Writes named tensors as one safetensors file, atomically.
+pub fn save_tensors(path: &Path, tensors: Vec<(String, Tensor)>) -> Result<()> {
     let bytes = safetensors::serialize(
         tensors
             .iter()

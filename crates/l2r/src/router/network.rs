@@ -116,24 +116,9 @@ impl RouterNetwork {
     }
 
     pub fn save(&self, path: &Path) -> Result<()> {
-        let mut tensors: Vec<(String, Tensor)> = self
-            .varmap
-            .data()
-            .lock()
-            .map_err(|_| Error::invalid("router variables poisoned by an earlier panic"))?
-            .iter()
-            .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
-            .collect();
+        let mut tensors = crate::peft::varmap_tensors(&self.varmap)?;
         tensors.push(("centroids".into(), self.centroids.clone()));
-        let bytes = safetensors::serialize(
-            tensors
-                .iter()
-                .map(|(k, v)| (k.clone(), v))
-                .collect::<Vec<_>>(),
-            None,
-        )
-        .map_err(|e| Error::invalid(format!("cannot serialise {}: {e}", path.display())))?;
-        crate::io::write_atomic(path, &bytes)
+        crate::peft::save_tensors(path, tensors)
     }
 
     pub fn load(
