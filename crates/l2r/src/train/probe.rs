@@ -1,7 +1,7 @@
 //! Linear probe: logistic regression on the frozen encoder's mean-pooled features. The reference a PEFT module
 //! must beat to be worth its cost.
 
-use super::trainer::progress_bar;
+use super::trainer::{progress_bar, restore, snapshot};
 use crate::backbone::{mean_pool, Backbone, NoHooks};
 use crate::data::Example;
 use crate::error::{Error, Result};
@@ -117,17 +117,11 @@ pub fn train_linear_probe(
         };
         if accuracy > best_accuracy {
             (best_epoch, best_accuracy) = (epoch, accuracy);
-            best_weights = Some(
-                vars.iter()
-                    .map(|v| v.as_tensor().copy())
-                    .collect::<candle_core::Result<Vec<_>>>()?,
-            );
+            best_weights = Some(snapshot(&vars)?);
         }
     }
     if let Some(weights) = best_weights {
-        for (var, weight) in vars.iter().zip(&weights) {
-            var.set(weight)?;
-        }
+        restore(&vars, &weights)?;
     }
     let test_labels: Vec<usize> = splits.test.iter().map(|e| e.label).collect();
     Ok(ProbeReport {

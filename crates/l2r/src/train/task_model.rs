@@ -53,7 +53,6 @@ impl TaskModel {
         examples: &[TokenizedExample],
         batch_size: usize,
     ) -> Result<Vec<usize>> {
-        let mut predictions = Vec::with_capacity(examples.len());
         let mut order: Vec<usize> = (0..examples.len()).collect();
         // Sorting by length keeps padding small; predictions are put back in input order.
         order.sort_by_key(|&i| examples[i].ids.len());
@@ -69,7 +68,6 @@ impl TaskModel {
                 by_position[i] = label as usize;
             }
         }
-        predictions.extend(by_position);
-        Ok(predictions)
+        Ok(by_position)
     }
 }

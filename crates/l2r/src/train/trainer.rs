@@ -220,14 +220,15 @@ pub fn accuracy(
     Ok(model.scores(backbone, examples, batch_size)?.accuracy)
 }
 
-fn snapshot(vars: &[candle_core::Var]) -> Result<Vec<Tensor>> {
+/// Copies of the variables' current values (the best epoch so far).
+pub(crate) fn snapshot(vars: &[candle_core::Var]) -> Result<Vec<Tensor>> {
     Ok(vars
         .iter()
         .map(|v| v.as_tensor().copy())
         .collect::<candle_core::Result<_>>()?)
 }
 
-fn restore(vars: &[candle_core::Var], weights: &[Tensor]) -> Result<()> {
+pub(crate) fn restore(vars: &[candle_core::Var], weights: &[Tensor]) -> Result<()> {
     for (var, weight) in vars.iter().zip(weights) {
         var.set(weight)?;
     }
