@@ -27,13 +27,18 @@ write_config() { # name, composition, router lines...
   } > "$OUT/configs/$name.toml"
 }
 
-write_config cls-plain        wavg 'input = "layer_cls"'   'similarity_prior = false'
-write_config pooled-plain     wavg 'input = "mean_pooled"' 'similarity_prior = false'
-write_config pooled-prior     wavg 'input = "mean_pooled"' 'similarity_prior = true'
+NOCAL='calibrate_heads = false'
+write_config cls-plain        wavg 'input = "layer_cls"'   'similarity_prior = false' "$NOCAL"
+write_config pooled-plain     wavg 'input = "mean_pooled"' 'similarity_prior = false' "$NOCAL"
+write_config pooled-prior     wavg 'input = "mean_pooled"' 'similarity_prior = true' "$NOCAL"
 write_config pooled-prior-cal wavg 'input = "mean_pooled"' 'similarity_prior = true' 'calibrate_heads = true'
-write_config pooled-prior-tid wavg 'input = "mean_pooled"' 'similarity_prior = true' 'task_id_loss = 1.0'
-write_config softmax-prior    wavg 'input = "mean_pooled"' 'similarity_prior = true' 'gate = "softmax"'
-write_config merge-prior      merge 'input = "mean_pooled"' 'similarity_prior = true'
+write_config pooled-prior-tid wavg 'input = "mean_pooled"' 'similarity_prior = true' 'task_id_loss = 1.0' "$NOCAL"
+write_config softmax-prior    wavg 'input = "mean_pooled"' 'similarity_prior = true' 'gate = "softmax"' "$NOCAL"
+write_config merge-prior      merge 'input = "mean_pooled"' 'similarity_prior = true' "$NOCAL"
+write_config joint            wavg 'objective = "joint"'
+write_config joint-softmax    wavg 'objective = "joint"' 'gate = "softmax"'
+write_config joint-merge      merge 'objective = "joint"'
+write_config joint-local      wavg 'objective = "joint"' '[router.local_adaptation]' 'neighbours = 8' 'steps = 3'
 
 for config in "$OUT"/configs/*.toml; do
   name="$(basename "$config" .toml)"

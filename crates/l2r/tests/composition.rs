@@ -7,7 +7,10 @@ use l2r::backbone::{mean_pool, Backbone};
 use l2r::compose::{Composition, CompositionMode, FixedWeights, ModuleStack, Routed};
 use l2r::head::ClassifierHead;
 use l2r::peft::{PeftConfig, PeftModule};
-use l2r::router::{fit_router, GateKind, MemoryBatch, RouterConfig, RouterInput, RouterScope};
+use l2r::router::{
+    adapt_router, fit_router, nearest_memory, GateKind, LocalAdaptation, MemoryBatch, RouterConfig,
+    RouterInput, RouterScope,
+};
 
 const TEXTS: [&str; 3] = ["the movie was good", "a cat eats red food", "dog"];
 
@@ -185,4 +188,81 @@ fn router_fitting_learns_to_route_and_touches_nothing_else() {
         .map(|v| v.as_tensor().flatten_all().unwrap().to_vec1().unwrap())
         .collect();
     assert_eq!(before, after, "router fitting must not change the modules");
+}
+
+fn parameters(network: &l2r::router::RouterNetwork) -> Vec<Vec<f32>> {
+    let mut vars: Vec<(String, Vec<f32>)> = network
+        .varmap()
+        .data()
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(name, var)| {
+            let values = var.as_tensor().flatten_all().unwrap().to_vec1().unwrap();
+            (name.clone(), values)
+        })
+        .collect();
+    vars.sort_by(|a, b| a.0.cmp(&b.0));
+    vars.into_iter().map(|(_, v)| v).collect()
+}
+
+#[test]
+fn local_adaptation_changes_a_copy_and_leaves_the_fitted_routers_alone() {
+    let backbone = tiny_backbone(11).unwrap();
+    let modules = random_modules(&backbone, &PeftConfig::adapter(), 2);
+    let refs: Vec<&PeftModule> = modules.iter().collect();
+    let stack = ModuleStack::new(&refs, backbone.encoder.num_layers()).unwrap();
+    let heads: Vec<ClassifierHead> = (0..2)
+        .map(|i| ClassifierHead::new(16, 2, i).unwrap())
+        .collect();
+    let head_refs: Vec<&ClassifierHead> = heads.iter().collect();
+    let routed = Routed {
+        backbone: &backbone,
+        stack: &stack,
+        heads: &head_refs,
+        mode: CompositionMode::Wavg,
+    };
+    let texts = [
+        "the movie was good",
+        "the food was bad",
+        "a cat runs",
+        "a dog eats",
+    ];
+    let memory = MemoryBatch::new(&backbone, &texts, vec![0, 0, 1, 1], vec![1, 0, 0, 1]).unwrap();
+    let config = RouterConfig {
+        epochs: 2,
+        batch_size: 2,
+        ..RouterConfig::default()
+    };
+    let (network, _) = fit_router(&routed, &memory, &config, 3, false).unwrap();
+    let fitted = parameters(&network);
+    let copy = network.try_clone().unwrap();
+    assert_eq!(parameters(&copy), fitted, "a clone starts equal");
+
+    let test = MemoryBatch::new(&backbone, &["a cat eats"], vec![1], vec![0]).unwrap();
+    let nearest = nearest_memory(&memory, &test.frozen, 2).unwrap();
+    assert_eq!(nearest.len(), 2);
+    let exact = nearest_memory(&memory, &memory.frozen.narrow(0, 2, 1).unwrap(), 1).unwrap();
+    assert_eq!(
+        exact,
+        vec![2],
+        "an example's nearest memory entry is itself"
+    );
+
+    let local = LocalAdaptation {
+        neighbours: 2,
+        steps: 3,
+        ..LocalAdaptation::default()
+    };
+    let adapted = adapt_router(&network, &routed, &memory, &test.frozen, &local, 5).unwrap();
+    assert_ne!(
+        parameters(&adapted),
+        fitted,
+        "the copy takes gradient steps"
+    );
+    assert_eq!(
+        parameters(&network),
+        fitted,
+        "the fitted routers stay as they were"
+    );
 }

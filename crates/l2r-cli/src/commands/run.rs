@@ -45,20 +45,20 @@ pub fn run(args: RunArgs, output: &Output) -> anyhow::Result<()> {
         return output.print_json(&serde_json::to_value(&summary)?);
     }
     println!(
-        "{:<12} {:>18} {:>18} {:>18}",
+        "{:<17} {:>18} {:>18} {:>18}",
         "setup", "avg accuracy", "BWT", "forgetting"
     );
     for (setup, acc) in &summary.average_accuracy {
         println!(
-            "{setup:<12} {:>18} {:>18} {:>18}",
+            "{setup:<17} {:>18} {:>18} {:>18}",
             acc.to_string(),
             summary.bwt[setup].to_string(),
             summary.forgetting[setup].to_string()
         );
     }
     println!(
-        "routing accuracy {}   CIL weighted F1 {}",
-        summary.routing_accuracy, summary.cil_weighted_f1
+        "routing accuracy {} (DAM-style {})   CIL weighted F1 {}",
+        summary.routing_accuracy, summary.dam_routing_accuracy, summary.cil_weighted_f1
     );
     println!("metrics: {}", dir.join("metrics.json").display());
     Ok(())

@@ -39,6 +39,9 @@ pub struct SequenceMetrics {
     pub summaries: BTreeMap<String, MatrixSummary>,
     /// Routing accuracy on each task's test split after the last task.
     pub final_routing_accuracy: Vec<f64>,
+    /// The same for the DAM-style baseline's nearest-centroid routing.
+    #[serde(default)]
+    pub final_dam_routing_accuracy: Vec<f64>,
     pub final_cil_weighted_f1: Vec<f64>,
 }
 
@@ -51,16 +54,36 @@ pub struct RunSummary {
     pub bwt: BTreeMap<String, MeanStd>,
     pub forgetting: BTreeMap<String, MeanStd>,
     pub routing_accuracy: MeanStd,
+    pub dam_routing_accuracy: MeanStd,
     pub cil_weighted_f1: MeanStd,
 }
 
-pub const SETUPS: [&str; 5] = [
+/// Every setup a run reports; `cil` is the method's own CIL rule, the others are decision-rule variants and
+/// baselines evaluated on the same modules, memory and test examples.
+pub const SETUPS: [&str; 8] = [
     "til_oracle",
     "til_routed",
     "cil",
     "cil_uniform",
     "cil_top_task",
+    "cil_gated",
+    "cil_dam",
+    "cil_dam_top_task",
 ];
+
+/// One setup's row of accuracies in a step's evaluation.
+fn setup_row<'a>(eval: &'a StepEvaluation, setup: &str) -> &'a [f64] {
+    match setup {
+        "til_oracle" => &eval.til_oracle,
+        "til_routed" => &eval.til_routed,
+        "cil" => &eval.cil,
+        "cil_uniform" => &eval.cil_uniform,
+        "cil_top_task" => &eval.cil_top_task,
+        "cil_gated" => &eval.cil_gated,
+        "cil_dam" => &eval.cil_dam,
+        _ => &eval.cil_dam_top_task,
+    }
+}
 
 /// Runs (or resumes) every seed × order of `config` in `dir`.
 pub fn run(config: &RunConfig, dir: &Path, show_progress: bool) -> Result<RunSummary> {
@@ -239,17 +262,25 @@ fn run_sequence(
             heads: &heads,
             mode: config.composition,
         };
+        let memory_batch = memory_batch(backbone, &memory, step)?;
         let network = ensure_router(
             config,
             &seq_dir,
             &routed,
-            &memory,
+            &memory_batch,
             step,
             seed,
             show_progress,
         )?;
         let test_refs: Vec<&MemoryBatch> = tests.iter().collect();
-        let eval = evaluate_step(&routed, &network, &test_refs, &oracle, &names[..=step])?;
+        let eval = evaluate_step(
+            &routed,
+            &network,
+            &memory_batch,
+            &test_refs,
+            &oracle,
+            &names[..=step],
+        )?;
         if show_progress {
             eprintln!("{}", step_line(&eval));
         }
@@ -261,12 +292,24 @@ fn run_sequence(
     Ok(metrics)
 }
 
+/// The memory of tasks `0..=step`, tokenized, with frozen embeddings.
+fn memory_batch(backbone: &Backbone, memory: &Memory, step: usize) -> Result<MemoryBatch> {
+    let entries = memory.up_to(step);
+    let texts: Vec<&str> = entries.iter().map(|e| e.text.as_str()).collect();
+    MemoryBatch::new(
+        backbone,
+        &texts,
+        entries.iter().map(|e| e.task).collect(),
+        entries.iter().map(|e| e.label).collect(),
+    )
+}
+
 /// Loads the routers fitted after `step`, or fits them on the memory of tasks `0..=step` and saves them.
 fn ensure_router(
     config: &RunConfig,
     seq_dir: &Path,
     routed: &Routed,
-    memory: &Memory,
+    memory: &MemoryBatch,
     step: usize,
     seed: u64,
     show_progress: bool,
@@ -281,17 +324,8 @@ fn ensure_router(
             encoder.hidden_size(),
         );
     }
-    let entries = memory.up_to(step);
-    let texts: Vec<&str> = entries.iter().map(|e| e.text.as_str()).collect();
-    let tasks = entries.iter().map(|e| e.task).collect();
-    let batch = MemoryBatch::new(
-        routed.backbone,
-        &texts,
-        tasks,
-        entries.iter().map(|e| e.label).collect(),
-    )?;
     let fit_seed = seed.wrapping_mul(1000).wrapping_add(step as u64);
-    let (network, _) = fit_router(routed, &batch, &config.router, fit_seed, show_progress)?;
+    let (network, _) = fit_router(routed, memory, &config.router, fit_seed, show_progress)?;
     network.save(&path)?;
     Ok(network)
 }
@@ -299,12 +333,14 @@ fn ensure_router(
 fn step_line(eval: &StepEvaluation) -> String {
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
     format!(
-        "after task {} ({}): CIL {:.4}, uniform {:.4}, top-task {:.4}, TIL routed {:.4}, oracle {:.4}, routing {:.4}",
+        "after task {} ({}): CIL {:.4}, uniform {:.4}, top-task {:.4}, gated {:.4}, DAM-style {:.4}, TIL routed {:.4}, oracle {:.4}, routing {:.4}",
         eval.step + 1,
         eval.tasks.last().map(String::as_str).unwrap_or(""),
         mean(&eval.cil),
         mean(&eval.cil_uniform),
         mean(&eval.cil_top_task),
+        mean(&eval.cil_gated),
+        mean(&eval.cil_dam),
         mean(&eval.til_routed),
         mean(&eval.til_oracle),
         mean(&eval.routing_accuracy)
@@ -321,16 +357,7 @@ fn sequence_metrics(
     let mut matrices = BTreeMap::new();
     let mut summaries = BTreeMap::new();
     for setup in SETUPS {
-        let matrix: Vec<Vec<f64>> = evals
-            .iter()
-            .map(|e| match setup {
-                "til_oracle" => e.til_oracle.clone(),
-                "til_routed" => e.til_routed.clone(),
-                "cil" => e.cil.clone(),
-                "cil_uniform" => e.cil_uniform.clone(),
-                _ => e.cil_top_task.clone(),
-            })
-            .collect();
+        let matrix: Vec<Vec<f64>> = evals.iter().map(|e| setup_row(e, setup).to_vec()).collect();
         summaries.insert(setup.to_owned(), summarize_matrix(&matrix, Some(oracle)));
         matrices.insert(setup.to_owned(), matrix);
     }
@@ -342,6 +369,9 @@ fn sequence_metrics(
         matrices,
         summaries,
         final_routing_accuracy: last.map(|e| e.routing_accuracy.clone()).unwrap_or_default(),
+        final_dam_routing_accuracy: last
+            .map(|e| e.dam_routing_accuracy.clone())
+            .unwrap_or_default(),
         final_cil_weighted_f1: last.map(|e| e.cil_weighted_f1.clone()).unwrap_or_default(),
     }
 }
@@ -367,6 +397,7 @@ fn summarize(sequences: Vec<SequenceMetrics>) -> RunSummary {
         bwt: per_setup(&|s| s.bwt),
         forgetting: per_setup(&|s| s.forgetting),
         routing_accuracy: over(&|m| mean(&m.final_routing_accuracy)),
+        dam_routing_accuracy: over(&|m| mean(&m.final_dam_routing_accuracy)),
         cil_weighted_f1: over(&|m| mean(&m.final_cil_weighted_f1)),
         sequences,
     }

@@ -1,5 +1,7 @@
 //! Router options; each one a switch of the method's ablations.
 
+use super::local::LocalAdaptation;
+use super::prior::PriorReference;
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +34,17 @@ pub enum GateKind {
     Softmax,
 }
 
+/// What the routers are fitted to and how CIL predicts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RouterObjective {
+    /// Cross-entropy over the concatenation of all heads' logits; CIL = argmax over it (design.md §1).
+    Concat,
+    /// The routers' layer-averaged weights are a task posterior: p(task, class) = w_task · softmax(head_task)_class,
+    /// fitted by its negative log-likelihood; CIL = argmax over (task, class).
+    Joint,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RouterConfig {
@@ -44,13 +57,18 @@ pub struct RouterConfig {
     pub batch_size: usize,
     /// Weight of a per-gate binary cross-entropy against the memory example's task id (0 = off).
     pub task_id_loss: f64,
-    /// Add `scale · cos(q, centroid_t) / prior_temperature` to the gate logits, centroids of the frozen
-    /// embeddings of each task's memory, `scale` learned (starts at 1).
+    /// Add `scale · prior_t` to the gate logits, where `prior_t` measures how close the input's frozen embedding is
+    /// to task t's memory at `prior_temperature` (see `prior_reference`); `scale` is learned (starts at 1).
     pub similarity_prior: bool,
     pub prior_temperature: f64,
+    /// What the prior compares with: each task's centroid or each of its memory examples.
+    pub prior_reference: PriorReference,
     /// Learn a scale and a bias per head on the memory, so that heads trained apart become comparable in the
     /// concatenated (CIL) label space.
     pub calibrate_heads: bool,
+    pub objective: RouterObjective,
+    /// Per test batch, fine-tune a copy of the routers on the nearest memory examples (off when absent).
+    pub local_adaptation: Option<LocalAdaptation>,
 }
 
 impl Default for RouterConfig {
@@ -66,7 +84,10 @@ impl Default for RouterConfig {
             task_id_loss: 0.0,
             similarity_prior: true,
             prior_temperature: 0.05,
-            calibrate_heads: false,
+            prior_reference: PriorReference::Centroid,
+            calibrate_heads: true,
+            objective: RouterObjective::Concat,
+            local_adaptation: None,
         }
     }
 }
@@ -84,6 +105,9 @@ impl RouterConfig {
         }
         if self.task_id_loss < 0.0 {
             return Err(Error::invalid("router task_id_loss must be >= 0"));
+        }
+        if let Some(local) = &self.local_adaptation {
+            local.validate()?;
         }
         Ok(())
     }

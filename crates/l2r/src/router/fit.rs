@@ -1,9 +1,10 @@
 //! Fitting the routers on the memory: backbone, modules and heads frozen; loss = cross-entropy over the
 //! concatenated label space of all heads (plus, optionally, a per-gate task-id loss).
 
-use super::config::RouterConfig;
+use super::config::{RouterConfig, RouterObjective};
 use super::gates::RouterWeights;
 use super::network::RouterNetwork;
+use super::prior::SimilarityPrior;
 use crate::backbone::{l2_normalize, mean_pool, Backbone, NoHooks};
 use crate::compose::Routed;
 use crate::error::{Error, Result};
@@ -107,13 +108,8 @@ pub fn fit_router(
         )));
     }
     let encoder = &routed.backbone.encoder;
-    let centroids = memory.centroids(num_tasks)?;
-    let network = RouterNetwork::new(
-        config,
-        encoder.num_layers(),
-        encoder.hidden_size(),
-        centroids,
-    )?;
+    let prior = SimilarityPrior::from_memory(memory, num_tasks, config.prior_reference)?;
+    let network = RouterNetwork::new(config, encoder.num_layers(), encoder.hidden_size(), prior)?;
     let mut optimizer = AdamW::new(
         network.varmap().all_vars(),
         ParamsAdamW {
@@ -158,15 +154,15 @@ pub fn fit_router(
 }
 
 /// One optimisation step of the routers on some memory examples.
-struct FitStep<'a> {
-    routed: &'a Routed<'a>,
-    memory: &'a MemoryBatch,
-    network: &'a RouterNetwork,
-    offsets: &'a [usize],
+pub(super) struct FitStep<'a> {
+    pub routed: &'a Routed<'a>,
+    pub memory: &'a MemoryBatch,
+    pub network: &'a RouterNetwork,
+    pub offsets: &'a [usize],
 }
 
 impl FitStep<'_> {
-    fn run(&self, chunk: &[usize], noise: StdRng, optimizer: &mut AdamW) -> Result<f64> {
+    pub fn run(&self, chunk: &[usize], noise: StdRng, optimizer: &mut AdamW) -> Result<f64> {
         let device = Device::Cpu;
         let (memory, network) = (self.memory, self.network);
         let index = Tensor::new(chunk.iter().map(|&i| i as u32).collect::<Vec<_>>(), &device)?;
@@ -174,12 +170,21 @@ impl FitStep<'_> {
         let batch = self.routed.backbone.tokenizer.pad(&ids)?;
         let weights =
             RouterWeights::new(network, memory.frozen.index_select(&index, 0)?, Some(noise));
-        let logits = network.combine_heads(&self.routed.head_logits(&batch, &weights)?)?;
+        let parts = self.routed.head_logits(&batch, &weights)?;
         let targets: Vec<u32> = chunk
             .iter()
             .map(|&i| (self.offsets[memory.tasks[i]] + memory.labels[i]) as u32)
             .collect();
-        let mut loss = candle_nn::loss::cross_entropy(&logits, &Tensor::new(targets, &device)?)?;
+        let targets = Tensor::new(targets, &device)?;
+        let mut loss = match network.config.objective {
+            RouterObjective::Concat => {
+                candle_nn::loss::cross_entropy(&network.combine_heads(&parts)?, &targets)?
+            }
+            RouterObjective::Joint => candle_nn::loss::nll(
+                &network.joint_log_probs(&parts, &weights.mean_weights()?)?,
+                &targets,
+            )?,
+        };
         if network.config.task_id_loss > 0.0 {
             let tasks: Vec<u32> = chunk.iter().map(|&i| memory.tasks[i] as u32).collect();
             let one_hot = candle_nn::encoding::one_hot(

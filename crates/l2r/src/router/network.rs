@@ -1,8 +1,9 @@
 //! The routers' parameters: for router l, gate logits `z_l = W_l q_l + b_l (+ similarity prior)` over T modules.
 
-use super::config::{RouterConfig, RouterScope};
+use super::config::{RouterConfig, RouterObjective, RouterScope};
+use super::prior::SimilarityPrior;
 use crate::error::{Error, Result};
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device, Tensor, D};
 use candle_nn::{Init, VarBuilder, VarMap};
 use std::path::Path;
 
@@ -15,20 +16,20 @@ pub struct RouterNetwork {
     prior_scale: Tensor,
     /// Per-head (scale, bias) when `calibrate_heads` is on.
     calibration: Option<(Tensor, Tensor)>,
-    /// (T, d) unit-norm centroids of each task's frozen memory embeddings.
-    centroids: Tensor,
+    /// Similarity of an input to each task's memory, added to the gate logits when `similarity_prior` is on.
+    prior: SimilarityPrior,
 }
 
 impl RouterNetwork {
-    /// Routers for `num_tasks` modules over inputs of width `input_dim`, zero-initialised (uniform gates).
+    /// Routers for the prior's tasks over inputs of width `input_dim`, zero-initialised (uniform gates).
     pub fn new(
         config: &RouterConfig,
         num_layers: usize,
         input_dim: usize,
-        centroids: Tensor,
+        prior: SimilarityPrior,
     ) -> Result<Self> {
         config.validate()?;
-        let num_tasks = centroids.dim(0)?;
+        let num_tasks = prior.num_tasks()?;
         let varmap = VarMap::new();
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
         let routers = match config.scope {
@@ -65,7 +66,7 @@ impl RouterNetwork {
             biases,
             prior_scale,
             calibration,
-            centroids,
+            prior,
         })
     }
 
@@ -83,7 +84,7 @@ impl RouterNetwork {
     }
 
     /// Gate logits (batch, T) of router `router` for inputs `q` (batch, d_in); `frozen` (batch, d) is the unit-norm
-    /// frozen embedding the similarity prior compares with the task centroids.
+    /// frozen embedding the similarity prior compares with each task's memory.
     pub fn logits(&self, router: usize, q: &Tensor, frozen: &Tensor) -> Result<Tensor> {
         let z = q
             .matmul(&self.weights[router].t()?)?
@@ -91,17 +92,17 @@ impl RouterNetwork {
         if !self.config.similarity_prior {
             return Ok(z);
         }
-        let cosine = frozen.matmul(&self.centroids.t()?)?;
-        let prior = cosine
-            .broadcast_mul(&self.prior_scale)?
-            .affine(1.0 / self.config.prior_temperature, 0.0)?;
+        let prior = self
+            .prior
+            .scores(frozen, self.config.prior_temperature)?
+            .broadcast_mul(&self.prior_scale)?;
         Ok((z + prior)?)
     }
 
-    /// Concatenates the heads' logits, each first scaled and shifted by its calibration when that is on.
-    pub fn combine_heads(&self, parts: &[Tensor]) -> Result<Tensor> {
+    /// Each head's logits, scaled and shifted by its calibration when that is on.
+    fn calibrated(&self, parts: &[Tensor]) -> Result<Vec<Tensor>> {
         let Some((scale, bias)) = &self.calibration else {
-            return Ok(Tensor::cat(parts, candle_core::D::Minus1)?);
+            return Ok(parts.to_vec());
         };
         let calibrated = parts
             .iter()
@@ -112,12 +113,65 @@ impl RouterNetwork {
                     .broadcast_add(&bias.narrow(0, t, 1)?)
             })
             .collect::<candle_core::Result<Vec<_>>>()?;
-        Ok(Tensor::cat(&calibrated, candle_core::D::Minus1)?)
+        Ok(calibrated)
+    }
+
+    /// The heads' (calibrated) logits concatenated: the label space of the `concat` CIL rule.
+    pub fn combine_heads(&self, parts: &[Tensor]) -> Result<Tensor> {
+        Ok(Tensor::cat(&self.calibrated(parts)?, D::Minus1)?)
+    }
+
+    /// `log w_t + log softmax(head_t)` for every head t, concatenated: the log joint probability of (task, class)
+    /// when the routers' layer-averaged module weights `weights` (batch, T) are read as the task posterior.
+    pub fn joint_log_probs(&self, parts: &[Tensor], weights: &Tensor) -> Result<Tensor> {
+        let log_w = weights.clamp(1e-12, 1.0)?.log()?;
+        let joint = self
+            .calibrated(parts)?
+            .iter()
+            .enumerate()
+            .map(|(t, head)| {
+                candle_nn::ops::log_softmax(head, D::Minus1)?.broadcast_add(&log_w.narrow(1, t, 1)?)
+            })
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        Ok(Tensor::cat(&joint, D::Minus1)?)
+    }
+
+    /// CIL scores (batch, Σ labels) under the configured rule; argmax gives the prediction.
+    pub fn cil_scores(&self, parts: &[Tensor], weights: &Tensor) -> Result<Tensor> {
+        match self.config.objective {
+            RouterObjective::Concat => self.combine_heads(parts),
+            RouterObjective::Joint => self.joint_log_probs(parts, weights),
+        }
+    }
+
+    /// An independent copy with the same parameters (for local adaptation, which must not touch the original).
+    pub fn try_clone(&self) -> Result<Self> {
+        let input_dim = self.weights[0].dim(1)?;
+        let copy = Self::new(
+            &self.config,
+            self.weights.len(),
+            input_dim,
+            SimilarityPrior {
+                references: self.prior.references.clone(),
+                membership: self.prior.membership.clone(),
+            },
+        )?;
+        let source = self.varmap.data().lock().map_err(|_| poisoned())?;
+        let target = copy.varmap.data().lock().map_err(|_| poisoned())?;
+        for (name, var) in target.iter() {
+            let value = source
+                .get(name)
+                .ok_or_else(|| Error::invalid(format!("router parameter {name} has no source")))?;
+            var.set(value.as_tensor())?;
+        }
+        drop(target);
+        Ok(copy)
     }
 
     pub fn save(&self, path: &Path) -> Result<()> {
         let mut tensors = crate::peft::varmap_tensors(&self.varmap)?;
-        tensors.push(("centroids".into(), self.centroids.clone()));
+        tensors.push(("prior.references".into(), self.prior.references.clone()));
+        tensors.push(("prior.membership".into(), self.prior.membership.clone()));
         crate::peft::save_tensors(path, tensors)
     }
 
@@ -132,14 +186,35 @@ impl RouterNetwork {
             path: path.to_owned(),
             message,
         };
-        let centroids = weights
-            .get_any("centroids")
-            .ok_or_else(|| bad("no 'centroids' tensor".into()))?;
-        let mut network = Self::new(config, num_layers, input_dim, centroids)?;
+        let prior = match (
+            weights.get_any("prior.references"),
+            weights.get_any("prior.membership"),
+        ) {
+            (Some(references), Some(membership)) => SimilarityPrior {
+                references,
+                membership,
+            },
+            // Routers saved before the prior had a choice of references kept only the task centroids.
+            _ => {
+                let centroids = weights
+                    .get_any("centroids")
+                    .ok_or_else(|| bad("no 'prior.references' tensor".into()))?;
+                let tasks = centroids.dim(0)?;
+                SimilarityPrior {
+                    references: centroids,
+                    membership: Tensor::eye(tasks, DType::F32, &Device::Cpu)?,
+                }
+            }
+        };
+        let mut network = Self::new(config, num_layers, input_dim, prior)?;
         network
             .varmap
             .load(path)
             .map_err(|e| bad(format!("does not match this router configuration: {e}")))?;
         Ok(network)
     }
+}
+
+fn poisoned() -> Error {
+    Error::invalid("a router's parameters were poisoned by an earlier panic")
 }

@@ -1,0 +1,133 @@
+//! The similarity prior added to the gate logits: how close an input's frozen embedding is to each task's
+//! memory, either to the task's centroid (one reference per task) or to each of its memory examples (a kernel
+//! density: the log of the mean of exp(cos / τ) over the task's examples, which tasks with several distinct
+//! classes or styles — far apart in embedding space — need).
+
+use super::fit::MemoryBatch;
+use crate::error::{Error, Result};
+use candle_core::{DType, Device, Tensor, D};
+use serde::{Deserialize, Serialize};
+
+/// What each task's similarity is measured against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PriorReference {
+    /// The unit-norm mean of the task's memory embeddings: `cos(x, c_t) / τ`.
+    Centroid,
+    /// Every memory example of the task: `log mean_i exp(cos(x, m_i) / τ)`.
+    Examples,
+}
+
+pub struct SimilarityPrior {
+    /// (R, d) unit-norm reference embeddings.
+    pub references: Tensor,
+    /// (R, T): `1 / n_t` where reference r belongs to task t, else 0 (columns sum to one).
+    pub membership: Tensor,
+}
+
+impl SimilarityPrior {
+    pub fn from_memory(
+        memory: &MemoryBatch,
+        num_tasks: usize,
+        reference: PriorReference,
+    ) -> Result<Self> {
+        match reference {
+            PriorReference::Centroid => Ok(SimilarityPrior {
+                references: memory.centroids(num_tasks)?,
+                membership: Tensor::eye(num_tasks, DType::F32, &Device::Cpu)?,
+            }),
+            PriorReference::Examples => {
+                let mut counts = vec![0usize; num_tasks];
+                for &task in &memory.tasks {
+                    *counts.get_mut(task).ok_or_else(|| {
+                        Error::invalid(format!(
+                            "memory example of task {task} beyond {num_tasks} tasks"
+                        ))
+                    })? += 1;
+                }
+                if let Some(empty) = counts.iter().position(|&c| c == 0) {
+                    return Err(Error::invalid(format!(
+                        "the memory holds no example of task {empty}"
+                    )));
+                }
+                let mut membership = vec![0f32; memory.len() * num_tasks];
+                for (row, &task) in memory.tasks.iter().enumerate() {
+                    membership[row * num_tasks + task] = 1.0 / counts[task] as f32;
+                }
+                Ok(SimilarityPrior {
+                    references: memory.frozen.clone(),
+                    membership: Tensor::from_vec(
+                        membership,
+                        (memory.len(), num_tasks),
+                        &Device::Cpu,
+                    )?,
+                })
+            }
+        }
+    }
+
+    pub fn num_tasks(&self) -> Result<usize> {
+        Ok(self.membership.dim(1)?)
+    }
+
+    /// (batch, T) prior logits for unit-norm `frozen` (batch, d), before the learned scale.
+    pub fn scores(&self, frozen: &Tensor, temperature: f64) -> Result<Tensor> {
+        let scaled = frozen
+            .matmul(&self.references.t()?)?
+            .affine(1.0 / temperature, 0.0)?;
+        let max = scaled.max_keepdim(D::Minus1)?;
+        let density = scaled
+            .broadcast_sub(&max)?
+            .exp()?
+            .matmul(&self.membership)?
+            .clamp(1e-30, f64::INFINITY)?;
+        Ok(density.log()?.broadcast_add(&max)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn memory(frozen: &[[f32; 2]], tasks: Vec<usize>) -> MemoryBatch {
+        let flat: Vec<f32> = frozen.iter().flatten().copied().collect();
+        MemoryBatch {
+            ids: vec![vec![]; frozen.len()],
+            frozen: Tensor::from_vec(flat, (frozen.len(), 2), &Device::Cpu).unwrap(),
+            labels: vec![0; tasks.len()],
+            tasks,
+        }
+    }
+
+    #[test]
+    fn centroid_prior_is_cosine_over_temperature() -> Result<()> {
+        let m = memory(&[[1.0, 0.0], [0.0, 1.0]], vec![0, 1]);
+        let prior = SimilarityPrior::from_memory(&m, 2, PriorReference::Centroid)?;
+        let x = Tensor::new(&[[0.6f32, 0.8]], &Device::Cpu)?;
+        let s = prior.scores(&x, 0.5)?.to_vec2::<f32>()?;
+        assert!(
+            (s[0][0] - 1.2).abs() < 1e-5 && (s[0][1] - 1.6).abs() < 1e-5,
+            "{s:?}"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn example_prior_favours_the_task_with_a_close_example() -> Result<()> {
+        // Task 0 has two distant modes; its centroid lies between them, far from both.
+        let m = memory(
+            &[[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.1, 0.995]],
+            vec![0, 0, 1, 1],
+        );
+        let x = Tensor::new(&[[0.99f32, 0.141]], &Device::Cpu)?;
+        let by_example = SimilarityPrior::from_memory(&m, 2, PriorReference::Examples)?;
+        let s = by_example.scores(&x, 0.05)?.to_vec2::<f32>()?;
+        assert!(s[0][0] > s[0][1], "nearest example is task 0's: {s:?}");
+        // log mean over one identical example equals cos / τ.
+        let single = memory(&[[0.6, 0.8]], vec![0]);
+        let p = SimilarityPrior::from_memory(&single, 1, PriorReference::Examples)?;
+        let v = p.scores(&Tensor::new(&[[0.6f32, 0.8]], &Device::Cpu)?, 0.1)?;
+        assert!((v.to_vec2::<f32>()?[0][0] - 10.0).abs() < 1e-4);
+        Ok(())
+    }
+}
