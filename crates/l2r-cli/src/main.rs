@@ -42,6 +42,10 @@ enum Command {
     Tasks,
     /// Run continual learning from a TOML config: modules, memory, routers, TIL/CIL evaluation, metrics.
     Run(commands::run::RunArgs),
+    /// Classify texts with a run's modules and routers: label, task, score and the routing gates.
+    Predict(commands::predict::PredictArgs),
+    /// Serve a run over HTTP: POST /v1/classify, GET /v1/tasks, GET /v1/stats, GET /healthz.
+    Serve(commands::serve::ServeArgs),
 }
 
 fn main() {
@@ -58,6 +62,8 @@ fn main() {
         Command::Bench(args) => commands::bench::run(args, &output),
         Command::Tasks => commands::tasks::run(&output),
         Command::Run(args) => commands::run::run(args, &output),
+        Command::Predict(args) => commands::predict::run(args, &output),
+        Command::Serve(args) => commands::serve::run(args, &output),
     };
     if let Err(error) = result {
         eprintln!("error: {error:#}");

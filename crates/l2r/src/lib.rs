@@ -15,6 +15,7 @@ pub mod kernels;
 pub mod memory;
 pub mod metrics;
 pub mod peft;
+pub mod predict;
 pub mod router;
 pub mod train;
 

@@ -3,8 +3,10 @@
 pub mod bench;
 pub mod embed;
 pub mod eval_task;
+pub mod predict;
 pub mod probe;
 pub mod run;
+pub mod serve;
 pub mod tasks;
 pub mod train_task;
 

@@ -70,8 +70,17 @@ impl SimilarityPrior {
         Ok(self.membership.dim(1)?)
     }
 
-    /// (batch, T) prior logits for unit-norm `frozen` (batch, d), before the learned scale.
+    /// (batch, T) prior logits for unit-norm `frozen` (batch, d), before the learned scale, shifted so that each
+    /// row's most similar task scores 0. The shift changes nothing for softmax gates; sigmoid gates need it: raw
+    /// similarities of 0.2–0.6 at τ = 0.05 give logits of 4–12, where every gate is saturated near 1 and the
+    /// normalised weights come out almost uniform, while relative to the best task only close rivals keep weight.
     pub fn scores(&self, frozen: &Tensor, temperature: f64) -> Result<Tensor> {
+        let raw = self.raw_scores(frozen, temperature)?;
+        Ok(raw.broadcast_sub(&raw.max_keepdim(D::Minus1)?)?)
+    }
+
+    /// Prior logits before the shift: `cos / τ` (centroids) or `log mean exp(cos / τ)` (examples).
+    fn raw_scores(&self, frozen: &Tensor, temperature: f64) -> Result<Tensor> {
         let scaled = frozen
             .matmul(&self.references.t()?)?
             .affine(1.0 / temperature, 0.0)?;
@@ -126,7 +135,7 @@ mod tests {
         // log mean over one identical example equals cos / τ.
         let single = memory(&[[0.6, 0.8]], vec![0]);
         let p = SimilarityPrior::from_memory(&single, 1, PriorReference::Examples)?;
-        let v = p.scores(&Tensor::new(&[[0.6f32, 0.8]], &Device::Cpu)?, 0.1)?;
+        let v = p.raw_scores(&Tensor::new(&[[0.6f32, 0.8]], &Device::Cpu)?, 0.1)?;
         assert!((v.to_vec2::<f32>()?[0][0] - 10.0).abs() < 1e-4);
         Ok(())
     }

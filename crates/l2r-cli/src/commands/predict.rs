@@ -1,0 +1,78 @@
+use super::Output;
+use anyhow::Context;
+use clap::Args;
+use l2r::predict::RunPredictor;
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct PredictArgs {
+    /// The run folder (the --out of `l2r run`).
+    #[arg(long)]
+    run: PathBuf,
+    /// Which seed's sequence answers (default: the config's first).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Which task order's sequence answers (default: the config's first).
+    #[arg(long)]
+    order: Option<usize>,
+    /// Restrict the answer to this task's labels, with its own module and head (TIL).
+    #[arg(long)]
+    task: Option<String>,
+    /// Read texts from this file, one per line (besides any given as arguments).
+    #[arg(long)]
+    file: Option<PathBuf>,
+    /// Texts to classify.
+    texts: Vec<String>,
+}
+
+pub fn run(args: PredictArgs, output: &Output) -> anyhow::Result<()> {
+    let mut texts = args.texts.clone();
+    if let Some(path) = &args.file {
+        let content = std::fs::read_to_string(path)
+            .with_context(|| format!("reading texts from {}", path.display()))?;
+        texts.extend(
+            content
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(str::to_owned),
+        );
+    }
+    if texts.is_empty() {
+        anyhow::bail!("no texts to classify: give them as arguments or with --file");
+    }
+    output.info(format!("loading run {}", args.run.display()));
+    let predictor = RunPredictor::load(&args.run, args.seed, args.order)?;
+    output.info(format!(
+        "seed {} order {}: {} tasks after step {}",
+        predictor.seed,
+        predictor.order,
+        predictor.tasks().len(),
+        predictor.step
+    ));
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let predictions = predictor.predict(&refs, args.task.as_deref())?;
+    if output.json {
+        let rows: Vec<serde_json::Value> = texts
+            .iter()
+            .zip(&predictions)
+            .map(|(text, p)| serde_json::json!({ "text": text, "prediction": p }))
+            .collect();
+        return output.print_json(&serde_json::Value::Array(rows));
+    }
+    for (text, p) in texts.iter().zip(&predictions) {
+        let gates: Vec<String> = p
+            .gates
+            .iter()
+            .map(|g| format!("{}={:.2}", g.task, g.weight))
+            .collect();
+        println!(
+            "{}\t{}\t{:.3}\t[{}]\t{}",
+            p.label,
+            p.task,
+            p.score,
+            gates.join(" "),
+            text
+        );
+    }
+    Ok(())
+}

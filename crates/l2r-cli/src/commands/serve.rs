@@ -1,0 +1,79 @@
+use super::Output;
+use clap::Args;
+use l2r::predict::RunPredictor;
+use l2r_server::{BatchPolicy, Limits, ServerConfig};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// The run folder (the --out of `l2r run`).
+    #[arg(long)]
+    run: PathBuf,
+    /// Address to listen on (port 0 picks a free port; the chosen address is printed).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// Which seed's sequence answers (default: the config's first).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Which task order's sequence answers (default: the config's first).
+    #[arg(long)]
+    order: Option<usize>,
+    /// Largest request body, bytes.
+    #[arg(long, default_value_t = Limits::default().max_body_bytes)]
+    max_body_bytes: usize,
+    /// Most texts per request.
+    #[arg(long, default_value_t = Limits::default().max_texts)]
+    max_texts: usize,
+    /// Longest text, characters.
+    #[arg(long, default_value_t = Limits::default().max_text_chars)]
+    max_text_chars: usize,
+    /// Dynamic batching: most texts answered by one forward pass.
+    #[arg(long, default_value_t = BatchPolicy::default().max_texts)]
+    batch_texts: usize,
+    /// Dynamic batching: how long a request waits for others to join its batch, milliseconds.
+    #[arg(long, default_value_t = 5)]
+    batch_wait_ms: u64,
+}
+
+pub fn run(args: ServeArgs, output: &Output) -> anyhow::Result<()> {
+    output.info(format!("loading run {}", args.run.display()));
+    let predictor = RunPredictor::load(&args.run, args.seed, args.order)?;
+    let tasks: Vec<&str> = predictor.tasks().iter().map(|t| t.name.as_str()).collect();
+    output.info(format!(
+        "seed {} order {} step {}: tasks {}",
+        predictor.seed,
+        predictor.order,
+        predictor.step,
+        tasks.join(", ")
+    ));
+    let config = ServerConfig {
+        addr: args.addr,
+        limits: Limits {
+            max_body_bytes: args.max_body_bytes,
+            max_texts: args.max_texts,
+            max_text_chars: args.max_text_chars,
+        },
+        batching: BatchPolicy {
+            max_texts: args.batch_texts,
+            max_wait: Duration::from_millis(args.batch_wait_ms),
+            ..BatchPolicy::default()
+        },
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let json = output.json;
+    runtime.block_on(l2r_server::serve(predictor, config, |addr| {
+        // The address goes to stdout so scripts can read it (with port 0 it is the only way to learn it).
+        if json {
+            println!("{}", serde_json::json!({ "listening": addr.to_string() }));
+        } else {
+            println!("listening on http://{addr}");
+        }
+    }))?;
+    output.info("stopped");
+    Ok(())
+}

@@ -1,0 +1,55 @@
+//! Fixtures shared by the CLI's integration tests.
+
+use std::path::Path;
+
+/// Two tiny user tasks (weather: sunny/rainy, food: sweet/salty) and `run.toml`, a fast continual run over
+/// them with the real MiniLM.
+pub fn write_tasks(dir: &Path) {
+    let cities = [
+        "Paris", "Lima", "Oslo", "Cairo", "Delhi", "Quito", "Rome", "Tokyo", "Accra", "Bern",
+        "Hanoi", "Doha",
+    ];
+    let mut weather = String::from("text,label\n");
+    let mut food = String::from("text,label\n");
+    for (i, city) in cities.iter().enumerate() {
+        weather.push_str(&format!(
+            "The sky over {city} is clear and bright on day {i},sunny\n"
+        ));
+        weather.push_str(&format!(
+            "Heavy rain keeps falling on {city} since day {i},rainy\n"
+        ));
+        food.push_str(&format!(
+            "This cake from {city} tastes of honey and sugar number {i},sweet\n"
+        ));
+        food.push_str(&format!(
+            "The chips sold in {city} are covered in salt batch {i},salty\n"
+        ));
+    }
+    std::fs::write(dir.join("weather.csv"), weather).unwrap();
+    std::fs::write(dir.join("food.csv"), food).unwrap();
+    let config = format!(
+        r#"max_len = 32
+seeds = [0]
+[[tasks]]
+name = "weather"
+path = "{0}/weather.csv"
+[[tasks]]
+name = "food"
+path = "{0}/food.csv"
+[module]
+type = "adapter"
+size = 8
+[train]
+epochs = 2
+batch_size = 8
+patience = 5
+[memory]
+per_class = 2
+[router]
+epochs = 3
+batch_size = 4
+"#,
+        dir.display()
+    );
+    std::fs::write(dir.join("run.toml"), config).unwrap();
+}
