@@ -48,6 +48,8 @@ enum Command {
     Serve(commands::serve::ServeArgs),
     /// Write a self-contained HTML report of a run: metrics table, accuracy matrices, gates, training curves.
     Report(commands::report::ReportArgs),
+    /// Export a task's LoRA module as an HF PEFT adapter (adapter_config.json + adapter_model.safetensors).
+    ExportPeft(commands::export_peft::ExportPeftArgs),
 }
 
 fn main() {
@@ -67,6 +69,7 @@ fn main() {
         Command::Predict(args) => commands::predict::run(args, &output),
         Command::Serve(args) => commands::serve::run(args, &output),
         Command::Report(args) => commands::report::run(args, &output),
+        Command::ExportPeft(args) => commands::export_peft::run(args, &output),
     };
     if let Err(error) = result {
         eprintln!("error: {error:#}");

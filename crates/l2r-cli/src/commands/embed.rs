@@ -1,6 +1,17 @@
 use super::{BackboneArgs, Output};
 use clap::Args;
-use l2r::backbone::cosine_similarity;
+use l2r::backbone::{cosine_similarity, EncoderConfig};
+use l2r::peft::{import_hf_lora, is_hf_peft_dir, PeftModule};
+use l2r::train::TaskArtifacts;
+use std::path::{Path, PathBuf};
+
+fn load_module(dir: &Path, encoder: &EncoderConfig) -> anyhow::Result<PeftModule> {
+    if is_hf_peft_dir(dir) {
+        return Ok(import_hf_lora(dir, encoder)?);
+    }
+    let (_, model) = TaskArtifacts::new(dir).load(encoder)?;
+    Ok(model.module)
+}
 
 #[derive(Args)]
 pub struct EmbedArgs {
@@ -10,6 +21,10 @@ pub struct EmbedArgs {
     /// Print the pairwise cosine similarities instead of the embeddings.
     #[arg(long)]
     similarity: bool,
+    /// Apply a PEFT module: an l2r task folder (`l2r train-task`) or an HF PEFT LoRA folder
+    /// (adapter_config.json + adapter_model.safetensors, e.g. from `l2r export-peft` or Python PEFT).
+    #[arg(long)]
+    module: Option<PathBuf>,
     #[command(flatten)]
     backbone: BackboneArgs,
 }
@@ -17,7 +32,13 @@ pub struct EmbedArgs {
 pub fn run(args: EmbedArgs, output: &Output) -> anyhow::Result<()> {
     let backbone = args.backbone.load(output)?;
     let texts: Vec<&str> = args.texts.iter().map(String::as_str).collect();
-    let embeddings = backbone.embed(&texts)?;
+    let embeddings = match &args.module {
+        None => backbone.embed(&texts)?,
+        Some(dir) => {
+            let module = load_module(dir, &backbone.encoder.config)?;
+            backbone.embed_with(&texts, &module)?
+        }
+    };
     if !args.similarity {
         let rows = embeddings.to_vec2::<f32>()?;
         if output.json {

@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod embed;
 pub mod eval_task;
+pub mod export_peft;
 pub mod predict;
 pub mod probe;
 pub mod report;

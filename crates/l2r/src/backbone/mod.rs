@@ -97,8 +97,17 @@ impl Backbone {
 
     /// L2-normalised mean-pooled sentence embeddings, frozen (no PEFT module): shape (n, hidden).
     pub fn embed(&self, texts: &[&str]) -> Result<candle_core::Tensor> {
+        self.embed_with(texts, &NoHooks)
+    }
+
+    /// The same with `hooks` (e.g. a PEFT module) acting on the encoder.
+    pub fn embed_with(
+        &self,
+        texts: &[&str],
+        hooks: &dyn EncoderHooks,
+    ) -> Result<candle_core::Tensor> {
         let batch = self.tokenizer.encode(texts)?;
-        let hidden = self.encoder.forward(&batch, &NoHooks)?;
+        let hidden = self.encoder.forward(&batch, hooks)?;
         Ok(l2_normalize(&mean_pool(&hidden, &batch.attention_mask)?)?)
     }
 }

@@ -104,6 +104,40 @@ impl PeftModule {
         Ok(module)
     }
 
+    /// Replaces every variable with the tensor of the same name in `tensors`, which must hold exactly this
+    /// module's names and shapes; `source` names the file in errors.
+    pub fn set_tensors(&self, tensors: &HashMap<String, Tensor>, source: &Path) -> Result<()> {
+        let bad = |message: String| Error::Weights {
+            path: source.to_owned(),
+            message,
+        };
+        let data = self
+            .varmap
+            .data()
+            .lock()
+            .map_err(|_| Error::invalid("variable store poisoned by an earlier panic"))?;
+        if let Some(extra) = tensors.keys().find(|k| !data.contains_key(*k)) {
+            return Err(bad(format!(
+                "'{extra}' has no place in a {:?} module",
+                self.config
+            )));
+        }
+        for (name, var) in data.iter() {
+            let tensor = tensors
+                .get(name)
+                .ok_or_else(|| bad(format!("'{name}' is missing")))?;
+            if tensor.dims() != var.dims() {
+                return Err(bad(format!(
+                    "'{name}' has shape {:?}, expected {:?}",
+                    tensor.dims(),
+                    var.dims()
+                )));
+            }
+            var.set(&tensor.to_dtype(DType::F32)?)?;
+        }
+        Ok(())
+    }
+
     /// The adapter after the feed-forward block of `layer`, if this is an adapter module.
     pub fn adapter(&self, layer: usize) -> Option<&BottleneckAdapter> {
         self.adapters.get(&layer)
