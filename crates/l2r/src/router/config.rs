@@ -86,7 +86,7 @@ impl Default for RouterConfig {
             prior_temperature: 0.05,
             prior_reference: PriorReference::Centroid,
             calibrate_heads: true,
-            objective: RouterObjective::Concat,
+            objective: RouterObjective::Joint,
             local_adaptation: None,
         }
     }

@@ -113,10 +113,16 @@ mod tests {
         let m = memory(&[[1.0, 0.0], [0.0, 1.0]], vec![0, 1]);
         let prior = SimilarityPrior::from_memory(&m, 2, PriorReference::Centroid)?;
         let x = Tensor::new(&[[0.6f32, 0.8]], &Device::Cpu)?;
-        let s = prior.scores(&x, 0.5)?.to_vec2::<f32>()?;
+        let s = prior.raw_scores(&x, 0.5)?.to_vec2::<f32>()?;
         assert!(
             (s[0][0] - 1.2).abs() < 1e-5 && (s[0][1] - 1.6).abs() < 1e-5,
             "{s:?}"
+        );
+        // Shifted so that the most similar task scores 0.
+        let shifted = prior.scores(&x, 0.5)?.to_vec2::<f32>()?;
+        assert!(
+            (shifted[0][0] + 0.4).abs() < 1e-5 && shifted[0][1].abs() < 1e-6,
+            "{shifted:?}"
         );
         Ok(())
     }
