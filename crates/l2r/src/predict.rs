@@ -10,7 +10,7 @@ use crate::continual::RunConfig;
 use crate::error::{Error, Result};
 use crate::head::ClassifierHead;
 use crate::peft::PeftModule;
-use crate::router::{RouterNetwork, RouterObjective, RouterWeights};
+use crate::router::{RouterInput, RouterNetwork, RouterObjective, RouterWeights};
 use crate::train::{TaskArtifacts, TaskModel};
 use candle_core::{Tensor, D};
 use serde::Serialize;
@@ -86,11 +86,15 @@ impl RunPredictor {
         }
         let modules: Vec<&PeftModule> = models.iter().map(|m| &m.module).collect();
         let stack = ModuleStack::new(&modules, backbone.encoder.num_layers())?;
+        let (layers, hidden) = (
+            backbone.encoder.num_layers(),
+            backbone.encoder.hidden_size(),
+        );
         let network = RouterNetwork::load(
             &seq_dir.join(format!("router-step{step}.safetensors")),
             &config.router,
-            backbone.encoder.num_layers(),
-            backbone.encoder.hidden_size(),
+            layers,
+            config.router.input_dim(layers, hidden),
         )?;
         Ok(RunPredictor {
             seed,
@@ -167,7 +171,11 @@ impl RunPredictor {
     /// CIL: routed composition, the run's CIL rule over every task's labels.
     fn predict_routed(&self, texts: &[&str]) -> Result<Vec<Prediction>> {
         let batch = self.backbone.tokenizer.encode(texts)?;
-        let frozen = self.backbone.embed(texts)?;
+        let (last, layers) = self.backbone.frozen_representations(&batch)?;
+        let frozen = match self.network.config.input {
+            RouterInput::PooledLayers => layers,
+            RouterInput::MeanPooled | RouterInput::LayerCls => last,
+        };
         let heads: Vec<&ClassifierHead> = self.models.iter().map(|m| &m.head).collect();
         let routed = Routed {
             backbone: &self.backbone,

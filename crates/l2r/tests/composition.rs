@@ -240,9 +240,9 @@ fn local_adaptation_changes_a_copy_and_leaves_the_fitted_routers_alone() {
     assert_eq!(parameters(&copy), fitted, "a clone starts equal");
 
     let test = MemoryBatch::new(&backbone, &["a cat eats"], vec![1], vec![0]).unwrap();
-    let nearest = nearest_memory(&memory, &test.frozen, 2).unwrap();
+    let nearest = nearest_memory(&memory.frozen, &test.frozen, 2).unwrap();
     assert_eq!(nearest.len(), 2);
-    let exact = nearest_memory(&memory, &memory.frozen.narrow(0, 2, 1).unwrap(), 1).unwrap();
+    let exact = nearest_memory(&memory.frozen, &memory.frozen.narrow(0, 2, 1).unwrap(), 1).unwrap();
     assert_eq!(
         exact,
         vec![2],
@@ -254,7 +254,8 @@ fn local_adaptation_changes_a_copy_and_leaves_the_fitted_routers_alone() {
         steps: 3,
         ..LocalAdaptation::default()
     };
-    let adapted = adapt_router(&network, &routed, &memory, &test.frozen, &local, 5).unwrap();
+    let queries = test.routing(network.config.input);
+    let adapted = adapt_router(&network, &routed, &memory, queries, &local, 5).unwrap();
     assert_ne!(
         parameters(&adapted),
         fitted,

@@ -1,23 +1,31 @@
-//! Throughput of the training step and of inference on fixed-size batches (design.md §3's work sizes).
-//! The side-by-side PyTorch comparison is a separate benchmark; this measures l2r alone.
+//! Throughput of the benchmark's work items (design.md §3's work sizes): median seconds per iteration, tokens/s,
+//! achieved GFLOP/s of the encoder's matmuls and peak memory. `bench/torch_bench.py` does the same work in
+//! PyTorch + HF PEFT and prints the same JSON; `bench/compare.py` runs both sides alternately (BENCHMARKS.md).
+
+mod flops;
+mod work;
 
 use super::{BackboneArgs, Output};
-use candle_core::{Device, Tensor};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use clap::Args;
-use l2r::backbone::{mean_pool, NoHooks};
-use l2r::head::ClassifierHead;
-use l2r::peft::{PeftConfig, PeftModule};
-use l2r::train::{optimisation_step, TaskModel};
 use std::time::Instant;
+use work::Work;
 
 #[derive(Args)]
 pub struct BenchArgs {
-    /// Timed repetitions per measurement (after one warm-up).
+    /// Work items, comma-separated: infer, train-lora, train-adapter, routed-wavg-N, routed-merge-N, router-fit
+    /// (5 modules) or router-fit-N. Default: infer, train-lora, train-adapter.
+    #[arg(long, value_delimiter = ',')]
+    work: Vec<Work>,
+    /// Timed repetitions per work item (after the warm-up).
     #[arg(long, default_value_t = 5)]
     repeats: usize,
+    /// Untimed iterations before the timed ones.
+    #[arg(long, default_value_t = 1)]
+    warmup: usize,
+    /// Sequences per batch of training-shaped work (train-*, router-fit: the memory examples of one step).
     #[arg(long, default_value_t = 16)]
     train_batch: usize,
+    /// Sequences per batch of inference-shaped work (infer, routed-*).
     #[arg(long, default_value_t = 32)]
     infer_batch: usize,
     /// Tokens per sequence, special tokens included.
@@ -27,86 +35,115 @@ pub struct BenchArgs {
     backbone: BackboneArgs,
 }
 
+/// One work item's timings.
+struct Measurement {
+    work: String,
+    batch: usize,
+    seconds: Vec<f64>,
+    median: f64,
+    flops: f64,
+    /// The process's peak resident memory after this work item (cumulative over the items run before it).
+    peak_rss_mib: Option<f64>,
+}
+
 pub fn run(args: BenchArgs, output: &Output) -> anyhow::Result<()> {
+    anyhow::ensure!(args.repeats >= 1, "--repeats must be at least 1");
+    let works = match args.work.is_empty() {
+        true => Work::STANDARD.to_vec(),
+        false => args.work.clone(),
+    };
     let mut backbone_args = args.backbone.clone();
     backbone_args.max_len = args.seq_len;
     let backbone = backbone_args.load(output)?;
-    let text =
-        "the quick brown fox jumps over the lazy dog near the river bank ".repeat(args.seq_len);
-    let batch_of = |rows: usize| backbone.tokenizer.encode(&vec![text.as_str(); rows]);
-    let (train_batch, infer_batch) = (batch_of(args.train_batch)?, batch_of(args.infer_batch)?);
-    anyhow::ensure!(
-        train_batch.lengths[0] == args.seq_len,
-        "the benchmark text is shorter than --seq-len"
-    );
     let mut results = Vec::new();
-    let infer_tokens = (args.infer_batch * args.seq_len) as f64;
-    let seconds = time(args.repeats, || {
-        let hidden = backbone.encoder.forward(&infer_batch, &NoHooks)?;
-        mean_pool(&hidden, &infer_batch.attention_mask)?
-            .sum_all()?
-            .to_scalar::<f32>()?;
-        Ok(())
-    })?;
-    results.push((
-        "inference, frozen encoder".to_owned(),
-        infer_tokens / seconds,
-        seconds,
-    ));
-    for peft in [PeftConfig::lora(), PeftConfig::adapter()] {
-        let encoder = &backbone.encoder.config;
-        let model = TaskModel {
-            module: PeftModule::new(&peft, encoder, 0)?,
-            head: ClassifierHead::new(encoder.hidden_size, 4, 0)?,
+    for work in works {
+        output.info(format!("timing {}", work.name()));
+        let batch = match work.is_training() {
+            true => args.train_batch,
+            false => args.infer_batch,
         };
-        let mut optimizer = AdamW::new(model.trainable_vars(), ParamsAdamW::default())?;
-        let labels = Tensor::from_vec(
-            (0..args.train_batch as u32).map(|i| i % 4).collect(),
-            args.train_batch,
-            &Device::Cpu,
-        )?;
-        let seconds = time(args.repeats, || {
-            optimisation_step(&backbone, &model, &train_batch, &labels, &mut optimizer)?;
+        let mut seconds = Vec::with_capacity(args.repeats);
+        work::run_timed(work, &backbone, batch, args.seq_len, &mut |iteration| {
+            for _ in 0..args.warmup {
+                iteration()?;
+            }
+            for _ in 0..args.repeats {
+                let started = Instant::now();
+                iteration()?;
+                seconds.push(started.elapsed().as_secs_f64());
+            }
             Ok(())
         })?;
-        let tokens = (args.train_batch * args.seq_len) as f64;
-        results.push((
-            format!("training step, {}", peft.kind()),
-            tokens / seconds,
+        results.push(Measurement {
+            work: work.name(),
+            batch,
+            median: median(&seconds),
             seconds,
-        ));
-        optimizer.set_learning_rate(0.0);
+            flops: flops::work_flops(&work, &backbone.encoder.config, batch, args.seq_len),
+            peak_rss_mib: peak_rss_mib(),
+        });
     }
+    let threads = candle_core::utils::get_num_threads();
     if output.json {
         let rows: Vec<_> = results
             .iter()
-            .map(|(work, tps, s)| serde_json::json!({"work": work, "tokens_per_second": tps, "median_seconds": s}))
+            .map(|m| {
+                let tokens = m.batch * args.seq_len;
+                serde_json::json!({
+                    "work": m.work,
+                    "batch": m.batch,
+                    "seq_len": args.seq_len,
+                    "tokens": tokens,
+                    "repeats": args.repeats,
+                    "warmup": args.warmup,
+                    "seconds": m.seconds,
+                    "median_seconds": m.median,
+                    "tokens_per_second": tokens as f64 / m.median,
+                    "flops": m.flops,
+                    "gflops_per_second": m.flops / m.median / 1e9,
+                    "peak_rss_mib": m.peak_rss_mib,
+                })
+            })
             .collect();
-        return output
-            .print_json(&serde_json::json!({ "threads": rayon_threads(), "results": rows }));
+        return output.print_json(&serde_json::json!({
+            "side": "l2r",
+            "dtype": "fp32",
+            "threads": threads,
+            "results": rows,
+        }));
     }
-    println!("{:<32} {:>12} {:>14}", "work", "tokens/s", "median s/iter");
-    for (work, tps, s) in results {
-        println!("{work:<32} {tps:>12.0} {s:>14.3}");
+    println!(
+        "{:<18} {:>10} {:>10} {:>10} {:>14}",
+        "work", "tokens/s", "median s", "GFLOP/s", "peak RSS MiB"
+    );
+    for m in &results {
+        let tokens = (m.batch * args.seq_len) as f64;
+        let rss = m
+            .peak_rss_mib
+            .map_or_else(|| "-".to_owned(), |r| format!("{r:.0}"));
+        println!(
+            "{:<18} {:>10.0} {:>10.3} {:>10.1} {:>14}",
+            m.work,
+            tokens / m.median,
+            m.median,
+            m.flops / m.median / 1e9,
+            rss
+        );
     }
+    println!("{threads} threads; peak RSS is cumulative over the rows above (one --work per process isolates it)");
     Ok(())
 }
 
-/// Median wall time of `repeats` runs of `work`, after one warm-up run.
-fn time(repeats: usize, mut work: impl FnMut() -> anyhow::Result<()>) -> anyhow::Result<f64> {
-    work()?;
-    let mut times = Vec::with_capacity(repeats.max(1));
-    for _ in 0..repeats.max(1) {
-        let started = Instant::now();
-        work()?;
-        times.push(started.elapsed().as_secs_f64());
-    }
-    times.sort_by(f64::total_cmp);
-    Ok(times[times.len() / 2])
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted[sorted.len() / 2]
 }
 
-fn rayon_threads() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
+/// The process's peak resident set size (VmHWM in /proc/self/status), in MiB; None where there is no procfs.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
 }

@@ -20,7 +20,7 @@ pub use config::{Architecture, EncoderConfig};
 pub use encoder::{Encoder, EncoderOutput};
 pub use hooks::{EncoderHooks, LinearSite, NoHooks};
 pub use nn::{LayerNorm, Linear};
-pub use pooling::{cosine_similarity, l2_normalize, mean_pool};
+pub use pooling::{cosine_similarity, l2_normalize, mean_pool, pooled_states};
 pub use tokenizer::{TextTokenizer, TokenBatch};
 pub use weights::WeightMap;
 
@@ -98,6 +98,18 @@ impl Backbone {
     /// L2-normalised mean-pooled sentence embeddings, frozen (no PEFT module): shape (n, hidden).
     pub fn embed(&self, texts: &[&str]) -> Result<candle_core::Tensor> {
         self.embed_with(texts, &NoHooks)
+    }
+
+    /// Both frozen representations routing uses, from one forward pass: the sentence embedding
+    /// (L2-normalised mean pool of the last layer, (n, hidden)) and [`pooled_states`] of every layer.
+    pub fn frozen_representations(
+        &self,
+        batch: &TokenBatch,
+    ) -> Result<(candle_core::Tensor, candle_core::Tensor)> {
+        let output = self.encoder.forward_states(batch, &NoHooks)?;
+        let last = l2_normalize(&mean_pool(output.last(), &batch.attention_mask)?)?;
+        let layers = pooled_states(&output.states, &batch.attention_mask)?;
+        Ok((last, layers))
     }
 
     /// The same with `hooks` (e.g. a PEFT module) acting on the encoder.

@@ -10,6 +10,17 @@ pub fn mean_pool(hidden: &Tensor, attention_mask: &Tensor) -> Result<Tensor> {
     summed.broadcast_div(&counts)
 }
 
+/// Every state's mean pool, each L2-normalised, concatenated and scaled by 1/√(number of states): a unit-norm
+/// (batch, states · hidden) representation whose dot products are the mean of the per-state cosines. Lower
+/// layers keep genre and style that the final sentence embedding (trained for semantic similarity) discards.
+pub fn pooled_states(states: &[Tensor], attention_mask: &Tensor) -> Result<Tensor> {
+    let pooled = states
+        .iter()
+        .map(|h| l2_normalize(&mean_pool(h, attention_mask)?))
+        .collect::<Result<Vec<_>>>()?;
+    Tensor::cat(&pooled, D::Minus1)? / (states.len() as f64).sqrt()
+}
+
 /// Rows scaled to unit L2 norm.
 pub fn l2_normalize(x: &Tensor) -> Result<Tensor> {
     let norms = x

@@ -195,16 +195,19 @@ fn evaluate_task(
         let end = (start + chunk).min(test.len());
         let ids: Vec<&[u32]> = test.ids[start..end].iter().map(Vec::as_slice).collect();
         let frozen = test.frozen.narrow(0, start, end - start)?;
+        let routing = test
+            .routing(network.config.input)
+            .narrow(0, start, end - start)?;
         let adapted;
         let network = match local {
             Some(config) => {
                 let seed = ((task as u64) << 32) | start as u64;
-                adapted = adapt_router(network, routed, memory, &frozen, config, seed)?;
+                adapted = adapt_router(network, routed, memory, &routing, config, seed)?;
                 &adapted
             }
             None => network,
         };
-        let weights = RouterWeights::new(network, frozen.clone(), None);
+        let weights = RouterWeights::new(network, routing, None);
         let parts = routed.head_logits(&routed.backbone.tokenizer.pad(&ids)?, &weights)?;
         let logits = network.combine_heads(&parts)?;
         let mean = weights.mean_weights()?;

@@ -9,7 +9,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RouterInput {
-    /// The frozen encoder's mean-pooled, L2-normalised output, computed once without modules (default).
+    /// The frozen encoder's mean-pooled states of every layer (embeddings included), each L2-normalised, then
+    /// concatenated (default): lower layers keep the genre and style that tell tasks apart.
+    PooledLayers,
+    /// The frozen encoder's mean-pooled, L2-normalised output (the sentence embedding), computed once.
     MeanPooled,
     /// The [CLS] state entering the router's layer (the paper's reading). Beware: entering layer 0 it is the
     /// [CLS] embedding, identical for every example, so that router can only learn constant gates.
@@ -74,7 +77,7 @@ pub struct RouterConfig {
 impl Default for RouterConfig {
     fn default() -> Self {
         RouterConfig {
-            input: RouterInput::MeanPooled,
+            input: RouterInput::PooledLayers,
             scope: RouterScope::PerLayer,
             gate: GateKind::GumbelSigmoid,
             temperature: 1.0,
@@ -93,6 +96,14 @@ impl Default for RouterConfig {
 }
 
 impl RouterConfig {
+    /// Width of the routers' input for an encoder of `num_layers` layers of width `hidden`.
+    pub fn input_dim(&self, num_layers: usize, hidden: usize) -> usize {
+        match self.input {
+            RouterInput::PooledLayers => (num_layers + 1) * hidden,
+            RouterInput::MeanPooled | RouterInput::LayerCls => hidden,
+        }
+    }
+
     pub fn validate(&self) -> Result<()> {
         let positive = |v: f64| v > 0.0 && v.is_finite();
         if !positive(self.temperature) || !positive(self.prior_temperature) {

@@ -1,11 +1,11 @@
 //! Fitting the routers on the memory: backbone, modules and heads frozen; loss = cross-entropy over the
 //! concatenated label space of all heads (plus, optionally, a per-gate task-id loss).
 
-use super::config::{RouterConfig, RouterObjective};
+use super::config::{RouterConfig, RouterInput, RouterObjective};
 use super::gates::RouterWeights;
 use super::network::RouterNetwork;
 use super::prior::SimilarityPrior;
-use crate::backbone::{l2_normalize, mean_pool, Backbone, NoHooks};
+use crate::backbone::{l2_normalize, Backbone};
 use crate::compose::Routed;
 use crate::error::{Error, Result};
 use candle_core::{DType, Device, Tensor};
@@ -18,8 +18,10 @@ use serde::{Deserialize, Serialize};
 /// Labelled examples of several tasks, tokenized once, with their frozen embeddings.
 pub struct MemoryBatch {
     pub ids: Vec<Vec<u32>>,
-    /// (n, d) unit-norm frozen mean-pooled embeddings.
+    /// (n, d) unit-norm frozen sentence embeddings (mean pool of the last layer).
     pub frozen: Tensor,
+    /// (n, (L+1)·d) unit-norm mean pools of every frozen layer (see [`crate::backbone::pooled_states`]).
+    pub frozen_layers: Tensor,
     pub tasks: Vec<usize>,
     pub labels: Vec<usize>,
 }
@@ -35,20 +37,19 @@ impl MemoryBatch {
             return Err(Error::invalid("no examples to route"));
         }
         let ids = backbone.tokenizer.encode_ids(texts)?;
-        let mut rows = Vec::new();
+        let (mut rows, mut layer_rows) = (Vec::new(), Vec::new());
         for chunk in ids.chunks(64) {
             let batch = backbone
                 .tokenizer
                 .pad(&chunk.iter().map(Vec::as_slice).collect::<Vec<_>>())?;
-            let pooled = mean_pool(
-                &backbone.encoder.forward(&batch, &NoHooks)?,
-                &batch.attention_mask,
-            )?;
-            rows.push(l2_normalize(&pooled)?);
+            let (last, layers) = backbone.frozen_representations(&batch)?;
+            rows.push(last);
+            layer_rows.push(layers);
         }
         Ok(MemoryBatch {
             ids,
             frozen: Tensor::cat(&rows, 0)?,
+            frozen_layers: Tensor::cat(&layer_rows, 0)?,
             tasks,
             labels,
         })
@@ -62,8 +63,21 @@ impl MemoryBatch {
         self.ids.is_empty()
     }
 
-    /// Unit-norm mean of each task's frozen embeddings: (num_tasks, d).
+    /// The frozen representation routers with `input` read (and their similarity prior compares).
+    pub fn routing(&self, input: RouterInput) -> &Tensor {
+        match input {
+            RouterInput::PooledLayers => &self.frozen_layers,
+            RouterInput::MeanPooled | RouterInput::LayerCls => &self.frozen,
+        }
+    }
+
+    /// Unit-norm mean of each task's frozen sentence embeddings: (num_tasks, d).
     pub fn centroids(&self, num_tasks: usize) -> Result<Tensor> {
+        self.centroids_of(&self.frozen, num_tasks)
+    }
+
+    /// Unit-norm mean of each task's rows of `representation` (n, d'): (num_tasks, d').
+    pub fn centroids_of(&self, representation: &Tensor, num_tasks: usize) -> Result<Tensor> {
         let mut rows = Vec::with_capacity(num_tasks);
         for task in 0..num_tasks {
             let idx: Vec<u32> = (0..self.len())
@@ -75,9 +89,7 @@ impl MemoryBatch {
                     "the memory holds no example of task {task}"
                 )));
             }
-            let members = self
-                .frozen
-                .index_select(&Tensor::new(idx, &Device::Cpu)?, 0)?;
+            let members = representation.index_select(&Tensor::new(idx, &Device::Cpu)?, 0)?;
             rows.push(members.mean_keepdim(0)?);
         }
         Ok(l2_normalize(&Tensor::cat(&rows, 0)?)?)
@@ -108,8 +120,9 @@ pub fn fit_router(
         )));
     }
     let encoder = &routed.backbone.encoder;
-    let prior = SimilarityPrior::from_memory(memory, num_tasks, config.prior_reference)?;
-    let network = RouterNetwork::new(config, encoder.num_layers(), encoder.hidden_size(), prior)?;
+    let prior = SimilarityPrior::from_memory(memory, num_tasks, config)?;
+    let input_dim = config.input_dim(encoder.num_layers(), encoder.hidden_size());
+    let network = RouterNetwork::new(config, encoder.num_layers(), input_dim, prior)?;
     let mut optimizer = AdamW::new(
         network.varmap().all_vars(),
         ParamsAdamW {
@@ -168,8 +181,13 @@ impl FitStep<'_> {
         let index = Tensor::new(chunk.iter().map(|&i| i as u32).collect::<Vec<_>>(), &device)?;
         let ids: Vec<&[u32]> = chunk.iter().map(|&i| memory.ids[i].as_slice()).collect();
         let batch = self.routed.backbone.tokenizer.pad(&ids)?;
-        let weights =
-            RouterWeights::new(network, memory.frozen.index_select(&index, 0)?, Some(noise));
+        let weights = RouterWeights::new(
+            network,
+            memory
+                .routing(network.config.input)
+                .index_select(&index, 0)?,
+            Some(noise),
+        );
         let parts = self.routed.head_logits(&batch, &weights)?;
         let targets: Vec<u32> = chunk
             .iter()

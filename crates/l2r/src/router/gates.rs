@@ -11,7 +11,8 @@ use std::cell::RefCell;
 /// The routers applied to one batch. With `noise` (training) Gumbel-sigmoid gates get logistic noise.
 pub struct RouterWeights<'a> {
     network: &'a RouterNetwork,
-    /// (batch, d) unit-norm frozen embeddings.
+    /// (batch, d) unit-norm frozen representation of the inputs, as `network.config.input` asks
+    /// (see [`super::MemoryBatch::routing`]).
     frozen: Tensor,
     noise: Option<RefCell<StdRng>>,
     /// Gate logits of every layer, in order, for auxiliary losses and routing statistics.
@@ -53,7 +54,7 @@ impl LayerWeights for RouterWeights<'_> {
     fn weights(&self, layer: usize, hidden: &Tensor) -> Result<Tensor> {
         let router = self.network.router_for_layer(layer);
         let q = match self.network.config.input {
-            RouterInput::MeanPooled => self.frozen.clone(),
+            RouterInput::MeanPooled | RouterInput::PooledLayers => self.frozen.clone(),
             RouterInput::LayerCls => hidden.i((.., 0, ..))?.contiguous()?,
         };
         let z = self

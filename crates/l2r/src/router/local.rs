@@ -50,9 +50,10 @@ impl LocalAdaptation {
     }
 }
 
-/// Indices (sorted, distinct) of the `k` memory examples most similar to each row of `frozen` (unit-norm).
-pub fn nearest_memory(memory: &MemoryBatch, frozen: &Tensor, k: usize) -> Result<Vec<usize>> {
-    let similarity = frozen.matmul(&memory.frozen.t()?)?.to_vec2::<f32>()?;
+/// Indices (sorted, distinct) of the `k` rows of `references` most similar to each row of `queries` (both
+/// unit-norm, the same representation).
+pub fn nearest_memory(references: &Tensor, queries: &Tensor, k: usize) -> Result<Vec<usize>> {
+    let similarity = queries.matmul(&references.t()?)?.to_vec2::<f32>()?;
     let mut chosen: Vec<usize> = similarity
         .iter()
         .flat_map(|row| {
@@ -67,7 +68,8 @@ pub fn nearest_memory(memory: &MemoryBatch, frozen: &Tensor, k: usize) -> Result
     Ok(chosen)
 }
 
-/// A copy of `network` after `config.steps` steps on the memory examples nearest to `frozen`.
+/// A copy of `network` after `config.steps` steps on the memory examples nearest to `frozen` (the test
+/// batch in the routers' representation).
 pub fn adapt_router(
     network: &RouterNetwork,
     routed: &Routed,
@@ -77,7 +79,8 @@ pub fn adapt_router(
     seed: u64,
 ) -> Result<RouterNetwork> {
     let copy = network.try_clone()?;
-    let neighbours = nearest_memory(memory, frozen, config.neighbours)?;
+    let references = memory.routing(network.config.input);
+    let neighbours = nearest_memory(references, frozen, config.neighbours)?;
     let mut optimizer = AdamW::new(
         copy.varmap().all_vars(),
         ParamsAdamW {

@@ -3,6 +3,7 @@
 //! density: the log of the mean of exp(cos / τ) over the task's examples, which tasks with several distinct
 //! classes or styles — far apart in embedding space — need).
 
+use super::config::RouterConfig;
 use super::fit::MemoryBatch;
 use crate::error::{Error, Result};
 use candle_core::{DType, Device, Tensor, D};
@@ -26,14 +27,16 @@ pub struct SimilarityPrior {
 }
 
 impl SimilarityPrior {
+    /// The prior over `memory`'s tasks in the representation the routers of `config` read.
     pub fn from_memory(
         memory: &MemoryBatch,
         num_tasks: usize,
-        reference: PriorReference,
+        config: &RouterConfig,
     ) -> Result<Self> {
-        match reference {
+        let representation = memory.routing(config.input);
+        match config.prior_reference {
             PriorReference::Centroid => Ok(SimilarityPrior {
-                references: memory.centroids(num_tasks)?,
+                references: memory.centroids_of(representation, num_tasks)?,
                 membership: Tensor::eye(num_tasks, DType::F32, &Device::Cpu)?,
             }),
             PriorReference::Examples => {
@@ -55,7 +58,7 @@ impl SimilarityPrior {
                     membership[row * num_tasks + task] = 1.0 / counts[task] as f32;
                 }
                 Ok(SimilarityPrior {
-                    references: memory.frozen.clone(),
+                    references: representation.clone(),
                     membership: Tensor::from_vec(
                         membership,
                         (memory.len(), num_tasks),
@@ -98,11 +101,19 @@ impl SimilarityPrior {
 mod tests {
     use super::*;
 
+    fn config(prior_reference: PriorReference) -> RouterConfig {
+        RouterConfig {
+            prior_reference,
+            ..RouterConfig::default()
+        }
+    }
+
     fn memory(frozen: &[[f32; 2]], tasks: Vec<usize>) -> MemoryBatch {
         let flat: Vec<f32> = frozen.iter().flatten().copied().collect();
         MemoryBatch {
             ids: vec![vec![]; frozen.len()],
-            frozen: Tensor::from_vec(flat, (frozen.len(), 2), &Device::Cpu).unwrap(),
+            frozen: Tensor::from_vec(flat.clone(), (frozen.len(), 2), &Device::Cpu).unwrap(),
+            frozen_layers: Tensor::from_vec(flat, (frozen.len(), 2), &Device::Cpu).unwrap(),
             labels: vec![0; tasks.len()],
             tasks,
         }
@@ -111,7 +122,7 @@ mod tests {
     #[test]
     fn centroid_prior_is_cosine_over_temperature() -> Result<()> {
         let m = memory(&[[1.0, 0.0], [0.0, 1.0]], vec![0, 1]);
-        let prior = SimilarityPrior::from_memory(&m, 2, PriorReference::Centroid)?;
+        let prior = SimilarityPrior::from_memory(&m, 2, &config(PriorReference::Centroid))?;
         let x = Tensor::new(&[[0.6f32, 0.8]], &Device::Cpu)?;
         let s = prior.raw_scores(&x, 0.5)?.to_vec2::<f32>()?;
         assert!(
@@ -135,12 +146,12 @@ mod tests {
             vec![0, 0, 1, 1],
         );
         let x = Tensor::new(&[[0.99f32, 0.141]], &Device::Cpu)?;
-        let by_example = SimilarityPrior::from_memory(&m, 2, PriorReference::Examples)?;
+        let by_example = SimilarityPrior::from_memory(&m, 2, &config(PriorReference::Examples))?;
         let s = by_example.scores(&x, 0.05)?.to_vec2::<f32>()?;
         assert!(s[0][0] > s[0][1], "nearest example is task 0's: {s:?}");
         // log mean over one identical example equals cos / τ.
         let single = memory(&[[0.6, 0.8]], vec![0]);
-        let p = SimilarityPrior::from_memory(&single, 1, PriorReference::Examples)?;
+        let p = SimilarityPrior::from_memory(&single, 1, &config(PriorReference::Examples))?;
         let v = p.raw_scores(&Tensor::new(&[[0.6f32, 0.8]], &Device::Cpu)?, 0.1)?;
         assert!((v.to_vec2::<f32>()?[0][0] - 10.0).abs() < 1e-4);
         Ok(())
