@@ -80,7 +80,11 @@ pub fn evaluate_step(
     tests: &[&MemoryBatch],
     oracle: &[f64],
     names: &[String],
+    show_progress: bool,
 ) -> Result<StepEvaluation> {
+    let total: usize = tests.iter().map(|t| t.len()).sum();
+    let bar = crate::train::progress_bar(show_progress, total as u64);
+    bar.set_message("evaluating");
     let mut eval = StepEvaluation {
         step: tests.len().saturating_sub(1),
         tasks: names.to_vec(),
@@ -99,6 +103,7 @@ pub fn evaluate_step(
     };
     for (task, test) in tests.iter().enumerate() {
         let t = evaluate_task(routed, network, memory, test, task)?;
+        bar.inc(test.len() as u64);
         let share = |hits: usize| hits as f64 / test.len().max(1) as f64;
         let targets: Vec<usize> = test.labels.iter().map(|l| t.offset + l).collect();
         let cil = classification_scores(&t.global, &targets, routed.total_labels());
@@ -143,6 +148,7 @@ pub fn evaluate_step(
                 .collect(),
         );
     }
+    bar.finish_and_clear();
     Ok(eval)
 }
 

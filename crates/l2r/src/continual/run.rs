@@ -280,6 +280,7 @@ fn run_sequence(
             &test_refs,
             &oracle,
             &names[..=step],
+            show_progress,
         )?;
         if show_progress {
             eprintln!("{}", step_line(&eval));
