@@ -94,7 +94,7 @@ impl RunPredictor {
             &seq_dir.join(format!("router-step{step}.safetensors")),
             &config.router,
             layers,
-            config.router.input_dim(layers, hidden),
+            hidden,
         )?;
         Ok(RunPredictor {
             seed,

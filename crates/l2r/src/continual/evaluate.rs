@@ -1,7 +1,7 @@
 //! Evaluation after a step: every task seen so far, through the routed composition (CIL over the
 //! concatenated heads; TIL routed with the task's own head), the uniform composition, and the oracle.
 
-use crate::compose::{CompositionMode, FixedWeights, LayerWeights, Routed};
+use crate::compose::{CompositionMode, FixedWeights, Routed};
 use crate::error::Result;
 use crate::metrics::classification_scores;
 use crate::router::{adapt_router, CentroidWeights, MemoryBatch, RouterNetwork, RouterWeights};
@@ -42,11 +42,6 @@ pub struct StepEvaluation {
     pub routing_accuracy: Vec<f64>,
     /// `mean_weights[j][i]`: average weight of module i on task j's test examples.
     pub mean_weights: Vec<Vec<f64>>,
-}
-
-/// The composed forward pass of one batch: all heads' concatenated, uncalibrated logits.
-fn composed_logits(routed: &Routed, weights: &dyn LayerWeights, ids: &[&[u32]]) -> Result<Tensor> {
-    routed.logits(&routed.backbone.tokenizer.pad(ids)?, weights)
 }
 
 /// Argmax within head `task`'s slice of concatenated logits.
@@ -200,6 +195,8 @@ fn evaluate_task(
     for start in (0..test.len()).step_by(chunk) {
         let end = (start + chunk).min(test.len());
         let ids: Vec<&[u32]> = test.ids[start..end].iter().map(Vec::as_slice).collect();
+        // One padded batch serves the routed, uniform and DAM-style forward passes.
+        let batch = routed.backbone.tokenizer.pad(&ids)?;
         let frozen = test.frozen.narrow(0, start, end - start)?;
         let routing = test
             .routing(network.config.input)
@@ -214,7 +211,7 @@ fn evaluate_task(
             None => network,
         };
         let weights = RouterWeights::new(network, routing, None);
-        let parts = routed.head_logits(&routed.backbone.tokenizer.pad(&ids)?, &weights)?;
+        let parts = routed.head_logits(&batch, &weights)?;
         let logits = network.combine_heads(&parts)?;
         let mean = weights.mean_weights()?;
         p.global
@@ -234,10 +231,9 @@ fn evaluate_task(
             (end - start, num_tasks),
             &Device::Cpu,
         )?]);
-        p.uniform
-            .extend(argmax(&composed_logits(routed, &uniform, &ids)?)?);
+        p.uniform.extend(argmax(&routed.logits(&batch, &uniform)?)?);
         let dam = CentroidWeights::dam(&frozen, &centroids)?;
-        let dam_logits = composed_logits(&merged, &dam, &ids)?;
+        let dam_logits = merged.logits(&batch, &dam)?;
         let dam_top = argmax(dam.weights())?;
         p.dam.extend(argmax(&dam_logits)?);
         p.dam_top_task.extend(top_task_predictions(

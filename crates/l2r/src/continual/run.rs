@@ -322,9 +322,7 @@ fn ensure_router(
             &path,
             &config.router,
             encoder.num_layers(),
-            config
-                .router
-                .input_dim(encoder.num_layers(), encoder.hidden_size()),
+            encoder.hidden_size(),
         );
     }
     let fit_seed = seed.wrapping_mul(1000).wrapping_add(step as u64);

@@ -9,7 +9,7 @@ use crate::backbone::{l2_normalize, Backbone};
 use crate::compose::Routed;
 use crate::error::{Error, Result};
 use candle_core::{DType, Device, Tensor};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use candle_nn::{AdamW, Optimizer};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -123,14 +123,7 @@ pub fn fit_router(
     let prior = SimilarityPrior::from_memory(memory, num_tasks, config)?;
     let input_dim = config.input_dim(encoder.num_layers(), encoder.hidden_size());
     let network = RouterNetwork::new(config, encoder.num_layers(), input_dim, prior)?;
-    let mut optimizer = AdamW::new(
-        network.varmap().all_vars(),
-        ParamsAdamW {
-            lr: config.learning_rate,
-            weight_decay: 0.0,
-            ..Default::default()
-        },
-    )?;
+    let mut optimizer = network.optimizer(config.learning_rate)?;
     let offsets = routed.label_offsets();
     let mut rng = StdRng::seed_from_u64(seed);
     let mut order: Vec<usize> = (0..memory.len()).collect();

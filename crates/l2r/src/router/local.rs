@@ -6,7 +6,6 @@ use super::network::RouterNetwork;
 use crate::compose::Routed;
 use crate::error::{Error, Result};
 use candle_core::Tensor;
-use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
@@ -81,14 +80,7 @@ pub fn adapt_router(
     let copy = network.try_clone()?;
     let references = memory.routing(network.config.input);
     let neighbours = nearest_memory(references, frozen, config.neighbours)?;
-    let mut optimizer = AdamW::new(
-        copy.varmap().all_vars(),
-        ParamsAdamW {
-            lr: config.learning_rate,
-            weight_decay: 0.0,
-            ..Default::default()
-        },
-    )?;
+    let mut optimizer = copy.optimizer(config.learning_rate)?;
     let offsets = routed.label_offsets();
     let mut rng = StdRng::seed_from_u64(seed);
     for _ in 0..config.steps {

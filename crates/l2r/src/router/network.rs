@@ -4,7 +4,7 @@ use super::config::{RouterConfig, RouterObjective, RouterScope};
 use super::prior::SimilarityPrior;
 use crate::error::{Error, Result};
 use candle_core::{DType, Device, Tensor, D};
-use candle_nn::{Init, VarBuilder, VarMap};
+use candle_nn::{AdamW, Init, Optimizer, ParamsAdamW, VarBuilder, VarMap};
 use std::path::Path;
 
 pub struct RouterNetwork {
@@ -144,6 +144,18 @@ impl RouterNetwork {
         }
     }
 
+    /// AdamW over every router parameter (fitting and local adaptation use the same optimiser).
+    pub fn optimizer(&self, learning_rate: f64) -> Result<AdamW> {
+        Ok(AdamW::new(
+            self.varmap.all_vars(),
+            ParamsAdamW {
+                lr: learning_rate,
+                weight_decay: 0.0,
+                ..Default::default()
+            },
+        )?)
+    }
+
     /// An independent copy with the same parameters (for local adaptation, which must not touch the original).
     pub fn try_clone(&self) -> Result<Self> {
         let input_dim = self.weights[0].dim(1)?;
@@ -175,12 +187,14 @@ impl RouterNetwork {
         crate::peft::save_tensors(path, tensors)
     }
 
+    /// Loads routers saved by [`RouterNetwork::save`] for an encoder of `num_layers` layers of width `hidden`.
     pub fn load(
         path: &Path,
         config: &RouterConfig,
         num_layers: usize,
-        input_dim: usize,
+        hidden: usize,
     ) -> Result<Self> {
+        let input_dim = config.input_dim(num_layers, hidden);
         let weights = crate::backbone::WeightMap::load(path)?;
         let bad = |message: String| Error::Weights {
             path: path.to_owned(),
