@@ -9,6 +9,17 @@ use clap::{Parser, Subcommand};
 // zeroed pages from the system allocator (design.md §3).
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// `mi_option_purge_delay` in mimalloc v3's `mi_option_e` (the bundled header; libmimalloc-sys names no constant).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Keeps freed memory mapped instead of returning it to the OS after 10 ms: a training step frees and re-allocates
+/// gigabytes of activations, and each return made the kernel zero fresh (huge) pages again: 88k page faults and a
+/// third of the CPU time in `clear_page` over eight steps, against 2k faults with purging off.
+fn keep_freed_memory() {
+    // SAFETY: mi_option_set only stores an option value; it is valid to call at any time.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+}
+
 #[derive(Parser)]
 #[command(
     name = "l2r",
@@ -53,6 +64,7 @@ enum Command {
 }
 
 fn main() {
+    keep_freed_memory();
     let cli = Cli::parse();
     let output = commands::Output {
         quiet: cli.quiet,
