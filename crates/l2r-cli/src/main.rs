@@ -53,6 +53,8 @@ enum Command {
     Tasks,
     /// Run continual learning from a TOML config: modules, memory, routers, TIL/CIL evaluation, metrics.
     Run(commands::run::RunArgs),
+    /// Compare methods and ablations on the same modules, splits, seeds and orders: mean ± std table (TIL, CIL).
+    Compare(commands::compare::CompareArgs),
     /// Classify texts with a run's modules and routers: label, task, score and the routing gates.
     Predict(commands::predict::PredictArgs),
     /// Serve a run over HTTP: POST /v1/classify, GET /v1/tasks, GET /v1/stats, GET /healthz.
@@ -78,6 +80,7 @@ fn main() {
         Command::Bench(args) => commands::bench::run(args, &output),
         Command::Tasks => commands::tasks::run(&output),
         Command::Run(args) => commands::run::run(args, &output),
+        Command::Compare(args) => commands::compare::run(args, &output),
         Command::Predict(args) => commands::predict::run(args, &output),
         Command::Serve(args) => commands::serve::run(args, &output),
         Command::Report(args) => commands::report::run(args, &output),

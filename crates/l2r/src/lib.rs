@@ -3,6 +3,8 @@
 
 pub mod assets;
 pub mod backbone;
+pub mod baselines;
+pub mod compare;
 pub mod compose;
 pub mod continual;
 pub mod data;

@@ -1,6 +1,7 @@
 //! One file per subcommand; each parses its arguments, calls the library and prints.
 
 pub mod bench;
+pub mod compare;
 pub mod embed;
 pub mod eval_task;
 pub mod export_peft;

@@ -1,6 +1,7 @@
 //! The TOML file that drives a run. Unknown keys are refused with the key named.
 
 use crate::backbone::BackboneName;
+use crate::baselines::BaselinesConfig;
 use crate::compose::CompositionMode;
 use crate::data::BenchmarkSize;
 use crate::error::{Error, Result};
@@ -53,6 +54,21 @@ impl UserTask {
     }
 }
 
+/// How the tasks' modules are trained.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModuleTraining {
+    /// A fresh module per task, trained alone (the method); routers compose them.
+    #[default]
+    Isolated,
+    /// Sequential fine-tuning, the lower bound: one module trained on each task in turn, continuing from the
+    /// previous task's weights, with a new head per task; earlier heads are kept as they were.
+    Sequential,
+    /// Multitask joint training, the upper bound: one module and one head over every task's classes, trained on
+    /// all tasks' training data at once; only the final accuracies exist (no sequence).
+    Multitask,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MemoryConfig {
@@ -87,6 +103,9 @@ pub struct RunConfig {
     pub seeds: Vec<u64>,
     #[serde(default)]
     pub module: PeftConfig,
+    /// isolated (default), sequential (lower bound) or multitask (upper bound).
+    #[serde(default)]
+    pub module_training: ModuleTraining,
     #[serde(default)]
     pub train: TrainConfig,
     #[serde(default)]
@@ -95,6 +114,9 @@ pub struct RunConfig {
     pub router: RouterConfig,
     #[serde(default = "default_composition")]
     pub composition: CompositionMode,
+    /// Options of the baselines evaluated beside the method (MoCL's key training).
+    #[serde(default)]
+    pub baselines: BaselinesConfig,
     /// A folder shared by runs whose modules are the same (same backbone, tasks, sizes, module and training
     /// settings): a module trained by one run is reused by the others. Unset: modules live in the run folder.
     #[serde(default)]

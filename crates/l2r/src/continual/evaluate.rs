@@ -1,12 +1,14 @@
 //! Evaluation after a step: every task seen so far, through the routed composition (CIL over the
 //! concatenated heads; TIL routed with the task's own head), the uniform composition, and the oracle.
 
+use crate::baselines::{stacked_keys, EpiIdentifier, MoclWeights, TaskStatistics};
 use crate::compose::{CompositionMode, FixedWeights, Routed};
 use crate::error::Result;
 use crate::metrics::classification_scores;
 use crate::router::{adapt_router, CentroidWeights, MemoryBatch, RouterNetwork, RouterWeights};
 use candle_core::{Device, IndexOp, Tensor, D};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// Accuracies on each seen task (in run order) after one step.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,7 +44,24 @@ pub struct StepEvaluation {
     pub routing_accuracy: Vec<f64>,
     /// `mean_weights[j][i]`: average weight of module i on task j's test examples.
     pub mean_weights: Vec<Vec<f64>>,
+    /// The other routing baselines on the same modules, one row per name (see [`BASELINE_SETUPS`]).
+    #[serde(default)]
+    pub baselines: BTreeMap<String, Vec<f64>>,
 }
+
+/// Rows of [`StepEvaluation::baselines`]: `cil_*` over all heads seen so far, `til_*` with the task's own head,
+/// `routing_*` the share of examples whose largest weight is on their own task's module.
+/// - `dam`: DAM-style (TIL: its merged module with the task's head);
+/// - `epi`: EPI-style Mahalanobis task identification, then that task's module and head (its TIL is the oracle);
+/// - `mocl`: MoCL-style keys, `softmax(8 · cos)` weights, module outputs averaged.
+pub const BASELINE_SETUPS: [&str; 6] = [
+    "til_dam",
+    "cil_epi",
+    "routing_epi",
+    "til_mocl",
+    "cil_mocl",
+    "routing_mocl",
+];
 
 /// Argmax within head `task`'s slice of concatenated logits.
 fn head_argmax(
@@ -72,6 +91,7 @@ pub fn evaluate_step(
     routed: &Routed,
     network: &RouterNetwork,
     memory: &MemoryBatch,
+    stats: &[&TaskStatistics],
     tests: &[&MemoryBatch],
     oracle: &[f64],
     names: &[String],
@@ -95,9 +115,10 @@ pub fn evaluate_step(
         cil_weighted_f1: vec![],
         routing_accuracy: vec![],
         mean_weights: vec![],
+        baselines: BTreeMap::new(),
     };
     for (task, test) in tests.iter().enumerate() {
-        let t = evaluate_task(routed, network, memory, test, task)?;
+        let t = evaluate_task(routed, network, memory, stats, test, task)?;
         bar.inc(test.len() as u64);
         let share = |hits: usize| hits as f64 / test.len().max(1) as f64;
         let targets: Vec<usize> = test.labels.iter().map(|l| t.offset + l).collect();
@@ -142,6 +163,25 @@ pub fn evaluate_step(
                 .map(|s| s / test.len().max(1) as f64)
                 .collect(),
         );
+        let own_task = vec![task; test.len()];
+        for (name, predicted) in &t.baselines {
+            let correct: &[usize] = match name.split('_').next() {
+                Some("cil") => &targets,
+                Some("til") => &test.labels,
+                _ => &own_task,
+            };
+            let accuracy = share(
+                predicted
+                    .iter()
+                    .zip(correct)
+                    .filter(|(p, t)| p == t)
+                    .count(),
+            );
+            eval.baselines
+                .entry(name.to_string())
+                .or_default()
+                .push(accuracy);
+        }
     }
     bar.finish_and_clear();
     Ok(eval)
@@ -161,12 +201,15 @@ struct TaskPredictions {
     dam: Vec<usize>,
     dam_top_task: Vec<usize>,
     dam_top_module: Vec<usize>,
+    /// Per [`BASELINE_SETUPS`] name: CIL predictions (concatenated space), TIL predictions (own head) or routes.
+    baselines: BTreeMap<&'static str, Vec<usize>>,
 }
 
 fn evaluate_task(
     routed: &Routed,
     network: &RouterNetwork,
     memory: &MemoryBatch,
+    stats: &[&TaskStatistics],
     test: &MemoryBatch,
     task: usize,
 ) -> Result<TaskPredictions> {
@@ -190,6 +233,13 @@ fn evaluate_task(
         dam: vec![],
         dam_top_task: vec![],
         dam_top_module: vec![],
+        baselines: BTreeMap::new(),
+    };
+    let epi = EpiIdentifier::new(&stats.iter().map(|s| &s.epi).collect::<Vec<_>>())?;
+    let keys = stacked_keys(stats)?;
+    let averaged = Routed {
+        mode: CompositionMode::Wavg,
+        ..*routed
     };
     let chunk = local.map_or(64, |l| l.batch_size);
     for start in (0..test.len()).step_by(chunk) {
@@ -243,8 +293,41 @@ fn evaluate_task(
             &dam_top,
         )?);
         p.dam_top_module.extend(dam_top);
+        let mut record = |name: &'static str, values: Vec<usize>| {
+            p.baselines.entry(name).or_default().extend(values);
+        };
+        record("til_dam", head_argmax(routed, &dam_logits, &offsets, task)?);
+        let epi_tasks = epi.identify(&frozen)?;
+        let one_hot = FixedWeights(vec![one_hot(&epi_tasks, num_tasks)?]);
+        let epi_logits = averaged.logits(&batch, &one_hot)?;
+        record(
+            "cil_epi",
+            top_task_predictions(routed, &epi_logits, &offsets, &epi_tasks)?,
+        );
+        record("routing_epi", epi_tasks);
+        let mocl = MoclWeights::new(&frozen, &keys)?;
+        let mocl_logits = averaged.logits(&batch, &mocl)?;
+        record(
+            "til_mocl",
+            head_argmax(routed, &mocl_logits, &offsets, task)?,
+        );
+        record("cil_mocl", argmax(&mocl_logits)?);
+        record("routing_mocl", argmax(mocl.weights())?);
     }
     Ok(p)
+}
+
+/// (batch, T) rows with a one at each row's task.
+fn one_hot(tasks: &[usize], num_tasks: usize) -> Result<Tensor> {
+    let mut flat = vec![0f32; tasks.len() * num_tasks];
+    for (row, &t) in tasks.iter().enumerate() {
+        flat[row * num_tasks + t] = 1.0;
+    }
+    Ok(Tensor::from_vec(
+        flat,
+        (tasks.len(), num_tasks),
+        &Device::Cpu,
+    )?)
 }
 
 /// Route, then classify: each row's argmax within the head of its top module, as a concatenated-space index.
@@ -261,4 +344,70 @@ fn top_task_predictions(
             Ok(offsets[module] + within)
         })
         .collect()
+}
+
+/// One module shared by every task (sequential fine-tuning, multitask training), evaluated under `name`: rows
+/// `til_<name>` (each task's own classes) and `cil_<name>` (all classes seen so far) of
+/// [`StepEvaluation::baselines`]. `logits` gives a test batch's scores over the concatenated label space of the
+/// tasks seen so far, in run order; `label_counts[j]` is task j's number of classes.
+pub fn evaluate_shared_module(
+    logits: &dyn Fn(&crate::backbone::TokenBatch) -> Result<Tensor>,
+    tokenizer: &crate::backbone::TextTokenizer,
+    tests: &[&MemoryBatch],
+    label_counts: &[usize],
+    names: &[String],
+    name: &str,
+) -> Result<StepEvaluation> {
+    let offsets: Vec<usize> = label_counts
+        .iter()
+        .scan(0, |sum, &n| {
+            let start = *sum;
+            *sum += n;
+            Some(start)
+        })
+        .collect();
+    let mut baselines = BTreeMap::new();
+    for (task, test) in tests.iter().enumerate() {
+        let (mut til_hits, mut cil_hits) = (0usize, 0usize);
+        for start in (0..test.len()).step_by(64) {
+            let end = (start + 64).min(test.len());
+            let ids: Vec<&[u32]> = test.ids[start..end].iter().map(Vec::as_slice).collect();
+            let scores = logits(&tokenizer.pad(&ids)?)?;
+            let all = scores.narrow(1, 0, label_counts.iter().sum())?;
+            let own = scores.narrow(1, offsets[task], label_counts[task])?;
+            let labels = &test.labels[start..end];
+            cil_hits += argmax(&all)?
+                .iter()
+                .zip(labels)
+                .filter(|(p, l)| **p == offsets[task] + **l)
+                .count();
+            til_hits += argmax(&own)?
+                .iter()
+                .zip(labels)
+                .filter(|(p, l)| p == l)
+                .count();
+        }
+        let share = |hits: usize| hits as f64 / test.len().max(1) as f64;
+        let mut push =
+            |setup: String, value: f64| baselines.entry(setup).or_insert_with(Vec::new).push(value);
+        push(format!("til_{name}"), share(til_hits));
+        push(format!("cil_{name}"), share(cil_hits));
+    }
+    Ok(StepEvaluation {
+        step: tests.len().saturating_sub(1),
+        tasks: names.to_vec(),
+        til_oracle: vec![],
+        til_routed: vec![],
+        cil: vec![],
+        cil_uniform: vec![],
+        cil_top_task: vec![],
+        cil_gated: vec![],
+        cil_dam: vec![],
+        cil_dam_top_task: vec![],
+        dam_routing_accuracy: vec![],
+        cil_weighted_f1: vec![],
+        routing_accuracy: vec![],
+        mean_weights: vec![],
+        baselines,
+    })
 }

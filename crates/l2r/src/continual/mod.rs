@@ -4,7 +4,8 @@
 mod config;
 mod evaluate;
 mod run;
+mod shared_module;
 
-pub use config::{MemoryConfig, RunConfig, TaskFileFormat, UserTask};
-pub use evaluate::{evaluate_step, StepEvaluation};
+pub use config::{MemoryConfig, ModuleTraining, RunConfig, TaskFileFormat, UserTask};
+pub use evaluate::{evaluate_step, StepEvaluation, BASELINE_SETUPS};
 pub use run::{run, RunSummary};

@@ -10,9 +10,11 @@
 //! <run>/metrics.json                                                   mean ± std over seeds × orders
 //! ```
 
-use super::config::RunConfig;
-use super::evaluate::{evaluate_step, StepEvaluation};
+use super::config::{ModuleTraining, RunConfig};
+use super::evaluate::{evaluate_step, StepEvaluation, BASELINE_SETUPS};
+use super::shared_module::{multitask_sequence, sequential_sequence};
 use crate::backbone::Backbone;
+use crate::baselines::TaskStatistics;
 use crate::compose::{ModuleStack, Routed};
 use crate::data::{benchmark_from_datasets, load_benchmark, Benchmark, BenchmarkTask, Example};
 use crate::error::{Error, Result};
@@ -71,9 +73,9 @@ pub const SETUPS: [&str; 8] = [
     "cil_dam_top_task",
 ];
 
-/// One setup's row of accuracies in a step's evaluation.
-fn setup_row<'a>(eval: &'a StepEvaluation, setup: &str) -> &'a [f64] {
-    match setup {
+/// One setup's row of accuracies in a step's evaluation; `None` for a baseline the evaluation predates.
+fn setup_row<'a>(eval: &'a StepEvaluation, setup: &str) -> Option<&'a [f64]> {
+    Some(match setup {
         "til_oracle" => &eval.til_oracle,
         "til_routed" => &eval.til_routed,
         "cil" => &eval.cil,
@@ -81,8 +83,9 @@ fn setup_row<'a>(eval: &'a StepEvaluation, setup: &str) -> &'a [f64] {
         "cil_top_task" => &eval.cil_top_task,
         "cil_gated" => &eval.cil_gated,
         "cil_dam" => &eval.cil_dam,
-        _ => &eval.cil_dam_top_task,
-    }
+        "cil_dam_top_task" => &eval.cil_dam_top_task,
+        other => eval.baselines.get(other)?,
+    })
 }
 
 /// Runs (or resumes) every seed × order of `config` in `dir`.
@@ -155,6 +158,29 @@ fn ensure_module(
     show_progress: bool,
 ) -> Result<(TaskModel, f64)> {
     let artifacts = TaskArtifacts::new(config.modules_dir(dir, seed)?.join(&task.name));
+    ensure_trained(
+        config,
+        &artifacts,
+        backbone,
+        task,
+        seed,
+        None,
+        show_progress,
+    )
+}
+
+/// Loads a trained module and head from `artifacts`, or trains them on `task` and saves them there. The module
+/// starts from `init`'s weights when given (sequential fine-tuning), from a seeded initialisation otherwise.
+/// Returns the model and its test accuracy.
+pub(super) fn ensure_trained(
+    config: &RunConfig,
+    artifacts: &TaskArtifacts,
+    backbone: &Backbone,
+    task: &BenchmarkTask,
+    seed: u64,
+    init: Option<&PeftModule>,
+    show_progress: bool,
+) -> Result<(TaskModel, f64)> {
     if artifacts.record_path().is_file() {
         let (record, model) = artifacts.load(&backbone.encoder.config)?;
         let oracle = record.test.map(|t| t.accuracy).unwrap_or(0.0);
@@ -168,8 +194,15 @@ fn ensure_module(
         );
     }
     let encoder = &backbone.encoder.config;
+    let module = PeftModule::new(&config.module, encoder, seed)?;
+    if let Some(init) = init {
+        let tensors = crate::peft::varmap_tensors(init.varmap())?
+            .into_iter()
+            .collect();
+        module.set_tensors(&tensors, artifacts.module_path().as_path())?;
+    }
     let model = TaskModel {
-        module: PeftModule::new(&config.module, encoder, seed)?,
+        module,
         head: ClassifierHead::new(encoder.hidden_size, task.labels.len(), seed)?,
     };
     let train = tokenize_examples(&backbone.tokenizer, &task.train)?;
@@ -209,7 +242,39 @@ fn ensure_module(
     Ok((model, test.accuracy))
 }
 
-fn batch_of(backbone: &Backbone, examples: &[Example], task: usize) -> Result<MemoryBatch> {
+/// Loads the baselines' statistics of `task` from beside its module, or computes them from its training split.
+fn ensure_statistics(
+    config: &RunConfig,
+    dir: &Path,
+    backbone: &Backbone,
+    task: &BenchmarkTask,
+    seed: u64,
+) -> Result<TaskStatistics> {
+    let path = config
+        .modules_dir(dir, seed)?
+        .join(&task.name)
+        .join("baselines.safetensors");
+    let dim = backbone.encoder.hidden_size();
+    if path.is_file() {
+        return TaskStatistics::load(&path, task.labels.len(), dim);
+    }
+    let train = batch_of(backbone, &task.train, 0)?;
+    let statistics = TaskStatistics::fit(
+        &train.frozen,
+        &train.labels,
+        task.labels.len(),
+        &config.baselines.mocl_key,
+        seed,
+    )?;
+    statistics.save(&path)?;
+    Ok(statistics)
+}
+
+pub(super) fn batch_of(
+    backbone: &Backbone,
+    examples: &[Example],
+    task: usize,
+) -> Result<MemoryBatch> {
     let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
     MemoryBatch::new(
         backbone,
@@ -230,14 +295,42 @@ fn run_sequence(
 ) -> Result<SequenceMetrics> {
     let seq_dir = sequence_dir(dir, seed, order);
     std::fs::create_dir_all(&seq_dir).map_err(|e| Error::io(&seq_dir, e))?;
+    let names: Vec<String> = tasks.iter().map(|t| t.name.clone()).collect();
+    let (evaluations, oracle) = match config.module_training {
+        ModuleTraining::Isolated => {
+            routed_sequence(config, dir, &seq_dir, backbone, tasks, seed, show_progress)?
+        }
+        ModuleTraining::Sequential => {
+            sequential_sequence(config, &seq_dir, backbone, tasks, seed, show_progress)?
+        }
+        ModuleTraining::Multitask => {
+            multitask_sequence(config, dir, &seq_dir, backbone, tasks, seed, show_progress)?
+        }
+    };
+    let metrics = sequence_metrics(seed, order, names, &evaluations, &oracle);
+    crate::io::write_json_atomic(&seq_dir.join("metrics.json"), &metrics)?;
+    Ok(metrics)
+}
+
+/// The method: isolated modules, routers fitted on the memory after each task, every baseline evaluated on the
+/// same modules. Returns each step's evaluation and each task's own-module accuracy.
+fn routed_sequence(
+    config: &RunConfig,
+    dir: &Path,
+    seq_dir: &Path,
+    backbone: &Backbone,
+    tasks: &[&BenchmarkTask],
+    seed: u64,
+    show_progress: bool,
+) -> Result<(Vec<StepEvaluation>, Vec<f64>)> {
     let memory_path = seq_dir.join("memory.json");
     let mut memory = if memory_path.is_file() {
         Memory::load(&memory_path)?
     } else {
         Memory::default()
     };
-    let (mut models, mut oracle, mut tests, mut evaluations) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut models, mut oracle, mut tests, mut evaluations, mut stats) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let names: Vec<String> = tasks.iter().map(|t| t.name.clone()).collect();
     for (step, task) in tasks.iter().enumerate() {
         let (model, accuracy) = ensure_module(config, dir, backbone, task, seed, show_progress)?;
@@ -253,6 +346,10 @@ fn run_sequence(
             evaluations.push(crate::io::read_json::<StepEvaluation>(&eval_path)?);
             continue;
         }
+        while stats.len() <= step {
+            let task = tasks[stats.len()];
+            stats.push(ensure_statistics(config, dir, backbone, task, seed)?);
+        }
         let modules: Vec<&PeftModule> = models.iter().map(|m| &m.module).collect();
         let heads: Vec<&ClassifierHead> = models.iter().map(|m| &m.head).collect();
         let stack = ModuleStack::new(&modules, backbone.encoder.num_layers())?;
@@ -265,7 +362,7 @@ fn run_sequence(
         let memory_batch = memory_batch(backbone, &memory, step)?;
         let network = ensure_router(
             config,
-            &seq_dir,
+            seq_dir,
             &routed,
             &memory_batch,
             step,
@@ -273,10 +370,12 @@ fn run_sequence(
             show_progress,
         )?;
         let test_refs: Vec<&MemoryBatch> = tests.iter().collect();
+        let stat_refs: Vec<&TaskStatistics> = stats.iter().collect();
         let eval = evaluate_step(
             &routed,
             &network,
             &memory_batch,
+            &stat_refs,
             &test_refs,
             &oracle,
             &names[..=step],
@@ -288,9 +387,7 @@ fn run_sequence(
         crate::io::write_json_atomic(&eval_path, &eval)?;
         evaluations.push(eval);
     }
-    let metrics = sequence_metrics(seed, order, names, &evaluations, &oracle);
-    crate::io::write_json_atomic(&seq_dir.join("metrics.json"), &metrics)?;
-    Ok(metrics)
+    Ok((evaluations, oracle))
 }
 
 /// The memory of tasks `0..=step`, tokenized, with frozen embeddings.
@@ -334,7 +431,7 @@ fn ensure_router(
 fn step_line(eval: &StepEvaluation) -> String {
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
     format!(
-        "after task {} ({}): CIL {:.4}, uniform {:.4}, top-task {:.4}, gated {:.4}, DAM-style {:.4}, TIL routed {:.4}, oracle {:.4}, routing {:.4}",
+        "after task {} ({}): CIL {:.4}, uniform {:.4}, top-task {:.4}, gated {:.4}, DAM-style {:.4}, EPI {:.4}, MoCL {:.4}, TIL routed {:.4}, oracle {:.4}, routing {:.4}",
         eval.step + 1,
         eval.tasks.last().map(String::as_str).unwrap_or(""),
         mean(&eval.cil),
@@ -342,6 +439,8 @@ fn step_line(eval: &StepEvaluation) -> String {
         mean(&eval.cil_top_task),
         mean(&eval.cil_gated),
         mean(&eval.cil_dam),
+        mean(eval.baselines.get("cil_epi").map_or(&[][..], Vec::as_slice)),
+        mean(eval.baselines.get("cil_mocl").map_or(&[][..], Vec::as_slice)),
         mean(&eval.til_routed),
         mean(&eval.til_oracle),
         mean(&eval.routing_accuracy)
@@ -357,8 +456,17 @@ fn sequence_metrics(
 ) -> SequenceMetrics {
     let mut matrices = BTreeMap::new();
     let mut summaries = BTreeMap::new();
-    for setup in SETUPS {
-        let matrix: Vec<Vec<f64>> = evals.iter().map(|e| setup_row(e, setup).to_vec()).collect();
+    for setup in SETUPS.into_iter().chain(BASELINE_SETUPS) {
+        let Some(matrix) = evals
+            .iter()
+            .map(|e| setup_row(e, setup).map(<[f64]>::to_vec))
+            .collect::<Option<Vec<Vec<f64>>>>()
+        else {
+            continue;
+        };
+        if matrix.iter().all(Vec::is_empty) {
+            continue; // a setup this kind of run does not have
+        }
         summaries.insert(setup.to_owned(), summarize_matrix(&matrix, Some(oracle)));
         matrices.insert(setup.to_owned(), matrix);
     }
@@ -381,8 +489,19 @@ fn summarize(sequences: Vec<SequenceMetrics>) -> RunSummary {
     let over = |f: &dyn Fn(&SequenceMetrics) -> f64| {
         MeanStd::of(&sequences.iter().map(f).collect::<Vec<_>>())
     };
+    // Setups every sequence reports (a baseline missing from evaluations that predate it is left out).
+    let setups: Vec<&String> = sequences
+        .first()
+        .map(|first| {
+            first
+                .summaries
+                .keys()
+                .filter(|s| sequences.iter().all(|m| m.summaries.contains_key(*s)))
+                .collect()
+        })
+        .unwrap_or_default();
     let per_setup = |f: &dyn Fn(&MatrixSummary) -> f64| -> BTreeMap<String, MeanStd> {
-        SETUPS
+        setups
             .iter()
             .map(|s| {
                 (

@@ -1,0 +1,335 @@
+//! The methods and ablations `l2r compare` knows. Each is a variant of the user's run config (what is trained and
+//! how the router is fitted) and the setups of that run's metrics that hold its TIL and CIL accuracies. Methods
+//! with the same variant share one run: the baselines are evaluated beside L2R-wavg on the same modules.
+
+use crate::compose::CompositionMode;
+use crate::continual::{ModuleTraining, RunConfig};
+use crate::error::{Error, Result};
+use crate::router::{GateKind, LocalAdaptation, RouterScope};
+
+/// What a method changes in the config; one run per distinct variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    /// The config as given, composition wavg: L2R-wavg and every evaluation-only baseline.
+    Base,
+    Merge,
+    Softmax,
+    SingleRouter,
+    Memory(usize),
+    LocalAdaptation,
+    Sequential,
+    Multitask,
+}
+
+impl Variant {
+    /// The run folder's name under the benchmark's folder.
+    pub fn dir_name(self) -> String {
+        match self {
+            Variant::Base => "base".into(),
+            Variant::Merge => "merge".into(),
+            Variant::Softmax => "softmax-gates".into(),
+            Variant::SingleRouter => "single-router".into(),
+            Variant::Memory(n) => format!("memory-{n}"),
+            Variant::LocalAdaptation => "local-adaptation".into(),
+            Variant::Sequential => "sequential".into(),
+            Variant::Multitask => "multitask".into(),
+        }
+    }
+
+    pub fn apply(self, base: &RunConfig) -> RunConfig {
+        let mut config = base.clone();
+        config.composition = CompositionMode::Wavg;
+        config.module_training = ModuleTraining::Isolated;
+        match self {
+            Variant::Base => {}
+            Variant::Merge => config.composition = CompositionMode::Merge,
+            Variant::Softmax => config.router.gate = GateKind::Softmax,
+            Variant::SingleRouter => config.router.scope = RouterScope::Single,
+            Variant::Memory(n) => config.memory.per_class = n,
+            Variant::LocalAdaptation => {
+                config.router.local_adaptation = Some(
+                    config
+                        .router
+                        .local_adaptation
+                        .clone()
+                        .unwrap_or_else(LocalAdaptation::default),
+                )
+            }
+            Variant::Sequential => config.module_training = ModuleTraining::Sequential,
+            Variant::Multitask => config.module_training = ModuleTraining::Multitask,
+        }
+        config
+    }
+}
+
+/// Where a method's routing accuracy is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Routing {
+    None,
+    /// The learned routers' (`routing_accuracy`).
+    Learned,
+    /// DAM-style nearest centroid (`dam_routing_accuracy`).
+    Dam,
+    /// A `routing_*` setup of the metrics.
+    Setup(&'static str),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Method {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub variant: Variant,
+    /// Setup holding its TIL accuracy (task id given), if it has one.
+    pub til: Option<&'static str>,
+    /// Setup holding its CIL accuracy (no task id), if it has one.
+    pub cil: Option<&'static str>,
+    pub routing: Routing,
+}
+
+const fn method(
+    name: &'static str,
+    description: &'static str,
+    variant: Variant,
+    til: Option<&'static str>,
+    cil: Option<&'static str>,
+    routing: Routing,
+) -> Method {
+    Method {
+        name,
+        description,
+        variant,
+        til,
+        cil,
+        routing,
+    }
+}
+
+/// Every method, baselines first, then L2R and its ablations.
+pub const METHODS: [Method; 16] = [
+    method(
+        "oracle",
+        "task oracle: each task's own module and head (TIL upper bound)",
+        Variant::Base,
+        Some("til_oracle"),
+        None,
+        Routing::None,
+    ),
+    method(
+        "sequential",
+        "sequential fine-tuning of one module (lower bound)",
+        Variant::Sequential,
+        Some("til_sequential"),
+        Some("cil_sequential"),
+        Routing::None,
+    ),
+    method(
+        "multitask",
+        "multitask joint training of one module and head (upper bound)",
+        Variant::Multitask,
+        Some("til_multitask"),
+        Some("cil_multitask"),
+        Routing::None,
+    ),
+    method(
+        "uniform",
+        "uniform average of all modules",
+        Variant::Base,
+        None,
+        Some("cil_uniform"),
+        Routing::None,
+    ),
+    method(
+        "mocl",
+        "MoCL-style: trained task keys, softmax(8·cos) weights, outputs averaged",
+        Variant::Base,
+        Some("til_mocl"),
+        Some("cil_mocl"),
+        Routing::Setup("routing_mocl"),
+    ),
+    method(
+        "epi",
+        "EPI-style: Mahalanobis task identification, then that task's module and head",
+        Variant::Base,
+        Some("til_oracle"),
+        Some("cil_epi"),
+        Routing::Setup("routing_epi"),
+    ),
+    method(
+        "dam",
+        "DAM-style: top-2 centroid softmax (T = 0.01), parameters merged per example",
+        Variant::Base,
+        Some("til_dam"),
+        Some("cil_dam"),
+        Routing::Dam,
+    ),
+    method(
+        "l2r-wavg",
+        "L2R, weighted average of module outputs",
+        Variant::Base,
+        Some("til_routed"),
+        Some("cil"),
+        Routing::Learned,
+    ),
+    method(
+        "l2r-merge",
+        "L2R, module parameters merged per example",
+        Variant::Merge,
+        Some("til_routed"),
+        Some("cil"),
+        Routing::Learned,
+    ),
+    method(
+        "l2r-softmax",
+        "ablation: softmax gates instead of Gumbel-sigmoid",
+        Variant::Softmax,
+        Some("til_routed"),
+        Some("cil"),
+        Routing::Learned,
+    ),
+    method(
+        "l2r-single-router",
+        "ablation: one router for every layer",
+        Variant::SingleRouter,
+        Some("til_routed"),
+        Some("cil"),
+        Routing::Learned,
+    ),
+    method(
+        "l2r-memory-1",
+        "ablation: 1 memory example per class",
+        Variant::Memory(1),
+        Some("til_routed"),
+        Some("cil"),
+        Routing::Learned,
+    ),
+    method(
+        "l2r-memory-5",
+        "ablation: 5 memory examples per class",
+        Variant::Memory(5),
+        Some("til_routed"),
+        Some("cil"),
+        Routing::Learned,
+    ),
+    method(
+        "l2r-memory-10",
+        "ablation: 10 memory examples per class",
+        Variant::Memory(10),
+        Some("til_routed"),
+        Some("cil"),
+        Routing::Learned,
+    ),
+    method(
+        "l2r-memory-50",
+        "ablation: 50 memory examples per class",
+        Variant::Memory(50),
+        Some("til_routed"),
+        Some("cil"),
+        Routing::Learned,
+    ),
+    method(
+        "l2r-local",
+        "ablation: local adaptation of the routers per test batch",
+        Variant::LocalAdaptation,
+        Some("til_routed"),
+        Some("cil"),
+        Routing::Learned,
+    ),
+];
+
+/// The paper-style comparison: bounds, similarity-routing baselines, L2R in both compositions.
+pub const DEFAULT_METHODS: [&str; 9] = [
+    "oracle",
+    "sequential",
+    "multitask",
+    "uniform",
+    "mocl",
+    "epi",
+    "dam",
+    "l2r-wavg",
+    "l2r-merge",
+];
+
+/// The methods named in `names` (comma-separated lists allowed; `default`, `ablations` and `all` expand).
+pub fn parse_methods(names: &[String]) -> Result<Vec<Method>> {
+    let mut chosen: Vec<Method> = Vec::new();
+    for name in names.iter().flat_map(|n| n.split(',')).map(str::trim) {
+        let expanded: Vec<&str> = match name {
+            "" => continue,
+            "default" => DEFAULT_METHODS.to_vec(),
+            "ablations" => METHODS
+                .iter()
+                .filter(|m| m.name.starts_with("l2r-") && m.name != "l2r-merge")
+                .map(|m| m.name)
+                .collect(),
+            "all" => METHODS.iter().map(|m| m.name).collect(),
+            one => vec![one],
+        };
+        for one in expanded {
+            let found = METHODS.iter().find(|m| m.name == one).ok_or_else(|| {
+                let known: Vec<&str> = METHODS.iter().map(|m| m.name).collect();
+                Error::invalid(format!(
+                    "unknown method '{one}'; known: {} (or default, ablations, all)",
+                    known.join(", ")
+                ))
+            })?;
+            if !chosen.iter().any(|m| m.name == found.name) {
+                chosen.push(*found);
+            }
+        }
+    }
+    if chosen.is_empty() {
+        return Err(Error::invalid("name at least one method"));
+    }
+    Ok(chosen)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn lists_expand_and_unknown_names_are_refused_with_the_known_ones() {
+        let methods = parse_methods(&["dam,l2r-wavg".into(), "dam".into()]).unwrap();
+        assert_eq!(
+            methods.iter().map(|m| m.name).collect::<Vec<_>>(),
+            ["dam", "l2r-wavg"]
+        );
+        assert_eq!(
+            parse_methods(&["default".into()]).unwrap().len(),
+            DEFAULT_METHODS.len()
+        );
+        let error = parse_methods(&["dma".into()]).unwrap_err().to_string();
+        assert!(error.contains("dma") && error.contains("mocl"), "{error}");
+    }
+
+    #[test]
+    fn variants_change_only_what_they_name() {
+        let base = RunConfig::from_toml(
+            "benchmark = \"far5\"\ncomposition = \"merge\"\n",
+            Path::new("c"),
+        )
+        .unwrap();
+        let wavg = Variant::Base.apply(&base);
+        assert_eq!(wavg.composition, CompositionMode::Wavg);
+        let memory = Variant::Memory(5).apply(&base);
+        assert_eq!(memory.memory.per_class, 5);
+        assert_eq!(memory.router, wavg.router);
+        assert_eq!(
+            Variant::Sequential.apply(&base).module_training,
+            ModuleTraining::Sequential
+        );
+        // Variants that train the same modules share them through the module cache key.
+        let dir = Path::new("/r");
+        let with_cache = |c: RunConfig| RunConfig {
+            module_cache: Some("/cache".into()),
+            ..c
+        };
+        assert_eq!(
+            with_cache(Variant::Softmax.apply(&base))
+                .modules_dir(dir, 0)
+                .unwrap(),
+            with_cache(wavg.clone()).modules_dir(dir, 0).unwrap()
+        );
+    }
+}

@@ -1,0 +1,10 @@
+//! `l2r compare`: every method on the same backbone, modules, splits, seeds and task orders, and the paper-style
+//! table of mean ± std per method × benchmark × setup (TIL, CIL).
+
+mod grid;
+mod methods;
+mod table;
+
+pub use grid::{compare, GridBenchmark, GridOptions};
+pub use methods::{parse_methods, Method, Routing, Variant, DEFAULT_METHODS, METHODS};
+pub use table::{ComparisonTable, TableRow};

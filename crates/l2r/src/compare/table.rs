@@ -1,0 +1,254 @@
+//! The comparison table: mean ± std over seeds × orders per benchmark × method × setup, as Markdown (for people),
+//! CSV (one row per benchmark, method and metric, for plotting) and JSON (everything, for scripts).
+
+use super::methods::{Method, Routing};
+use crate::continual::RunSummary;
+use crate::error::Result;
+use crate::metrics::MeanStd;
+use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TableRow {
+    pub benchmark: String,
+    pub method: String,
+    pub description: String,
+    /// Average accuracy after the last task, task id given.
+    pub til: Option<MeanStd>,
+    /// Average accuracy after the last task over all classes seen, no task id.
+    pub cil: Option<MeanStd>,
+    /// Backward transfer of the CIL accuracies (negative = forgetting).
+    pub cil_bwt: Option<MeanStd>,
+    /// Share of test examples routed mostly to their own task's module, after the last task.
+    pub routing_accuracy: Option<MeanStd>,
+    /// The run folder the numbers come from, and the wall time this invocation spent on it.
+    pub run_dir: PathBuf,
+    pub seconds: f64,
+}
+
+impl TableRow {
+    pub fn from_summary(
+        benchmark: &str,
+        method: &Method,
+        summary: &RunSummary,
+        run_dir: &Path,
+        seconds: f64,
+    ) -> Self {
+        let setup =
+            |name: Option<&str>| name.and_then(|n| summary.average_accuracy.get(n)).copied();
+        TableRow {
+            benchmark: benchmark.to_owned(),
+            method: method.name.to_owned(),
+            description: method.description.to_owned(),
+            til: setup(method.til),
+            cil: setup(method.cil),
+            cil_bwt: method.cil.and_then(|n| summary.bwt.get(n)).copied(),
+            routing_accuracy: match method.routing {
+                Routing::None => None,
+                Routing::Learned => Some(summary.routing_accuracy),
+                Routing::Dam => Some(summary.dam_routing_accuracy),
+                Routing::Setup(name) => summary.average_accuracy.get(name).copied(),
+            },
+            run_dir: run_dir.to_owned(),
+            seconds,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ComparisonTable {
+    pub rows: Vec<TableRow>,
+}
+
+impl ComparisonTable {
+    /// Rows in the order of `methods` within each benchmark.
+    pub fn new(mut rows: Vec<TableRow>, methods: &[Method]) -> Self {
+        let rank = |name: &str| methods.iter().position(|m| m.name == name);
+        let benchmarks: Vec<String> = rows.iter().fold(Vec::new(), |mut seen, r| {
+            if !seen.contains(&r.benchmark) {
+                seen.push(r.benchmark.clone());
+            }
+            seen
+        });
+        rows.sort_by_key(|r| {
+            (
+                benchmarks.iter().position(|b| *b == r.benchmark),
+                rank(&r.method),
+            )
+        });
+        ComparisonTable { rows }
+    }
+
+    pub fn benchmarks(&self) -> Vec<&str> {
+        let mut seen: Vec<&str> = Vec::new();
+        for row in &self.rows {
+            if !seen.contains(&row.benchmark.as_str()) {
+                seen.push(&row.benchmark);
+            }
+        }
+        seen
+    }
+
+    /// Writes `compare.md`, `compare.csv` and `compare.json` in `dir`, each atomically.
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        crate::io::write_atomic(&dir.join("compare.md"), self.markdown().as_bytes())?;
+        crate::io::write_atomic(&dir.join("compare.csv"), self.csv().as_bytes())?;
+        crate::io::write_json_atomic(&dir.join("compare.json"), self)
+    }
+
+    /// One wide table (method × benchmark, TIL and CIL), then a detailed table per benchmark.
+    pub fn markdown(&self) -> String {
+        let benchmarks = self.benchmarks();
+        let mut text = String::from("| method |");
+        for b in &benchmarks {
+            let _ = write!(text, " {b} TIL | {b} CIL |");
+        }
+        text.push_str("\n|---|");
+        text.push_str(&"---|---|".repeat(benchmarks.len()));
+        text.push('\n');
+        let mut methods: Vec<&str> = Vec::new();
+        for row in &self.rows {
+            if !methods.contains(&row.method.as_str()) {
+                methods.push(&row.method);
+            }
+        }
+        for method in &methods {
+            let _ = write!(text, "| {method} |");
+            for b in &benchmarks {
+                let row = self
+                    .rows
+                    .iter()
+                    .find(|r| r.method == *method && r.benchmark == *b);
+                let _ = write!(
+                    text,
+                    " {} | {} |",
+                    cell(row.and_then(|r| r.til)),
+                    cell(row.and_then(|r| r.cil))
+                );
+            }
+            text.push('\n');
+        }
+        for b in benchmarks {
+            let _ = write!(
+                text,
+                "\n### {b}\n\n| method | TIL | CIL | CIL BWT | routing accuracy | sequences | run |\n|---|---|---|---|---|---|---|\n"
+            );
+            for row in self.rows.iter().filter(|r| r.benchmark == b) {
+                let n = [row.til, row.cil]
+                    .iter()
+                    .flatten()
+                    .map(|m| m.n)
+                    .max()
+                    .unwrap_or(0);
+                let _ = writeln!(
+                    text,
+                    "| {} | {} | {} | {} | {} | {n} | `{}` |",
+                    row.method,
+                    cell(row.til),
+                    cell(row.cil),
+                    cell(row.cil_bwt),
+                    cell(row.routing_accuracy),
+                    row.run_dir.display()
+                );
+            }
+        }
+        text
+    }
+
+    /// `benchmark,method,metric,mean,std,n`, one line per available number.
+    pub fn csv(&self) -> String {
+        let mut text = String::from("benchmark,method,metric,mean,std,n\n");
+        for row in &self.rows {
+            for (metric, value) in [
+                ("til", row.til),
+                ("cil", row.cil),
+                ("cil_bwt", row.cil_bwt),
+                ("routing_accuracy", row.routing_accuracy),
+            ] {
+                if let Some(v) = value {
+                    let _ = writeln!(
+                        text,
+                        "{},{},{metric},{:.6},{:.6},{}",
+                        csv_field(&row.benchmark),
+                        row.method,
+                        v.mean,
+                        v.std,
+                        v.n
+                    );
+                }
+            }
+        }
+        text
+    }
+}
+
+/// `0.767 ± 0.021`, or a dash where the method has no such setup.
+fn cell(value: Option<MeanStd>) -> String {
+    value.map_or_else(|| "—".into(), |v| format!("{:.3} ± {:.3}", v.mean, v.std))
+}
+
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compare::parse_methods;
+
+    fn row(benchmark: &str, method: &str, til: Option<f64>, cil: f64) -> TableRow {
+        let ms = |mean| MeanStd {
+            mean,
+            std: 0.01,
+            n: 3,
+        };
+        TableRow {
+            benchmark: benchmark.into(),
+            method: method.into(),
+            description: String::new(),
+            til: til.map(ms),
+            cil: Some(ms(cil)),
+            cil_bwt: None,
+            routing_accuracy: None,
+            run_dir: PathBuf::from("runs/x"),
+            seconds: 1.0,
+        }
+    }
+
+    #[test]
+    fn tables_follow_the_method_order_and_mark_missing_setups() {
+        let methods = parse_methods(&["l2r-wavg,uniform".into()]).unwrap();
+        let table = ComparisonTable::new(
+            vec![
+                row("far5", "uniform", None, 0.4),
+                row("senti4", "l2r-wavg", Some(0.6), 0.5),
+                row("far5", "l2r-wavg", Some(0.8), 0.767),
+            ],
+            &methods,
+        );
+        let md = table.markdown();
+        let wide: Vec<&str> = md.lines().take(4).collect();
+        assert_eq!(
+            wide[0],
+            "| method | far5 TIL | far5 CIL | senti4 TIL | senti4 CIL |"
+        );
+        assert_eq!(
+            wide[2],
+            "| l2r-wavg | 0.800 ± 0.010 | 0.767 ± 0.010 | 0.600 ± 0.010 | 0.500 ± 0.010 |"
+        );
+        assert_eq!(wide[3], "| uniform | — | 0.400 ± 0.010 | — | — |");
+        let csv = table.csv();
+        assert!(
+            csv.starts_with(
+                "benchmark,method,metric,mean,std,n\nfar5,l2r-wavg,til,0.800000,0.010000,3\n"
+            ),
+            "{csv}"
+        );
+        assert!(!csv.contains("uniform,til"), "no row for a missing setup");
+    }
+}

@@ -1,0 +1,234 @@
+//! The two bounds of design.md §1, where every task shares one module and no router is needed:
+//! sequential fine-tuning (lower bound: the module forgets) and multitask joint training (upper bound: it sees
+//! every task's data at once). Their accuracies are rows `til_<name>` / `cil_<name>` of each step's evaluation.
+//!
+//! ```text
+//! <run>/seed<S>-order<O>/sequential/<task>/   the module after training <task>, and <task>'s head
+//! <modules>/multitask.joint/                   one module and head over all tasks' classes, shared by all orders
+//! ```
+
+use super::config::RunConfig;
+use super::evaluate::{evaluate_shared_module, StepEvaluation};
+use super::run::{batch_of, ensure_trained};
+use crate::backbone::{mean_pool, Backbone, TokenBatch};
+use crate::data::{BenchmarkTask, Example};
+use crate::error::Result;
+use crate::head::ClassifierHead;
+use crate::peft::PeftModule;
+use crate::router::MemoryBatch;
+use crate::train::{TaskArtifacts, TaskModel};
+use candle_core::{Device, Tensor};
+use std::path::Path;
+
+/// Name of the sequential fine-tuning rows.
+pub const SEQUENTIAL: &str = "sequential";
+/// Name of the multitask rows.
+pub const MULTITASK: &str = "multitask";
+
+/// Logits of `module` under each of `heads`, concatenated in order.
+fn concatenated_logits(
+    backbone: &Backbone,
+    module: &PeftModule,
+    heads: &[&ClassifierHead],
+    batch: &TokenBatch,
+) -> Result<Tensor> {
+    let hidden = backbone.encoder.forward(batch, module)?;
+    let pooled = mean_pool(&hidden, &batch.attention_mask)?;
+    let parts = heads
+        .iter()
+        .map(|h| h.forward(&pooled))
+        .collect::<candle_core::Result<Vec<_>>>()?;
+    Ok(Tensor::cat(&parts, 1)?)
+}
+
+/// Sequential fine-tuning: task t's module starts from task t−1's. Evaluated after every task on all tasks so far,
+/// with the current module and each task's own head. Returns the evaluations and each task's accuracy right
+/// after its training.
+pub(super) fn sequential_sequence(
+    config: &RunConfig,
+    seq_dir: &Path,
+    backbone: &Backbone,
+    tasks: &[&BenchmarkTask],
+    seed: u64,
+    show_progress: bool,
+) -> Result<(Vec<StepEvaluation>, Vec<f64>)> {
+    let (mut models, mut just_trained, mut tests, mut evaluations): (Vec<TaskModel>, _, _, _) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let names: Vec<String> = tasks.iter().map(|t| t.name.clone()).collect();
+    for (step, task) in tasks.iter().enumerate() {
+        let artifacts = TaskArtifacts::new(seq_dir.join(SEQUENTIAL).join(&task.name));
+        let init = models.last().map(|m| &m.module);
+        let (model, accuracy) = ensure_trained(
+            config,
+            &artifacts,
+            backbone,
+            task,
+            seed,
+            init,
+            show_progress,
+        )?;
+        models.push(model);
+        just_trained.push(accuracy);
+        tests.push(batch_of(backbone, &task.test, step)?);
+        let heads: Vec<&ClassifierHead> = models.iter().map(|m| &m.head).collect();
+        let current = &models[step].module;
+        let eval = cached_evaluation(seq_dir, SEQUENTIAL, step, || {
+            evaluate_shared_module(
+                &|batch| concatenated_logits(backbone, current, &heads, batch),
+                &backbone.tokenizer,
+                &tests.iter().collect::<Vec<_>>(),
+                &label_counts(&tasks[..=step]),
+                &names[..=step],
+                SEQUENTIAL,
+            )
+        })?;
+        if show_progress {
+            eprintln!("{}", shared_line(&eval, SEQUENTIAL));
+        }
+        evaluations.push(eval);
+    }
+    Ok((evaluations, just_trained))
+}
+
+/// Multitask training on the union of all tasks (one head over every class, tasks sorted by name so that every
+/// order shares the model). Only the final step is evaluated; the earlier rows of the matrix stay empty.
+pub(super) fn multitask_sequence(
+    config: &RunConfig,
+    dir: &Path,
+    seq_dir: &Path,
+    backbone: &Backbone,
+    tasks: &[&BenchmarkTask],
+    seed: u64,
+    show_progress: bool,
+) -> Result<(Vec<StepEvaluation>, Vec<f64>)> {
+    let mut sorted: Vec<&BenchmarkTask> = tasks.to_vec();
+    sorted.sort_by(|a, b| a.name.cmp(&b.name));
+    let joint = joint_task(&sorted);
+    let artifacts = TaskArtifacts::new(config.modules_dir(dir, seed)?.join("multitask.joint"));
+    let (model, _) = ensure_trained(
+        config,
+        &artifacts,
+        backbone,
+        &joint,
+        seed,
+        None,
+        show_progress,
+    )?;
+    let columns = run_order_columns(tasks, &sorted)?;
+    let tests = tasks
+        .iter()
+        .enumerate()
+        .map(|(step, task)| batch_of(backbone, &task.test, step))
+        .collect::<Result<Vec<MemoryBatch>>>()?;
+    let names: Vec<String> = tasks.iter().map(|t| t.name.clone()).collect();
+    let last = tasks.len() - 1;
+    let eval = cached_evaluation(seq_dir, MULTITASK, last, || {
+        evaluate_shared_module(
+            &|batch| {
+                let logits = concatenated_logits(backbone, &model.module, &[&model.head], batch)?;
+                Ok(logits.index_select(&columns, 1)?)
+            },
+            &backbone.tokenizer,
+            &tests.iter().collect::<Vec<_>>(),
+            &label_counts(tasks),
+            &names,
+            MULTITASK,
+        )
+    })?;
+    if show_progress {
+        eprintln!("{}", shared_line(&eval, MULTITASK));
+    }
+    // Rows before the last are empty: there is no sequence to measure forgetting on.
+    let mut evaluations: Vec<StepEvaluation> = (0..last)
+        .map(|step| StepEvaluation {
+            step,
+            baselines: eval.baselines.keys().map(|k| (k.clone(), vec![])).collect(),
+            ..eval.clone()
+        })
+        .collect();
+    evaluations.push(eval);
+    Ok((evaluations, vec![]))
+}
+
+/// Loads `<seq_dir>/eval-<name>-step<k>.json` or computes and writes it.
+fn cached_evaluation(
+    seq_dir: &Path,
+    name: &str,
+    step: usize,
+    compute: impl FnOnce() -> Result<StepEvaluation>,
+) -> Result<StepEvaluation> {
+    let path = seq_dir.join(format!("eval-{name}-step{step}.json"));
+    if path.is_file() {
+        return crate::io::read_json(&path);
+    }
+    let eval = compute()?;
+    crate::io::write_json_atomic(&path, &eval)?;
+    Ok(eval)
+}
+
+fn label_counts(tasks: &[&BenchmarkTask]) -> Vec<usize> {
+    tasks.iter().map(|t| t.labels.len()).collect()
+}
+
+/// Every task's examples with labels shifted into the concatenated label space; label names `task/label`.
+fn joint_task(tasks: &[&BenchmarkTask]) -> BenchmarkTask {
+    let mut offset = 0;
+    let mut joint = BenchmarkTask {
+        name: "multitask".into(),
+        train: vec![],
+        validation: vec![],
+        test: vec![],
+        labels: vec![],
+    };
+    for task in tasks {
+        let shifted = |examples: &[Example]| -> Vec<Example> {
+            examples
+                .iter()
+                .map(|e| Example {
+                    text: e.text.clone(),
+                    label: e.label + offset,
+                })
+                .collect()
+        };
+        joint.train.extend(shifted(&task.train));
+        joint.validation.extend(shifted(&task.validation));
+        joint.test.extend(shifted(&task.test));
+        joint
+            .labels
+            .extend(task.labels.iter().map(|l| format!("{}/{l}", task.name)));
+        offset += task.labels.len();
+    }
+    joint
+}
+
+/// For each class of the run-order concatenated label space, its column in the joint head (`sorted` order).
+fn run_order_columns(run_order: &[&BenchmarkTask], sorted: &[&BenchmarkTask]) -> Result<Tensor> {
+    let mut offsets = std::collections::HashMap::new();
+    let mut offset = 0u32;
+    for task in sorted {
+        offsets.insert(task.name.as_str(), offset);
+        offset += task.labels.len() as u32;
+    }
+    let columns: Vec<u32> = run_order
+        .iter()
+        .flat_map(|t| {
+            let start = offsets[t.name.as_str()];
+            (0..t.labels.len() as u32).map(move |l| start + l)
+        })
+        .collect();
+    let len = columns.len();
+    Ok(Tensor::from_vec(columns, len, &Device::Cpu)?)
+}
+
+fn shared_line(eval: &StepEvaluation, name: &str) -> String {
+    let mean = |key: &str| {
+        let v = eval.baselines.get(key).map_or(&[][..], Vec::as_slice);
+        v.iter().sum::<f64>() / v.len().max(1) as f64
+    };
+    format!(
+        "after task {} ({name}): CIL {:.4}, TIL {:.4}",
+        eval.step + 1,
+        mean(&format!("cil_{name}")),
+        mean(&format!("til_{name}"))
+    )
+}
