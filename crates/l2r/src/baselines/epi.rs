@@ -5,15 +5,16 @@
 //! Each task keeps only its class means and its within-class scatter (no examples); the shared covariance pools the
 //! scatter of every task seen so far. A covariance per task would not do: with fewer examples than dimensions it
 //! is singular, and the task whose covariance has the lowest rank measures distances in the fewest directions,
-//! so it wins every input. The pooled covariance can still be singular, hence its pseudo-inverse (singular values
-//! below `PINV_RELATIVE_EPS` × the largest count as zero).
+//! so it wins every input. The pooled covariance can still be singular, hence its pseudo-inverse.
 
 use crate::error::{Error, Result};
 use candle_core::{DType, Device, Tensor};
 use nalgebra::DMatrix;
 
-/// Relative cut-off of the covariance's pseudo-inverse.
-pub const PINV_RELATIVE_EPS: f64 = 1e-6;
+/// Relative cut-off of the covariance's pseudo-inverse, per dimension: singular values below
+/// `d · PINV_EPS_PER_DIM` × the largest count as zero. This is `torch.linalg.pinv`'s default cut-off for float32
+/// (`max(m, n) · eps`), the precision EPI's statistics are kept in.
+pub const PINV_EPS_PER_DIM: f64 = f32::EPSILON as f64;
 
 /// One task's statistics: class means (C, d), the within-class scatter Σ (x − μ_class)(x − μ_class)ᵀ (d, d) and
 /// the number of examples it sums over.
@@ -83,8 +84,9 @@ fn class_means(rows: &[Vec<f64>], labels: &[usize], num_labels: usize) -> Result
 
 /// Moore–Penrose pseudo-inverse of a symmetric positive semi-definite matrix.
 fn pseudo_inverse(matrix: DMatrix<f64>) -> Result<DMatrix<f64>> {
+    let dim = matrix.nrows() as f64;
     let svd = matrix.svd(true, true);
-    let cutoff = PINV_RELATIVE_EPS * svd.singular_values.max().max(f64::MIN_POSITIVE);
+    let cutoff = dim * PINV_EPS_PER_DIM * svd.singular_values.max().max(f64::MIN_POSITIVE);
     svd.pseudo_inverse(cutoff)
         .map_err(|e| Error::invalid(format!("covariance pseudo-inverse failed: {e}")))
 }

@@ -5,7 +5,8 @@
 use crate::compose::CompositionMode;
 use crate::continual::{ModuleTraining, RunConfig};
 use crate::error::{Error, Result};
-use crate::router::{GateKind, LocalAdaptation, RouterScope};
+use crate::peft::PeftConfig;
+use crate::router::{GateKind, RouterScope};
 
 /// What a method changes in the config; one run per distinct variant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,6 +18,8 @@ pub enum Variant {
     SingleRouter,
     Memory(usize),
     LocalAdaptation,
+    /// LoRA modules (rank 8 on query and value) instead of the config's: Arrow routes LoRA updates only.
+    Lora,
     Sequential,
     Multitask,
 }
@@ -31,6 +34,7 @@ impl Variant {
             Variant::SingleRouter => "single-router".into(),
             Variant::Memory(n) => format!("memory-{n}"),
             Variant::LocalAdaptation => "local-adaptation".into(),
+            Variant::Lora => "lora".into(),
             Variant::Sequential => "sequential".into(),
             Variant::Multitask => "multitask".into(),
         }
@@ -47,13 +51,13 @@ impl Variant {
             Variant::SingleRouter => config.router.scope = RouterScope::Single,
             Variant::Memory(n) => config.memory.per_class = n,
             Variant::LocalAdaptation => {
-                config.router.local_adaptation = Some(
-                    config
-                        .router
-                        .local_adaptation
-                        .clone()
-                        .unwrap_or_else(LocalAdaptation::default),
-                )
+                config.router.local_adaptation =
+                    Some(config.router.local_adaptation.clone().unwrap_or_default())
+            }
+            Variant::Lora => {
+                if !matches!(config.module, PeftConfig::Lora { .. }) {
+                    config.module = PeftConfig::lora();
+                }
             }
             Variant::Sequential => config.module_training = ModuleTraining::Sequential,
             Variant::Multitask => config.module_training = ModuleTraining::Multitask,
@@ -105,7 +109,7 @@ const fn method(
 }
 
 /// Every method, baselines first, then L2R and its ablations.
-pub const METHODS: [Method; 16] = [
+pub const METHODS: [Method; 18] = [
     method(
         "oracle",
         "task oracle: each task's own module and head (TIL upper bound)",
@@ -162,6 +166,7 @@ pub const METHODS: [Method; 16] = [
         Some("cil_dam"),
         Routing::Dam,
     ),
+    method("arrow", "Arrow: zero-shot per-token routing by the LoRA updates' top singular vectors (LoRA modules)", Variant::Lora, Some("til_arrow"), Some("cil_arrow"), Routing::None),
     method(
         "l2r-wavg",
         "L2R, weighted average of module outputs",
@@ -226,6 +231,7 @@ pub const METHODS: [Method; 16] = [
         Some("cil"),
         Routing::Learned,
     ),
+    method("l2r-lora", "L2R-wavg with LoRA modules (the modules Arrow routes)", Variant::Lora, Some("til_routed"), Some("cil"), Routing::Learned),
     method(
         "l2r-local",
         "ablation: local adaptation of the routers per test batch",
@@ -237,7 +243,7 @@ pub const METHODS: [Method; 16] = [
 ];
 
 /// The paper-style comparison: bounds, similarity-routing baselines, L2R in both compositions.
-pub const DEFAULT_METHODS: [&str; 9] = [
+pub const DEFAULT_METHODS: [&str; 10] = [
     "oracle",
     "sequential",
     "multitask",
@@ -245,6 +251,7 @@ pub const DEFAULT_METHODS: [&str; 9] = [
     "mocl",
     "epi",
     "dam",
+    "arrow",
     "l2r-wavg",
     "l2r-merge",
 ];
@@ -258,7 +265,7 @@ pub fn parse_methods(names: &[String]) -> Result<Vec<Method>> {
             "default" => DEFAULT_METHODS.to_vec(),
             "ablations" => METHODS
                 .iter()
-                .filter(|m| m.name.starts_with("l2r-") && m.name != "l2r-merge")
+                .filter(|m| m.name.starts_with("l2r-"))
                 .map(|m| m.name)
                 .collect(),
             "all" => METHODS.iter().map(|m| m.name).collect(),

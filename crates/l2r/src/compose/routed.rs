@@ -2,7 +2,7 @@
 //! tasks seen so far, their heads, and how to compose the modules.
 
 use super::{Composition, CompositionMode, LayerWeights, ModuleStack};
-use crate::backbone::{mean_pool, Backbone, TokenBatch};
+use crate::backbone::{mean_pool, Backbone, EncoderHooks, TokenBatch};
 use crate::error::Result;
 use crate::head::ClassifierHead;
 use candle_core::{Tensor, D};
@@ -42,7 +42,16 @@ impl Routed<'_> {
         weights: &dyn LayerWeights,
     ) -> Result<Vec<Tensor>> {
         let composition = Composition::new(self.stack, self.mode, weights);
-        let hidden = self.backbone.encoder.forward(batch, &composition)?;
+        self.head_logits_with(batch, &composition)
+    }
+
+    /// Each head's logits with `hooks` composing the modules their own way (e.g. per token).
+    pub fn head_logits_with(
+        &self,
+        batch: &TokenBatch,
+        hooks: &dyn EncoderHooks,
+    ) -> Result<Vec<Tensor>> {
+        let hidden = self.backbone.encoder.forward(batch, hooks)?;
         let pooled = mean_pool(&hidden, &batch.attention_mask)?;
         Ok(self
             .heads
@@ -54,5 +63,13 @@ impl Routed<'_> {
     /// All heads' logits concatenated (batch, Σ labels).
     pub fn logits(&self, batch: &TokenBatch, weights: &dyn LayerWeights) -> Result<Tensor> {
         Ok(Tensor::cat(&self.head_logits(batch, weights)?, D::Minus1)?)
+    }
+
+    /// All heads' logits concatenated, with `hooks` composing the modules their own way (e.g. per token).
+    pub fn logits_with(&self, batch: &TokenBatch, hooks: &dyn EncoderHooks) -> Result<Tensor> {
+        Ok(Tensor::cat(
+            &self.head_logits_with(batch, hooks)?,
+            D::Minus1,
+        )?)
     }
 }

@@ -1,7 +1,9 @@
 //! Evaluation after a step: every task seen so far, through the routed composition (CIL over the
 //! concatenated heads; TIL routed with the task's own head), the uniform composition, and the oracle.
 
-use crate::baselines::{stacked_keys, EpiIdentifier, MoclWeights, TaskStatistics};
+use crate::baselines::{
+    stacked_keys, ArrowRouting, EpiIdentifier, MoclWeights, TaskStatistics, ARROW_TOP_K,
+};
 use crate::compose::{CompositionMode, FixedWeights, Routed};
 use crate::error::Result;
 use crate::metrics::classification_scores;
@@ -53,14 +55,17 @@ pub struct StepEvaluation {
 /// `routing_*` the share of examples whose largest weight is on their own task's module.
 /// - `dam`: DAM-style (TIL: its merged module with the task's head);
 /// - `epi`: EPI-style Mahalanobis task identification, then that task's module and head (its TIL is the oracle);
-/// - `mocl`: MoCL-style keys, `softmax(8 · cos)` weights, module outputs averaged.
-pub const BASELINE_SETUPS: [&str; 6] = [
+/// - `mocl`: MoCL-style keys, `softmax(8 · cos)` weights, module outputs averaged;
+/// - `arrow`: Arrow's per-token routing by the LoRA updates' singular vectors (LoRA modules only).
+pub const BASELINE_SETUPS: [&str; 8] = [
     "til_dam",
     "cil_epi",
     "routing_epi",
     "til_mocl",
     "cil_mocl",
     "routing_mocl",
+    "til_arrow",
+    "cil_arrow",
 ];
 
 /// Argmax within head `task`'s slice of concatenated logits.
@@ -85,18 +90,26 @@ fn argmax(logits: &Tensor) -> Result<Vec<usize>> {
         .collect())
 }
 
-/// Evaluates tasks `0..tests.len()` (all seen so far); `oracle[j]` is task j's own-module test accuracy.
-/// `memory` is what the routers were fitted on; local adaptation, when configured, draws from it.
+/// The tasks seen so far, in run order.
+pub struct SeenTasks<'a> {
+    pub names: &'a [String],
+    pub tests: &'a [&'a MemoryBatch],
+    /// Each task's own-module test accuracy.
+    pub oracle: &'a [f64],
+    /// What the similarity baselines keep of each task.
+    pub statistics: &'a [&'a TaskStatistics],
+}
+
+/// Evaluates every task seen so far. `memory` is what the routers were fitted on; local adaptation, when
+/// configured, draws from it.
 pub fn evaluate_step(
     routed: &Routed,
     network: &RouterNetwork,
     memory: &MemoryBatch,
-    stats: &[&TaskStatistics],
-    tests: &[&MemoryBatch],
-    oracle: &[f64],
-    names: &[String],
+    seen: &SeenTasks,
     show_progress: bool,
 ) -> Result<StepEvaluation> {
+    let (tests, oracle, names, stats) = (seen.tests, seen.oracle, seen.names, seen.statistics);
     let total: usize = tests.iter().map(|t| t.len()).sum();
     let bar = crate::train::progress_bar(show_progress, total as u64);
     bar.set_message("evaluating");
@@ -237,6 +250,10 @@ fn evaluate_task(
     };
     let epi = EpiIdentifier::new(&stats.iter().map(|s| &s.epi).collect::<Vec<_>>())?;
     let keys = stacked_keys(stats)?;
+    let arrow = match routed.stack.loras.is_empty() {
+        true => None,
+        false => Some(ArrowRouting::new(routed.stack, ARROW_TOP_K)?),
+    };
     let averaged = Routed {
         mode: CompositionMode::Wavg,
         ..*routed
@@ -313,6 +330,14 @@ fn evaluate_task(
         );
         record("cil_mocl", argmax(&mocl_logits)?);
         record("routing_mocl", argmax(mocl.weights())?);
+        if let Some(arrow) = &arrow {
+            let arrow_logits = routed.logits_with(&batch, arrow)?;
+            record(
+                "til_arrow",
+                head_argmax(routed, &arrow_logits, &offsets, task)?,
+            );
+            record("cil_arrow", argmax(&arrow_logits)?);
+        }
     }
     Ok(p)
 }

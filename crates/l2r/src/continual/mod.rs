@@ -7,5 +7,5 @@ mod run;
 mod shared_module;
 
 pub use config::{MemoryConfig, ModuleTraining, RunConfig, TaskFileFormat, UserTask};
-pub use evaluate::{evaluate_step, StepEvaluation, BASELINE_SETUPS};
+pub use evaluate::{evaluate_step, SeenTasks, StepEvaluation, BASELINE_SETUPS};
 pub use run::{run, RunSummary};

@@ -11,7 +11,7 @@
 //! ```
 
 use super::config::{ModuleTraining, RunConfig};
-use super::evaluate::{evaluate_step, StepEvaluation, BASELINE_SETUPS};
+use super::evaluate::{evaluate_step, SeenTasks, StepEvaluation};
 use super::shared_module::{multitask_sequence, sequential_sequence};
 use crate::backbone::Backbone;
 use crate::baselines::TaskStatistics;
@@ -371,16 +371,13 @@ fn routed_sequence(
         )?;
         let test_refs: Vec<&MemoryBatch> = tests.iter().collect();
         let stat_refs: Vec<&TaskStatistics> = stats.iter().collect();
-        let eval = evaluate_step(
-            &routed,
-            &network,
-            &memory_batch,
-            &stat_refs,
-            &test_refs,
-            &oracle,
-            &names[..=step],
-            show_progress,
-        )?;
+        let seen = SeenTasks {
+            names: &names[..=step],
+            tests: &test_refs,
+            oracle: &oracle,
+            statistics: &stat_refs,
+        };
+        let eval = evaluate_step(&routed, &network, &memory_batch, &seen, show_progress)?;
         if show_progress {
             eprintln!("{}", step_line(&eval));
         }
@@ -456,7 +453,14 @@ fn sequence_metrics(
 ) -> SequenceMetrics {
     let mut matrices = BTreeMap::new();
     let mut summaries = BTreeMap::new();
-    for setup in SETUPS.into_iter().chain(BASELINE_SETUPS) {
+    // The fixed setups, then every other row the evaluations hold (the shared-module bounds' own names).
+    let mut setups: Vec<&str> = SETUPS.to_vec();
+    for name in evals.iter().flat_map(|e| e.baselines.keys()) {
+        if !setups.contains(&name.as_str()) {
+            setups.push(name);
+        }
+    }
+    for setup in setups {
         let Some(matrix) = evals
             .iter()
             .map(|e| setup_row(e, setup).map(<[f64]>::to_vec))
