@@ -113,19 +113,27 @@ pub fn run(config: &RunConfig, dir: &Path, show_progress: bool) -> Result<RunSum
     Ok(summary)
 }
 
-/// Writes the config on a first run; on resume, refuses a config that differs from the one the run began with.
+/// Writes the config on a first run. On resume, refuses a config that differs from the one the run began with,
+/// except in its seeds and orders: every sequence has its own folder, so a run can grow (or be read in part).
 fn prepare_dir(config: &RunConfig, dir: &Path) -> Result<()> {
     let path = dir.join("config.toml");
     if path.is_file() {
         let existing = RunConfig::from_file(&path)?;
-        if &existing != config {
+        let same_sequences = RunConfig {
+            seeds: config.seeds.clone(),
+            orders: config.orders.clone(),
+            ..existing.clone()
+        };
+        if &same_sequences != config {
             return Err(Error::invalid(format!(
-                "{} holds a run with a different config; resume it with `l2r run --resume {}` or choose another --out",
+                "{} holds a run with a different config (beyond its seeds and orders); resume it with `l2r run --resume {}` or choose another --out",
                 dir.display(),
                 dir.display()
             )));
         }
-        return Ok(());
+        if &existing == config {
+            return Ok(());
+        }
     }
     crate::io::write_atomic(&path, config.to_toml()?.as_bytes())
 }
@@ -524,5 +532,29 @@ fn summarize(sequences: Vec<SequenceMetrics>) -> RunSummary {
         dam_routing_accuracy: over(&|m| mean(&m.final_dam_routing_accuracy)),
         cil_weighted_f1: over(&|m| mean(&m.final_cil_weighted_f1)),
         sequences,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_folder_grows_in_seeds_and_orders_but_refuses_other_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = RunConfig::from_toml("benchmark = \"far5\"\n", Path::new("c")).unwrap();
+        prepare_dir(&config, dir.path()).unwrap();
+        let grown = RunConfig {
+            seeds: vec![0, 1, 2],
+            orders: vec![0, 1],
+            ..config.clone()
+        };
+        prepare_dir(&grown, dir.path()).unwrap();
+        let written = RunConfig::from_file(&dir.path().join("config.toml")).unwrap();
+        assert_eq!(written, grown, "the folder's config follows the grown grid");
+        let mut other = grown.clone();
+        other.memory.per_class = 5;
+        let error = prepare_dir(&other, dir.path()).unwrap_err().to_string();
+        assert!(error.contains("different config"), "{error}");
     }
 }
