@@ -12,10 +12,10 @@ use l2r::train::{
 
 fn model(backbone: &Backbone, peft: &PeftConfig, labels: usize) -> TaskModel {
     let config = &backbone.encoder.config;
-    TaskModel {
-        module: PeftModule::new(peft, config, 3).unwrap(),
-        head: ClassifierHead::new(config.hidden_size, labels, 3).unwrap(),
-    }
+    TaskModel::new(
+        PeftModule::new(peft, config, 3).unwrap(),
+        ClassifierHead::new(config.hidden_size, labels, 3).unwrap(),
+    )
 }
 
 /// A separable two-class task over the tiny vocabulary: positive words vs negative words.

@@ -101,10 +101,10 @@ pub fn run(args: TrainTaskArgs, output: &Output) -> anyhow::Result<()> {
     ));
     let backbone = args.backbone.load(output)?;
     let encoder = &backbone.encoder.config;
-    let model = TaskModel {
-        module: PeftModule::new(&peft, encoder, args.split.seed)?,
-        head: ClassifierHead::new(encoder.hidden_size, dataset.labels.len(), args.split.seed)?,
-    };
+    let model = TaskModel::new(
+        PeftModule::new(&peft, encoder, args.split.seed)?,
+        ClassifierHead::new(encoder.hidden_size, dataset.labels.len(), args.split.seed)?,
+    );
     let train = tokenize_examples(&backbone.tokenizer, &splits.train)?;
     let validation = tokenize_examples(&backbone.tokenizer, &splits.validation)?;
     let report = train_task(

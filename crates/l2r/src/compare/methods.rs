@@ -6,7 +6,7 @@ use crate::compose::CompositionMode;
 use crate::continual::{ModuleTraining, RunConfig};
 use crate::error::{Error, Result};
 use crate::peft::PeftConfig;
-use crate::router::{GateKind, RouterScope};
+use crate::router::{FitSchedule, GateKind, RouterScope};
 
 /// What a method changes in the config; one run per distinct variant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +18,10 @@ pub enum Variant {
     SingleRouter,
     Memory(usize),
     LocalAdaptation,
+    /// Modules trained with the earlier ones active beside them (not in isolation).
+    Progressive,
+    /// Routers fitted only after the last task.
+    FitOnce,
     /// LoRA modules (rank 8 on query and value) instead of the config's: Arrow routes LoRA updates only.
     Lora,
     Sequential,
@@ -35,6 +39,8 @@ impl Variant {
             Variant::Memory(n) => format!("memory-{n}"),
             Variant::LocalAdaptation => "local-adaptation".into(),
             Variant::Lora => "lora".into(),
+            Variant::Progressive => "progressive".into(),
+            Variant::FitOnce => "fit-once".into(),
             Variant::Sequential => "sequential".into(),
             Variant::Multitask => "multitask".into(),
         }
@@ -59,6 +65,8 @@ impl Variant {
                     config.module = PeftConfig::lora();
                 }
             }
+            Variant::Progressive => config.module_training = ModuleTraining::Progressive,
+            Variant::FitOnce => config.router.fit_after = FitSchedule::LastTask,
             Variant::Sequential => config.module_training = ModuleTraining::Sequential,
             Variant::Multitask => config.module_training = ModuleTraining::Multitask,
         }
@@ -109,7 +117,7 @@ const fn method(
 }
 
 /// Every method, baselines first, then L2R and its ablations.
-pub const METHODS: [Method; 18] = [
+pub const METHODS: [Method; 20] = [
     method(
         "oracle",
         "task oracle: each task's own module and head (TIL upper bound)",
@@ -240,6 +248,8 @@ pub const METHODS: [Method; 18] = [
         Some("cil"),
         Routing::Learned,
     ),
+    method("l2r-progressive", "ablation: each module trained with the earlier ones active beside it", Variant::Progressive, Some("til_routed"), Some("cil"), Routing::Learned),
+    method("l2r-fit-once", "ablation: routers fitted once, after the last task", Variant::FitOnce, Some("til_routed"), Some("cil"), Routing::Learned),
 ];
 
 /// The paper-style comparison: bounds, similarity-routing baselines, L2R in both compositions.

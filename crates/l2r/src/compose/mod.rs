@@ -2,10 +2,12 @@
 //! L2R-wavg (normalised weighted average of the modules' outputs) or L2R-merge (the modules' parameters averaged
 //! per example with the same weights, then applied once).
 
+mod alongside;
 mod composition;
 mod routed;
 mod stack;
 
+pub use alongside::AlongsidePrevious;
 pub use composition::{Composition, FixedWeights, LayerWeights};
 pub use routed::Routed;
 pub use stack::ModuleStack;

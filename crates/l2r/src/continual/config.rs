@@ -61,6 +61,10 @@ pub enum ModuleTraining {
     /// A fresh module per task, trained alone (the method); routers compose them.
     #[default]
     Isolated,
+    /// A fresh module per task, trained with the earlier tasks' modules active and frozen beside it (their outputs
+    /// added, like Progressive Prompts keeping earlier prompts): the ablation of isolation. Routers compose the
+    /// modules as usual. Such modules depend on the task order, so they live in the sequence's folder.
+    Progressive,
     /// Sequential fine-tuning, the lower bound: one module trained on each task in turn, continuing from the
     /// previous task's weights, with a new head per task; earlier heads are kept as they were.
     Sequential,
@@ -103,7 +107,7 @@ pub struct RunConfig {
     pub seeds: Vec<u64>,
     #[serde(default)]
     pub module: PeftConfig,
-    /// isolated (default), sequential (lower bound) or multitask (upper bound).
+    /// isolated (default), progressive (ablation), sequential (lower bound) or multitask (upper bound).
     #[serde(default)]
     pub module_training: ModuleTraining,
     #[serde(default)]

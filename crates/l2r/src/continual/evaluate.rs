@@ -51,6 +51,29 @@ pub struct StepEvaluation {
     pub baselines: BTreeMap<String, Vec<f64>>,
 }
 
+impl StepEvaluation {
+    /// A step that was not evaluated (its row of every matrix stays empty).
+    pub fn skipped(step: usize, names: &[String]) -> Self {
+        StepEvaluation {
+            step,
+            tasks: names.to_vec(),
+            til_oracle: vec![],
+            til_routed: vec![],
+            cil: vec![],
+            cil_uniform: vec![],
+            cil_top_task: vec![],
+            cil_gated: vec![],
+            cil_dam: vec![],
+            cil_dam_top_task: vec![],
+            dam_routing_accuracy: vec![],
+            cil_weighted_f1: vec![],
+            routing_accuracy: vec![],
+            mean_weights: vec![],
+            baselines: BTreeMap::new(),
+        }
+    }
+}
+
 /// Rows of [`StepEvaluation::baselines`]: `cil_*` over all heads seen so far, `til_*` with the task's own head,
 /// `routing_*` the share of examples whose largest weight is on their own task's module.
 /// - `dam`: DAM-style (TIL: its merged module with the task's head);
@@ -419,20 +442,7 @@ pub fn evaluate_shared_module(
         push(format!("cil_{name}"), share(cil_hits));
     }
     Ok(StepEvaluation {
-        step: tests.len().saturating_sub(1),
-        tasks: names.to_vec(),
-        til_oracle: vec![],
-        til_routed: vec![],
-        cil: vec![],
-        cil_uniform: vec![],
-        cil_top_task: vec![],
-        cil_gated: vec![],
-        cil_dam: vec![],
-        cil_dam_top_task: vec![],
-        dam_routing_accuracy: vec![],
-        cil_weighted_f1: vec![],
-        routing_accuracy: vec![],
-        mean_weights: vec![],
         baselines,
+        ..StepEvaluation::skipped(tests.len().saturating_sub(1), names)
     })
 }

@@ -22,7 +22,7 @@ use crate::head::ClassifierHead;
 use crate::memory::Memory;
 use crate::metrics::{summarize_matrix, MatrixSummary, MeanStd};
 use crate::peft::PeftModule;
-use crate::router::{fit_router, MemoryBatch, RouterNetwork};
+use crate::router::{fit_router, FitSchedule, MemoryBatch, RouterNetwork};
 use crate::train::{
     tokenize_examples, train_task, SplitSpec, TaskArtifacts, TaskModel, TaskRecord,
 };
@@ -172,21 +172,30 @@ fn ensure_module(
         backbone,
         task,
         seed,
-        None,
+        TrainingStart::Fresh,
         show_progress,
     )
 }
 
-/// Loads a trained module and head from `artifacts`, or trains them on `task` and saves them there. The module
-/// starts from `init`'s weights when given (sequential fine-tuning), from a seeded initialisation otherwise.
-/// Returns the model and its test accuracy.
+/// How a new module starts its training.
+pub(super) enum TrainingStart<'a> {
+    /// A seeded initialisation, trained alone.
+    Fresh,
+    /// The weights of another module (sequential fine-tuning).
+    From(&'a PeftModule),
+    /// A seeded initialisation, trained with these earlier modules active beside it (progressive ablation).
+    Alongside(ModuleStack),
+}
+
+/// Loads a trained module and head from `artifacts`, or trains them on `task` as `start` says and saves them
+/// there. Returns the model and its test accuracy.
 pub(super) fn ensure_trained(
     config: &RunConfig,
     artifacts: &TaskArtifacts,
     backbone: &Backbone,
     task: &BenchmarkTask,
     seed: u64,
-    init: Option<&PeftModule>,
+    start: TrainingStart,
     show_progress: bool,
 ) -> Result<(TaskModel, f64)> {
     if artifacts.record_path().is_file() {
@@ -203,16 +212,22 @@ pub(super) fn ensure_trained(
     }
     let encoder = &backbone.encoder.config;
     let module = PeftModule::new(&config.module, encoder, seed)?;
-    if let Some(init) = init {
-        let tensors = crate::peft::varmap_tensors(init.varmap())?
-            .into_iter()
-            .collect();
-        module.set_tensors(&tensors, artifacts.module_path().as_path())?;
-    }
-    let model = TaskModel {
+    let mut model = TaskModel::new(
         module,
-        head: ClassifierHead::new(encoder.hidden_size, task.labels.len(), seed)?,
-    };
+        ClassifierHead::new(encoder.hidden_size, task.labels.len(), seed)?,
+    );
+    match start {
+        TrainingStart::Fresh => {}
+        TrainingStart::From(init) => {
+            let tensors = crate::peft::varmap_tensors(init.varmap())?
+                .into_iter()
+                .collect();
+            model
+                .module
+                .set_tensors(&tensors, artifacts.module_path().as_path())?;
+        }
+        TrainingStart::Alongside(previous) => model.previous = Some(previous),
+    }
     let train = tokenize_examples(&backbone.tokenizer, &task.train)?;
     let validation = tokenize_examples(&backbone.tokenizer, &task.validation)?;
     let train_config = crate::train::TrainConfig {
@@ -305,7 +320,7 @@ fn run_sequence(
     std::fs::create_dir_all(&seq_dir).map_err(|e| Error::io(&seq_dir, e))?;
     let names: Vec<String> = tasks.iter().map(|t| t.name.clone()).collect();
     let (evaluations, oracle) = match config.module_training {
-        ModuleTraining::Isolated => {
+        ModuleTraining::Isolated | ModuleTraining::Progressive => {
             routed_sequence(config, dir, &seq_dir, backbone, tasks, seed, show_progress)?
         }
         ModuleTraining::Sequential => {
@@ -341,13 +356,36 @@ fn routed_sequence(
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let names: Vec<String> = tasks.iter().map(|t| t.name.clone()).collect();
     for (step, task) in tasks.iter().enumerate() {
-        let (model, accuracy) = ensure_module(config, dir, backbone, task, seed, show_progress)?;
+        let (model, accuracy) = match (config.module_training, step) {
+            (ModuleTraining::Progressive, 1..) => {
+                let artifacts = TaskArtifacts::new(seq_dir.join("progressive").join(&task.name));
+                let earlier: Vec<&PeftModule> =
+                    models.iter().map(|m: &TaskModel| &m.module).collect();
+                let stack = ModuleStack::new(&earlier, backbone.encoder.num_layers())?;
+                let start = TrainingStart::Alongside(stack);
+                ensure_trained(
+                    config,
+                    &artifacts,
+                    backbone,
+                    task,
+                    seed,
+                    start,
+                    show_progress,
+                )?
+            }
+            // The first module has no earlier one beside it: it is the isolated one.
+            _ => ensure_module(config, dir, backbone, task, seed, show_progress)?,
+        };
         models.push(model);
         oracle.push(accuracy);
         tests.push(batch_of(backbone, &task.test, step)?);
         if !memory.entries.iter().any(|e| e.task == step) {
             memory.add_task(step, &task.train, config.memory.per_class, seed)?;
             memory.save(&memory_path)?;
+        }
+        if config.router.fit_after == FitSchedule::LastTask && step + 1 < tasks.len() {
+            evaluations.push(StepEvaluation::skipped(step, &names[..=step]));
+            continue;
         }
         let eval_path = seq_dir.join(format!("eval-step{step}.json"));
         if eval_path.is_file() {

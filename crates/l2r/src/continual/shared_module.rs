@@ -9,7 +9,7 @@
 
 use super::config::RunConfig;
 use super::evaluate::{evaluate_shared_module, StepEvaluation};
-use super::run::{batch_of, ensure_trained};
+use super::run::{batch_of, ensure_trained, TrainingStart};
 use crate::backbone::{mean_pool, Backbone, TokenBatch};
 use crate::data::{BenchmarkTask, Example};
 use crate::error::Result;
@@ -57,14 +57,17 @@ pub(super) fn sequential_sequence(
     let names: Vec<String> = tasks.iter().map(|t| t.name.clone()).collect();
     for (step, task) in tasks.iter().enumerate() {
         let artifacts = TaskArtifacts::new(seq_dir.join(SEQUENTIAL).join(&task.name));
-        let init = models.last().map(|m| &m.module);
+        let start = match models.last() {
+            Some(previous) => TrainingStart::From(&previous.module),
+            None => TrainingStart::Fresh,
+        };
         let (model, accuracy) = ensure_trained(
             config,
             &artifacts,
             backbone,
             task,
             seed,
-            init,
+            start,
             show_progress,
         )?;
         models.push(model);
@@ -111,7 +114,7 @@ pub(super) fn multitask_sequence(
         backbone,
         &joint,
         seed,
-        None,
+        TrainingStart::Fresh,
         show_progress,
     )?;
     let columns = run_order_columns(tasks, &sorted)?;
@@ -140,11 +143,7 @@ pub(super) fn multitask_sequence(
     }
     // Rows before the last are empty: there is no sequence to measure forgetting on.
     let mut evaluations: Vec<StepEvaluation> = (0..last)
-        .map(|step| StepEvaluation {
-            step,
-            baselines: eval.baselines.keys().map(|k| (k.clone(), vec![])).collect(),
-            ..eval.clone()
-        })
+        .map(|step| StepEvaluation::skipped(step, &names[..=step]))
         .collect();
     evaluations.push(eval);
     Ok((evaluations, vec![]))

@@ -37,6 +37,17 @@ pub enum GateKind {
     Softmax,
 }
 
+/// When the routers are fitted. Every fit starts afresh on the memory of all tasks so far, so the routers after
+/// the last task are the same either way; fitting only then saves the intermediate fits and evaluations, and the
+/// accuracy matrix keeps only its last row (no BWT).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FitSchedule {
+    #[default]
+    EveryTask,
+    LastTask,
+}
+
 /// What the routers are fitted to and how CIL predicts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -72,6 +83,8 @@ pub struct RouterConfig {
     pub objective: RouterObjective,
     /// Per test batch, fine-tune a copy of the routers on the nearest memory examples (off when absent).
     pub local_adaptation: Option<LocalAdaptation>,
+    /// every_task (default) or last_task.
+    pub fit_after: FitSchedule,
 }
 
 impl Default for RouterConfig {
@@ -91,6 +104,7 @@ impl Default for RouterConfig {
             calibrate_heads: true,
             objective: RouterObjective::Joint,
             local_adaptation: None,
+            fit_after: FitSchedule::EveryTask,
         }
     }
 }

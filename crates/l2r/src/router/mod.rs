@@ -9,7 +9,7 @@ mod network;
 mod prior;
 
 pub use centroid::{CentroidWeights, DAM_TEMPERATURE, DAM_TOP_K};
-pub use config::{GateKind, RouterConfig, RouterInput, RouterObjective, RouterScope};
+pub use config::{FitSchedule, GateKind, RouterConfig, RouterInput, RouterObjective, RouterScope};
 pub use fit::{fit_router, FitReport, MemoryBatch};
 pub use gates::RouterWeights;
 pub use local::{adapt_router, nearest_memory, LocalAdaptation};

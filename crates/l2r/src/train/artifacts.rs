@@ -93,7 +93,7 @@ impl TaskArtifacts {
         let module = PeftModule::load(&self.module_path(), &record.peft, encoder)?;
         let head =
             ClassifierHead::load(&self.head_path(), encoder.hidden_size, record.labels.len())?;
-        Ok((record, TaskModel { module, head }))
+        Ok((record, TaskModel::new(module, head)))
     }
 }
 

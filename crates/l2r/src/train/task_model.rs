@@ -2,6 +2,7 @@
 
 use super::batches::TokenizedExample;
 use crate::backbone::{mean_pool, Backbone, TokenBatch};
+use crate::compose::{AlongsidePrevious, ModuleStack};
 use crate::error::Result;
 use crate::head::ClassifierHead;
 use crate::metrics::{classification_scores, ClassificationScores};
@@ -12,12 +13,28 @@ use candle_core::{Tensor, D};
 pub struct TaskModel {
     pub module: PeftModule,
     pub head: ClassifierHead,
+    /// Earlier tasks' modules kept active (frozen) beside this one: the ablation of isolated training.
+    pub previous: Option<ModuleStack>,
 }
 
 impl TaskModel {
+    /// A module and head used alone (isolated training).
+    pub fn new(module: PeftModule, head: ClassifierHead) -> Self {
+        TaskModel {
+            module,
+            head,
+            previous: None,
+        }
+    }
+
     /// Logits (batch, labels).
     pub fn logits(&self, backbone: &Backbone, batch: &TokenBatch) -> Result<Tensor> {
-        let hidden = backbone.encoder.forward(batch, &self.module)?;
+        let hidden = match &self.previous {
+            None => backbone.encoder.forward(batch, &self.module)?,
+            Some(previous) => backbone
+                .encoder
+                .forward(batch, &AlongsidePrevious::new(&self.module, previous))?,
+        };
         Ok(self
             .head
             .forward(&mean_pool(&hidden, &batch.attention_mask)?)?)

@@ -153,10 +153,10 @@ pub fn run_timed(
                 Work::TrainLora => PeftConfig::lora(),
                 _ => PeftConfig::adapter(),
             };
-            let model = TaskModel {
-                module: PeftModule::new(&peft, encoder, 0)?,
-                head: ClassifierHead::new(encoder.hidden_size, NUM_LABELS, 0)?,
-            };
+            let model = TaskModel::new(
+                PeftModule::new(&peft, encoder, 0)?,
+                ClassifierHead::new(encoder.hidden_size, NUM_LABELS, 0)?,
+            );
             let mut optimizer = AdamW::new(model.trainable_vars(), ParamsAdamW::default())?;
             let labels = labels(rows, &device)?;
             time(&mut || {
