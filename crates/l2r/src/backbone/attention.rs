@@ -97,7 +97,7 @@ impl SelfAttention {
             LinearSite::AttentionOutput,
             hooks,
         )?;
-        Ok(self.layer_norm.forward(&(projected + x)?)?)
+        Ok(self.layer_norm.forward_residual(&projected, x)?)
     }
 
     /// (batch, seq, hidden) -> (batch, heads, seq, head_dim), contiguous for the matmuls.

@@ -60,6 +60,6 @@ impl EncoderLayer {
         .gelu_erf()?;
         let ffn = hooked(&self.output, &inner, self.index, LinearSite::Output, hooks)?;
         let ffn = hooks.after_feed_forward(self.index, &ffn)?;
-        Ok(self.output_layer_norm.forward(&(ffn + attended)?)?)
+        Ok(self.output_layer_norm.forward_residual(&ffn, &attended)?)
     }
 }
