@@ -3,9 +3,10 @@
 
 use super::config::{Architecture, EncoderConfig};
 use super::hooks::{EncoderHooks, LinearSite};
-use super::nn::{softmax_last_dim, LayerNorm, Linear};
+use super::nn::{LayerNorm, Linear};
 use super::weights::WeightMap;
 use crate::error::Result;
+use crate::kernels;
 use candle_core::Tensor;
 
 pub struct SelfAttention {
@@ -67,12 +68,11 @@ impl SelfAttention {
         })
     }
 
-    /// `mask_bias`: (batch, 1, 1, seq) additive; `position_bias`: optional (1, heads, seq, seq) additive.
+    /// `bias`: additive on the scores, broadcastable to (batch, heads, seq, seq).
     pub fn forward(
         &self,
         x: &Tensor,
-        mask_bias: &Tensor,
-        position_bias: Option<&Tensor>,
+        bias: &Tensor,
         layer: usize,
         hooks: &dyn EncoderHooks,
     ) -> Result<Tensor> {
@@ -80,11 +80,8 @@ impl SelfAttention {
         let k = self.heads(&hooked(&self.key, x, layer, LinearSite::Key, hooks)?)?;
         let v = self.heads(&hooked(&self.value, x, layer, LinearSite::Value, hooks)?)?;
         let scale = 1.0 / (self.head_dim as f64).sqrt();
-        let mut scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(mask_bias)?;
-        if let Some(bias) = position_bias {
-            scores = scores.broadcast_add(bias)?;
-        }
-        let context = softmax_last_dim(&scores)?.matmul(&v)?;
+        let probabilities = kernels::masked_softmax(&q.matmul(&k.t()?)?, bias, scale)?;
+        let context = probabilities.matmul(&v)?;
         let (rows, _, seq, _) = context.dims4()?;
         let context =
             context

@@ -3,7 +3,7 @@
 use super::weights::WeightMap;
 use crate::error::Result;
 use crate::kernels;
-use candle_core::{Tensor, D};
+use candle_core::Tensor;
 
 /// `y = x Wᵀ + b` with a frozen weight of shape (out, in).
 #[derive(Clone)]
@@ -55,9 +55,4 @@ impl LayerNorm {
     pub fn forward_residual(&self, x: &Tensor, residual: &Tensor) -> candle_core::Result<Tensor> {
         kernels::add_layer_norm(x, residual, &self.weight, &self.bias, self.eps)
     }
-}
-
-/// Softmax over the last dimension with a backward pass (unlike `candle_nn::ops::softmax_last_dim`).
-pub fn softmax_last_dim(x: &Tensor) -> candle_core::Result<Tensor> {
-    candle_nn::ops::softmax(x, D::Minus1)
 }

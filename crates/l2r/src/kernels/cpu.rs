@@ -115,3 +115,38 @@ pub(super) fn sum(xs: &[f32]) -> f32 {
     }
     acc.iter().sum::<f32>() + tail
 }
+/// Σ xs·ys.
+#[inline(always)]
+pub(super) fn dot(xs: &[f32], ys: &[f32]) -> f32 {
+    let mut acc = [0f32; LANES];
+    let (xc, yc) = (xs.chunks_exact(LANES), ys.chunks_exact(LANES));
+    let tail: f32 = xc
+        .remainder()
+        .iter()
+        .zip(yc.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in xc.zip(yc) {
+        for ((a, x), y) in acc.iter_mut().zip(x).zip(y) {
+            *a = x.mul_add(*y, *a);
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// max xs (−∞ for an empty slice).
+#[inline(always)]
+pub(super) fn max(xs: &[f32]) -> f32 {
+    let mut acc = [f32::NEG_INFINITY; LANES];
+    let chunks = xs.chunks_exact(LANES);
+    let tail = chunks
+        .remainder()
+        .iter()
+        .fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+    for chunk in chunks {
+        for (a, &x) in acc.iter_mut().zip(chunk) {
+            *a = if x > *a { x } else { *a };
+        }
+    }
+    acc.iter().fold(tail, |m, &x| m.max(x))
+}

@@ -2,9 +2,14 @@
 
 mod cpu;
 mod frozen_linear;
+mod gelu;
 mod layer_norm;
+mod math;
+mod softmax;
 #[cfg(test)]
 mod testing;
 
 pub use frozen_linear::frozen_matmul;
+pub use gelu::gelu_erf;
 pub use layer_norm::{add_layer_norm, layer_norm};
+pub use softmax::masked_softmax;
