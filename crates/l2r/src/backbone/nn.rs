@@ -21,11 +21,7 @@ impl Linear {
     }
 
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let y = kernels::frozen_matmul(x, &self.weight)?;
-        match &self.bias {
-            Some(bias) => y.broadcast_add(bias),
-            None => Ok(y),
-        }
+        kernels::frozen_linear(x, &self.weight, self.bias.as_ref())
     }
 }
 

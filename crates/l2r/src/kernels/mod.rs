@@ -9,7 +9,7 @@ mod softmax;
 #[cfg(test)]
 mod testing;
 
-pub use frozen_linear::frozen_matmul;
+pub use frozen_linear::frozen_linear;
 pub use gelu::gelu_erf;
 pub use layer_norm::{add_layer_norm, layer_norm};
 pub use softmax::masked_softmax;
