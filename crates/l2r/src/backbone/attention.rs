@@ -76,17 +76,11 @@ impl SelfAttention {
         layer: usize,
         hooks: &dyn EncoderHooks,
     ) -> Result<Tensor> {
-        let q = self.heads(&hooked(&self.query, x, layer, LinearSite::Query, hooks)?)?;
-        let k = self.heads(&hooked(&self.key, x, layer, LinearSite::Key, hooks)?)?;
-        let v = self.heads(&hooked(&self.value, x, layer, LinearSite::Value, hooks)?)?;
+        let q = hooked(&self.query, x, layer, LinearSite::Query, hooks)?;
+        let k = hooked(&self.key, x, layer, LinearSite::Key, hooks)?;
+        let v = hooked(&self.value, x, layer, LinearSite::Value, hooks)?;
         let scale = 1.0 / (self.head_dim as f64).sqrt();
-        let probabilities = kernels::masked_softmax(&q.matmul(&k.t()?)?, bias, scale)?;
-        let context = probabilities.matmul(&v)?;
-        let (rows, _, seq, _) = context.dims4()?;
-        let context =
-            context
-                .transpose(1, 2)?
-                .reshape((rows, seq, self.num_heads * self.head_dim))?;
+        let context = kernels::attention(&q, &k, &v, bias, self.num_heads, scale)?;
         let projected = hooked(
             &self.output,
             &context,
@@ -95,14 +89,6 @@ impl SelfAttention {
             hooks,
         )?;
         Ok(self.layer_norm.forward_residual(&projected, x)?)
-    }
-
-    /// (batch, seq, hidden) -> (batch, heads, seq, head_dim), contiguous for the matmuls.
-    fn heads(&self, x: &Tensor) -> Result<Tensor> {
-        let (rows, seq, _) = x.dims3()?;
-        Ok(x.reshape((rows, seq, self.num_heads, self.head_dim))?
-            .transpose(1, 2)?
-            .contiguous()?)
     }
 }
 
