@@ -20,6 +20,17 @@ fn keep_freed_memory() {
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
 }
 
+/// Runs candle's own elementwise ops (in l2r mostly the gradient sums of backprop) on the calling thread.
+/// candle 0.11 parallelises them on a second pool of spinning threads, beside the rayon pool that runs gemm
+/// and l2r's kernels: on two cores the two pools' threads took turns spinning against each other (a quarter
+/// of a LoRA training step in `BarrierGuard::drop`); these memory-bound sums gain little from a second core.
+/// Must run before any candle op starts the pool; an explicit CANDLE_NUM_THREADS wins.
+fn serial_candle_elementwise() {
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        std::env::set_var("CANDLE_NUM_THREADS", "1");
+    }
+}
+
 #[derive(Parser)]
 #[command(
     name = "l2r",
@@ -67,6 +78,7 @@ enum Command {
 
 fn main() {
     keep_freed_memory();
+    serial_candle_elementwise();
     let cli = Cli::parse();
     let output = commands::Output {
         quiet: cli.quiet,

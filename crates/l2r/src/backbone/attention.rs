@@ -3,9 +3,10 @@
 
 use super::config::{Architecture, EncoderConfig};
 use super::hooks::{EncoderHooks, LinearSite};
-use super::nn::{softmax_last_dim, LayerNorm, Linear};
+use super::nn::{LayerNorm, Linear};
 use super::weights::WeightMap;
 use crate::error::Result;
+use crate::kernels;
 use candle_core::Tensor;
 
 pub struct SelfAttention {
@@ -67,29 +68,19 @@ impl SelfAttention {
         })
     }
 
-    /// `mask_bias`: (batch, 1, 1, seq) additive; `position_bias`: optional (1, heads, seq, seq) additive.
+    /// `bias`: additive on the scores, broadcastable to (batch, heads, seq, seq).
     pub fn forward(
         &self,
         x: &Tensor,
-        mask_bias: &Tensor,
-        position_bias: Option<&Tensor>,
+        bias: &Tensor,
         layer: usize,
         hooks: &dyn EncoderHooks,
     ) -> Result<Tensor> {
-        let q = self.heads(&hooked(&self.query, x, layer, LinearSite::Query, hooks)?)?;
-        let k = self.heads(&hooked(&self.key, x, layer, LinearSite::Key, hooks)?)?;
-        let v = self.heads(&hooked(&self.value, x, layer, LinearSite::Value, hooks)?)?;
+        let q = hooked(&self.query, x, layer, LinearSite::Query, hooks)?;
+        let k = hooked(&self.key, x, layer, LinearSite::Key, hooks)?;
+        let v = hooked(&self.value, x, layer, LinearSite::Value, hooks)?;
         let scale = 1.0 / (self.head_dim as f64).sqrt();
-        let mut scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(mask_bias)?;
-        if let Some(bias) = position_bias {
-            scores = scores.broadcast_add(bias)?;
-        }
-        let context = softmax_last_dim(&scores)?.matmul(&v)?;
-        let (rows, _, seq, _) = context.dims4()?;
-        let context =
-            context
-                .transpose(1, 2)?
-                .reshape((rows, seq, self.num_heads * self.head_dim))?;
+        let context = kernels::attention(&q, &k, &v, bias, self.num_heads, scale)?;
         let projected = hooked(
             &self.output,
             &context,
@@ -97,15 +88,7 @@ impl SelfAttention {
             LinearSite::AttentionOutput,
             hooks,
         )?;
-        Ok(self.layer_norm.forward(&(projected + x)?)?)
-    }
-
-    /// (batch, seq, hidden) -> (batch, heads, seq, head_dim), contiguous for the matmuls.
-    fn heads(&self, x: &Tensor) -> Result<Tensor> {
-        let (rows, seq, _) = x.dims3()?;
-        Ok(x.reshape((rows, seq, self.num_heads, self.head_dim))?
-            .transpose(1, 2)?
-            .contiguous()?)
+        Ok(self.layer_norm.forward_residual(&projected, x)?)
     }
 }
 

@@ -66,10 +66,10 @@ impl Encoder {
     /// Final hidden states (batch, seq, hidden).
     pub fn forward(&self, batch: &TokenBatch, hooks: &dyn EncoderHooks) -> Result<Tensor> {
         let mut x = self.embeddings.forward(batch)?;
-        let (mask_bias, position_bias) = self.biases(batch)?;
+        let bias = self.attention_bias(batch)?;
         for (index, layer) in self.layers.iter().enumerate() {
             hooks.begin_layer(index, &x)?;
-            x = layer.forward(&x, &mask_bias, position_bias.as_ref(), hooks)?;
+            x = layer.forward(&x, &bias, hooks)?;
         }
         Ok(x)
     }
@@ -81,30 +81,28 @@ impl Encoder {
         hooks: &dyn EncoderHooks,
     ) -> Result<EncoderOutput> {
         let mut states = vec![self.embeddings.forward(batch)?];
-        let (mask_bias, position_bias) = self.biases(batch)?;
+        let bias = self.attention_bias(batch)?;
         for layer in &self.layers {
-            let next = layer.forward(
-                states.last().expect("non-empty"),
-                &mask_bias,
-                position_bias.as_ref(),
-                hooks,
-            )?;
+            let next = layer.forward(states.last().expect("non-empty"), &bias, hooks)?;
             states.push(next);
         }
         Ok(EncoderOutput { states })
     }
 
-    fn biases(&self, batch: &TokenBatch) -> Result<(Tensor, Option<Tensor>)> {
+    /// The additive attention-score bias every layer shares: the padding mask (batch, 1, 1, seq), plus for
+    /// MPNet the relative-position bias, summed once here into (batch, heads, seq, seq).
+    fn attention_bias(&self, batch: &TokenBatch) -> Result<Tensor> {
         // Padded keys get a large negative score; -1e9 keeps softmax finite in f32.
         let mask_bias = ((batch.attention_mask.clone() - 1.0)? * 1e9)?
             .unsqueeze(1)?
             .unsqueeze(1)?;
         let seq = batch.attention_mask.dim(1)?;
-        let position_bias = match &self.relative_attention_bias {
-            Some(table) => Some(relative_position_bias(table, seq, table.device())?),
-            None => None,
-        };
-        Ok((mask_bias, position_bias))
+        Ok(match &self.relative_attention_bias {
+            Some(table) => {
+                mask_bias.broadcast_add(&relative_position_bias(table, seq, table.device())?)?
+            }
+            None => mask_bias,
+        })
     }
 }
 

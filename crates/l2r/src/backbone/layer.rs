@@ -7,6 +7,7 @@ use super::hooks::{EncoderHooks, LinearSite};
 use super::nn::{LayerNorm, Linear};
 use super::weights::WeightMap;
 use crate::error::Result;
+use crate::kernels;
 use candle_core::Tensor;
 
 pub struct EncoderLayer {
@@ -43,23 +44,22 @@ impl EncoderLayer {
     pub fn forward(
         &self,
         x: &Tensor,
-        mask_bias: &Tensor,
-        position_bias: Option<&Tensor>,
+        attention_bias: &Tensor,
         hooks: &dyn EncoderHooks,
     ) -> Result<Tensor> {
         let attended = self
             .attention
-            .forward(x, mask_bias, position_bias, self.index, hooks)?;
+            .forward(x, attention_bias, self.index, hooks)?;
         let inner = hooked(
             &self.intermediate,
             &attended,
             self.index,
             LinearSite::Intermediate,
             hooks,
-        )?
-        .gelu_erf()?;
+        )?;
+        let inner = kernels::gelu_erf(&inner)?;
         let ffn = hooked(&self.output, &inner, self.index, LinearSite::Output, hooks)?;
         let ffn = hooks.after_feed_forward(self.index, &ffn)?;
-        Ok(self.output_layer_norm.forward(&(ffn + attended)?)?)
+        Ok(self.output_layer_norm.forward_residual(&ffn, &attended)?)
     }
 }

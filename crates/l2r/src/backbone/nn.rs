@@ -2,7 +2,8 @@
 
 use super::weights::WeightMap;
 use crate::error::Result;
-use candle_core::{Tensor, D};
+use crate::kernels;
+use candle_core::Tensor;
 
 /// `y = x Wᵀ + b` with a frozen weight of shape (out, in).
 #[derive(Clone)]
@@ -20,15 +21,12 @@ impl Linear {
     }
 
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let y = crate::kernels::frozen_matmul(x, &self.weight)?;
-        match &self.bias {
-            Some(bias) => y.broadcast_add(bias),
-            None => Ok(y),
-        }
+        kernels::frozen_linear(x, &self.weight, self.bias.as_ref())
     }
 }
 
-/// Layer normalisation over the last dimension, written with differentiable ops.
+/// Layer normalisation over the last dimension with a frozen weight and bias (fused kernel with a backward
+/// to its input, unlike candle's).
 #[derive(Clone)]
 pub struct LayerNorm {
     pub weight: Tensor,
@@ -46,16 +44,11 @@ impl LayerNorm {
     }
 
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let centered = x.broadcast_sub(&x.mean_keepdim(D::Minus1)?)?;
-        let variance = centered.sqr()?.mean_keepdim(D::Minus1)?;
-        let normed = centered.broadcast_div(&(variance + self.eps)?.sqrt()?)?;
-        normed
-            .broadcast_mul(&self.weight)?
-            .broadcast_add(&self.bias)
+        kernels::layer_norm(x, &self.weight, &self.bias, self.eps)
     }
-}
 
-/// Softmax over the last dimension with a backward pass (unlike `candle_nn::ops::softmax_last_dim`).
-pub fn softmax_last_dim(x: &Tensor) -> candle_core::Result<Tensor> {
-    candle_nn::ops::softmax(x, D::Minus1)
+    /// `forward(x + residual)` in one pass.
+    pub fn forward_residual(&self, x: &Tensor, residual: &Tensor) -> candle_core::Result<Tensor> {
+        kernels::add_layer_norm(x, residual, &self.weight, &self.bias, self.eps)
+    }
 }

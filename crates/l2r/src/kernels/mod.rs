@@ -1,5 +1,16 @@
 //! Hand-written CPU ops where candle's generic ones waste work (forward/backward pairs, llm.c style).
 
+mod attention;
+mod cpu;
 mod frozen_linear;
+mod gelu;
+mod layer_norm;
+mod math;
+mod softmax;
+#[cfg(test)]
+mod testing;
 
-pub use frozen_linear::frozen_matmul;
+pub use attention::attention;
+pub use frozen_linear::frozen_linear;
+pub use gelu::gelu_erf;
+pub use layer_norm::{add_layer_norm, layer_norm};
