@@ -67,8 +67,18 @@ fn report_renders_its_plots() {
     );
     let html_path = run.join("report.html");
     let html = std::fs::read_to_string(&html_path).unwrap();
-    // 8 setups' accuracy matrices, the gates, 2 training-curve charts.
-    assert_eq!(html.matches("<svg").count(), 11);
+    // Every setup's accuracy matrix (the method's, the baselines'), the gates, 2 training-curve charts.
+    let metrics: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("metrics.json")).unwrap()).unwrap();
+    let setups = metrics["sequences"][0]["matrices"]
+        .as_object()
+        .unwrap()
+        .len();
+    assert!(
+        setups >= 14,
+        "8 setups of the method and 6 baseline rows: {setups}"
+    );
+    assert_eq!(html.matches("<svg").count(), setups + 3);
     assert!(html.contains("<table>") && html.contains("cil_dam"));
     assert!(html.contains("weather") && html.contains("food"));
     assert!(

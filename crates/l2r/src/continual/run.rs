@@ -73,9 +73,10 @@ pub const SETUPS: [&str; 8] = [
     "cil_dam_top_task",
 ];
 
-/// One setup's row of accuracies in a step's evaluation; `None` for a baseline the evaluation predates.
-fn setup_row<'a>(eval: &'a StepEvaluation, setup: &str) -> Option<&'a [f64]> {
-    Some(match setup {
+/// One setup's row of accuracies in a step's evaluation; empty for a step not evaluated or a baseline the
+/// evaluation predates.
+fn setup_row<'a>(eval: &'a StepEvaluation, setup: &str) -> &'a [f64] {
+    match setup {
         "til_oracle" => &eval.til_oracle,
         "til_routed" => &eval.til_routed,
         "cil" => &eval.cil,
@@ -84,8 +85,8 @@ fn setup_row<'a>(eval: &'a StepEvaluation, setup: &str) -> Option<&'a [f64]> {
         "cil_gated" => &eval.cil_gated,
         "cil_dam" => &eval.cil_dam,
         "cil_dam_top_task" => &eval.cil_dam_top_task,
-        other => eval.baselines.get(other)?,
-    })
+        other => eval.baselines.get(other).map_or(&[], Vec::as_slice),
+    }
 }
 
 /// Runs (or resumes) every seed × order of `config` in `dir`.
@@ -507,13 +508,7 @@ fn sequence_metrics(
         }
     }
     for setup in setups {
-        let Some(matrix) = evals
-            .iter()
-            .map(|e| setup_row(e, setup).map(<[f64]>::to_vec))
-            .collect::<Option<Vec<Vec<f64>>>>()
-        else {
-            continue;
-        };
+        let matrix: Vec<Vec<f64>> = evals.iter().map(|e| setup_row(e, setup).to_vec()).collect();
         if matrix.iter().all(Vec::is_empty) {
             continue; // a setup this kind of run does not have
         }
