@@ -88,6 +88,14 @@ def matmul_probe(threads, size, repeats=5):
     return 2 * size ** 3 / best / 1e9
 
 
+def fma_peak(l2r, threads):
+    """The CPU's fp32 FMA peak in GFLOP/s: independent vector FMA chains on every thread, best of 5."""
+    env = dict(os.environ, RAYON_NUM_THREADS=str(threads))
+    out = subprocess.run([str(l2r), "bench", "--fma-peak", "--repeats", "5", "--json"], env=env,
+                         capture_output=True, text=True, check=True).stdout
+    return json.loads(out)["fma_peak_gflops"]
+
+
 def sides(dtypes):
     out = [("l2r", "fp32")]
     out += [("pytorch", d) for d in dtypes]
@@ -226,8 +234,9 @@ def main():
                         help="threads of both sides (default: each side uses every core it may)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, one round, one repeat: a smoke test")
     parser.add_argument("--peak-gflops", type=float, default=None,
-                        help="the CPU's measured fp32 FMA peak for '%% peak' (default: a matmul probe)")
-    parser.add_argument("--no-probe", action="store_true", help="skip the matmul probe (no '%% peak')")
+                        help="the CPU's fp32 FMA peak for '%% peak' (default: measured by `l2r bench --fma-peak`)")
+    parser.add_argument("--no-probe", action="store_true",
+                        help="measure no peak and skip the PyTorch matmul probe (no '%% peak')")
     parser.add_argument("--omp-passive", action="store_true",
                         help="OMP_WAIT_POLICY=PASSIVE for PyTorch: its OpenMP threads sleep instead of spinning, "
                              "which only helps on a busy machine (not PyTorch's default; recorded in the report)")
@@ -254,10 +263,13 @@ def main():
     load_before = load_average()
     threads = args.threads or info["cores"]
     peak, peak_label = args.peak_gflops, "given with --peak-gflops"
-    if peak is None and not args.no_probe:
+    probe = None
+    if not args.no_probe:
         size = 1024 if args.quick else 4096
-        peak = matmul_probe(threads, size)
-        peak_label = f"PyTorch fp32 {size}² matmul probe, a lower bound of the FMA peak"
+        probe = matmul_probe(threads, size)
+        if peak is None:
+            peak = fma_peak(args.l2r, threads)
+            peak_label = f"fp32 FMA peak measured by `l2r bench --fma-peak` on {threads} threads"
     print(f"l2r {git_revision()} vs PyTorch on {info['cpu']} ({info['cores']} cores, "
           f"{' '.join(info['flags'])}); load average {load_before}", file=sys.stderr)
 
@@ -286,6 +298,9 @@ def main():
     print(f"l2r {git_revision()}; {sizes}" + ("; --quick: NOT the benchmark sizes" if args.quick else "") + ".  ")
     if peak:
         print(f"fp32 peak for % peak: {peak:.0f} GFLOP/s ({peak_label}).  ")
+    if probe:
+        print(f"PyTorch fp32 {size}² matmul alone: {probe:.0f} GFLOP/s"
+              + (f" ({100 * probe / peak:.0f}% of peak)" if peak else "") + ".  ")
     if args.omp_passive:
         print("PyTorch ran with OMP_WAIT_POLICY=PASSIVE (not its default).  ")
     busiest = max((load_before or [0])[0], (load_after or [0])[0])

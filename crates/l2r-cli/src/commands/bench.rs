@@ -31,6 +31,9 @@ pub struct BenchArgs {
     /// Tokens per sequence, special tokens included.
     #[arg(long, default_value_t = 128)]
     seq_len: usize,
+    /// Measure the CPU's fp32 FMA peak (GFLOP/s on every thread) instead, the denominator of "% of peak".
+    #[arg(long, conflicts_with = "work")]
+    fma_peak: bool,
     #[command(flatten)]
     backbone: BackboneArgs,
 }
@@ -48,6 +51,9 @@ struct Measurement {
 
 pub fn run(args: BenchArgs, output: &Output) -> anyhow::Result<()> {
     anyhow::ensure!(args.repeats >= 1, "--repeats must be at least 1");
+    if args.fma_peak {
+        return print_fma_peak(args.repeats, output);
+    }
     let works = match args.work.is_empty() {
         true => Work::STANDARD.to_vec(),
         false => args.work.clone(),
@@ -146,4 +152,24 @@ fn peak_rss_mib() -> Option<f64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
+}
+
+/// The best of `repeats` FMA-peak measurements of a few tenths of a second each.
+fn print_fma_peak(repeats: usize, output: &Output) -> anyhow::Result<()> {
+    let best = (0..repeats)
+        .map(|_| l2r::kernels::measure_fma_peak(200_000_000))
+        .max_by(|a, b| a.gflops.total_cmp(&b.gflops))
+        .ok_or_else(|| anyhow::anyhow!("no measurement"))?;
+    if output.json {
+        return output.print_json(&serde_json::json!({
+            "fma_peak_gflops": best.gflops,
+            "threads": best.threads,
+            "fp32_lanes": best.lanes,
+        }));
+    }
+    println!(
+        "fp32 FMA peak: {:.0} GFLOP/s ({} threads, {} fp32 lanes per instruction; best of {repeats})",
+        best.gflops, best.threads, best.lanes
+    );
+    Ok(())
 }

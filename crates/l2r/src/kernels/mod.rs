@@ -2,6 +2,7 @@
 
 mod attention;
 mod cpu;
+mod fma_peak;
 mod frozen_linear;
 mod gelu;
 mod layer_norm;
@@ -11,6 +12,7 @@ mod softmax;
 mod testing;
 
 pub use attention::attention;
+pub use fma_peak::{measure_fma_peak, FmaPeak};
 pub use frozen_linear::frozen_linear;
 pub use gelu::gelu_erf;
 pub use layer_norm::{add_layer_norm, layer_norm};
