@@ -87,24 +87,24 @@ impl EncoderHooks for Composition<'_> {
     }
 }
 
-/// Σᵢ wᵢ · upᵢ(relu(downᵢ(h))), all T adapters in two batched matmuls.
+/// Σₜ wₜ · upₜ(relu(downₜ(h))) for all T adapters in two matmuls. The weights scale each adapter's hidden
+/// activations instead of its outputs, Σₜ wₜ (aₜ Uₜᵀ + cₜ) = [w₁a₁ … w_T a_T] · [U₁ … U_T]ᵀ + Σₜ wₜ cₜ, so the
+/// up-projections of all adapters are one matmul with inner size T·size and no (T, batch, seq, d) tensor exists.
 fn adapter_wavg(s: &AdapterStack, h: &Tensor, w: &Tensor) -> Result<Tensor> {
     let (b, seq, d) = h.dims3()?;
     let (t, size, _) = s.down_weight.dims3()?;
     let flat = h.reshape((b * seq, d))?;
     let down = flat.matmul(&s.down_weight.reshape((t * size, d))?.t()?)?; // (b·seq, T·size)
     let down = down
-        .reshape((b * seq, t, size))?
+        .reshape((b, seq, t, size))?
         .broadcast_add(&s.down_bias)?
-        .relu()?;
+        .relu()?
+        .broadcast_mul(&w.reshape((b, 1, t, 1))?)?; // each adapter's activations times its weight
     let up = down
-        .transpose(0, 1)?
-        .contiguous()?
-        .matmul(&s.up_weight.transpose(1, 2)?)?; // (T, b·seq, d)
-    let up = up
-        .broadcast_add(&s.up_bias.unsqueeze(1)?)?
-        .reshape((t, b, seq, d))?;
-    weighted_sum(&up, w)
+        .reshape((b * seq, t * size))?
+        .matmul(&s.up_concat.t()?)?
+        .reshape((b, seq, d))?;
+    up.broadcast_add(&w.matmul(&s.up_bias)?.unsqueeze(1)?) // Σₜ wₜ cₜ per example
 }
 
 /// The adapter whose parameters are Σᵢ wᵢ θᵢ for each example, applied once.
@@ -120,32 +120,25 @@ fn adapter_merge(s: &AdapterStack, h: &Tensor, w: &Tensor) -> Result<Tensor> {
     down.matmul(&up_w.transpose(1, 2)?)?.broadcast_add(&up_b)
 }
 
+/// Σₜ wₜ Bₜ Aₜ x for all T LoRA modules in two matmuls: the weights scale the rank-r activations, so the Bₜ are
+/// one matmul with inner size T·r.
 fn lora_wavg(s: &LoraStack, x: &Tensor, w: &Tensor) -> Result<Tensor> {
     let (b, seq, d) = x.dims3()?;
     let (t, r, _) = s.a.dims3()?;
+    let out_dim = s.b_concat.dim(0)?;
     let low = x
         .reshape((b * seq, d))?
-        .matmul(&s.a.reshape((t * r, d))?.t()?)?; // (b·seq, T·r)
-    let low = low
-        .reshape((b * seq, t, r))?
-        .transpose(0, 1)?
-        .contiguous()?;
-    let out = low.matmul(&s.b.transpose(1, 2)?)?; // (T, b·seq, out)
-    let out_dim = out.dim(2)?;
-    weighted_sum(&out.reshape((t, b, seq, out_dim))?, w)? * s.scale
+        .matmul(&s.a.reshape((t * r, d))?.t()?)? // (b·seq, T·r)
+        .reshape((b, seq, t, r))?
+        .broadcast_mul(&w.reshape((b, 1, t, 1))?)?
+        .reshape((b * seq, t * r))?;
+    low.matmul(&s.b_concat.t()?)?.reshape((b, seq, out_dim))? * s.scale
 }
 
 fn lora_merge(s: &LoraStack, x: &Tensor, w: &Tensor) -> Result<Tensor> {
     let a = merge(&s.a, w)?; // (b, r, in)
     let b = merge(&s.b, w)?; // (b, out, r)
     x.matmul(&a.transpose(1, 2)?)?.matmul(&b.transpose(1, 2)?)? * s.scale
-}
-
-/// Σₜ w[:, t] · values[t] for values (T, b, seq, d) and w (b, T): (b, seq, d).
-fn weighted_sum(values: &Tensor, w: &Tensor) -> Result<Tensor> {
-    let (t, b) = (values.dim(0)?, values.dim(1)?);
-    let w = w.t()?.reshape((t, b, 1, 1))?;
-    values.broadcast_mul(&w)?.sum(0)
 }
 
 /// Per-example parameters Σₜ w[b, t] · stacked[t]: (T, ...) with w (b, T) -> (b, ...).
@@ -156,4 +149,78 @@ fn merge(stacked: &Tensor, w: &Tensor) -> Result<Tensor> {
     let mut shape = vec![w.dim(0)?];
     shape.extend_from_slice(&dims[1..]);
     merged.reshape(shape)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backbone::tiny::tiny_config;
+    use crate::peft::{PeftConfig, PeftModule};
+    use candle_core::Device;
+
+    /// Three modules with every parameter non-zero, as after training.
+    fn modules(config: &PeftConfig) -> Vec<PeftModule> {
+        let encoder = tiny_config();
+        (0..3)
+            .map(|seed| {
+                let module = PeftModule::new(config, &encoder, seed).unwrap();
+                for var in module.varmap().all_vars() {
+                    let noise = Tensor::randn(0f32, 0.1, var.shape(), &Device::Cpu).unwrap();
+                    var.set(&noise).unwrap();
+                }
+                module
+            })
+            .collect()
+    }
+
+    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
+        (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
+    }
+
+    #[test]
+    fn the_weighted_average_is_the_weighted_sum_of_each_modules_output() {
+        let encoder = tiny_config();
+        let w = Tensor::new(&[[0.2f32, 0.5, 0.3], [0.0, 0.9, 0.1]], &Device::Cpu).unwrap();
+        let h = Tensor::randn(0f32, 1.0, (2, 5, encoder.hidden_size), &Device::Cpu).unwrap();
+        let weighted = |outputs: Vec<Tensor>| {
+            let rows = w.to_vec2::<f32>().unwrap();
+            let mut total = outputs[0].zeros_like().unwrap();
+            for (t, out) in outputs.iter().enumerate() {
+                let wt: Vec<f32> = rows.iter().map(|r| r[t]).collect();
+                let wt = Tensor::new(wt, &Device::Cpu)
+                    .unwrap()
+                    .reshape((2, 1, 1))
+                    .unwrap();
+                total = (total + out.broadcast_mul(&wt).unwrap()).unwrap();
+            }
+            total
+        };
+
+        let adapters = modules(&PeftConfig::Adapter { size: 4 });
+        let refs: Vec<&PeftModule> = adapters.iter().collect();
+        let stack = ModuleStack::new(&refs, encoder.num_hidden_layers).unwrap();
+        let got = adapter_wavg(&stack.adapters[&0], &h, &w).unwrap();
+        let residuals = adapters
+            .iter()
+            .map(|m| (m.after_feed_forward(0, &h).unwrap() - &h).unwrap())
+            .collect();
+        assert!(max_diff(&got, &weighted(residuals)) < 1e-5);
+
+        let loras = modules(&PeftConfig::lora());
+        let refs: Vec<&PeftModule> = loras.iter().collect();
+        let stack = ModuleStack::new(&refs, encoder.num_hidden_layers).unwrap();
+        let got = lora_wavg(&stack.loras[&(1, LinearSite::Value)], &h, &w).unwrap();
+        let deltas = loras
+            .iter()
+            .map(|m| m.linear_delta(1, LinearSite::Value, &h).unwrap().unwrap())
+            .collect();
+        assert!(max_diff(&got, &weighted(deltas)) < 1e-5);
+    }
 }

@@ -7,19 +7,31 @@ use crate::peft::{PeftConfig, PeftModule};
 use candle_core::Tensor;
 use std::collections::HashMap;
 
-/// Per layer: down (T, size, d), down bias (T, size), up (T, d, size), up bias (T, d).
+/// Per layer: down (T, size, d), down bias (T, size), up (T, d, size), up bias (T, d), and the up-projections
+/// side by side, [U₁ … U_T] (d, T·size), for the weighted average in one matmul.
 pub struct AdapterStack {
     pub down_weight: Tensor,
     pub down_bias: Tensor,
     pub up_weight: Tensor,
     pub up_bias: Tensor,
+    pub up_concat: Tensor,
 }
 
-/// Per (layer, site): A (T, r, in), B (T, out, r), and the common scale alpha / r.
+/// Per (layer, site): A (T, r, in), B (T, out, r), [B₁ … B_T] (out, T·r), and the common scale alpha / r.
 pub struct LoraStack {
     pub a: Tensor,
     pub b: Tensor,
+    pub b_concat: Tensor,
     pub scale: f64,
+}
+
+/// (T, rows, cols) -> (rows, T·cols): the T matrices side by side.
+fn side_by_side(stacked: &Tensor) -> Result<Tensor> {
+    let (t, rows, cols) = stacked.dims3()?;
+    Ok(stacked
+        .transpose(0, 1)?
+        .contiguous()?
+        .reshape((rows, t * cols))?)
 }
 
 pub struct ModuleStack {
@@ -52,12 +64,14 @@ impl ModuleStack {
                     if parts.len() == modules.len() {
                         let stacked =
                             |f: &dyn Fn(usize) -> Tensor| stack_detached(modules.len(), f);
+                        let up_weight = stacked(&|i| parts[i].up_weight.clone())?;
                         stack.adapters.insert(
                             layer,
                             AdapterStack {
                                 down_weight: stacked(&|i| parts[i].down_weight.clone())?,
                                 down_bias: stacked(&|i| parts[i].down_bias.clone())?,
-                                up_weight: stacked(&|i| parts[i].up_weight.clone())?,
+                                up_concat: side_by_side(&up_weight)?,
+                                up_weight,
                                 up_bias: stacked(&|i| parts[i].up_bias.clone())?,
                             },
                         );
@@ -70,11 +84,13 @@ impl ModuleStack {
                         if parts.len() == modules.len() {
                             let stacked =
                                 |f: &dyn Fn(usize) -> Tensor| stack_detached(modules.len(), f);
+                            let b = stacked(&|i| parts[i].b.clone())?;
                             stack.loras.insert(
                                 (layer, site),
                                 LoraStack {
                                     a: stacked(&|i| parts[i].a.clone())?,
-                                    b: stacked(&|i| parts[i].b.clone())?,
+                                    b_concat: side_by_side(&b)?,
+                                    b,
                                     scale: parts[0].scale,
                                 },
                             );
