@@ -137,21 +137,8 @@ pub fn evaluate_step(
     let bar = crate::train::progress_bar(show_progress, total as u64);
     bar.set_message("evaluating");
     let mut eval = StepEvaluation {
-        step: tests.len().saturating_sub(1),
-        tasks: names.to_vec(),
         til_oracle: oracle.to_vec(),
-        til_routed: vec![],
-        cil: vec![],
-        cil_uniform: vec![],
-        cil_top_task: vec![],
-        cil_gated: vec![],
-        cil_dam: vec![],
-        cil_dam_top_task: vec![],
-        dam_routing_accuracy: vec![],
-        cil_weighted_f1: vec![],
-        routing_accuracy: vec![],
-        mean_weights: vec![],
-        baselines: BTreeMap::new(),
+        ..StepEvaluation::skipped(tests.len().saturating_sub(1), names)
     };
     for (task, test) in tests.iter().enumerate() {
         let t = evaluate_task(routed, network, memory, stats, test, task)?;
