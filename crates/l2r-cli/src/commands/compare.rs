@@ -13,10 +13,10 @@ pub struct CompareArgs {
     /// Methods, comma-separated: a name of `--list`, or default (the paper's comparison), ablations, all.
     #[arg(long, default_value = "default")]
     methods: Vec<String>,
-    /// Seeds 0..N (default: the configs' own seeds).
+    /// Seeds 0..N of every benchmark (default: each config's own seeds).
     #[arg(long)]
     seeds: Option<u64>,
-    /// Task orders 0..M (default: the configs' own orders).
+    /// Task orders 0..M of every benchmark (default: each config's own orders).
     #[arg(long)]
     orders: Option<usize>,
     /// Output folder: one run folder per benchmark and variant, and compare.{md,csv,json}. Re-running the same
@@ -49,22 +49,18 @@ pub fn run(args: CompareArgs, output: &Output) -> anyhow::Result<()> {
             Ok(GridBenchmark { name, config })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let first = &benchmarks[0].config;
     let options = GridOptions {
-        seeds: args
-            .seeds
-            .map_or_else(|| first.seeds.clone(), |n| (0..n).collect()),
-        orders: args
-            .orders
-            .map_or_else(|| first.orders.clone(), |m| (0..m).collect()),
+        seeds: args.seeds.map(|n| (0..n).collect()),
+        orders: args.orders.map(|m| (0..m).collect()),
         show_progress: output.progress(),
     };
+    let count = |n: Option<usize>| n.map_or_else(|| "the config's".to_owned(), |n| n.to_string());
     output.info(format!(
         "comparing {} method(s) on {} benchmark(s), {} seed(s) × {} order(s), in {}",
         methods.len(),
         benchmarks.len(),
-        options.seeds.len(),
-        options.orders.len(),
+        count(args.seeds.map(|n| n as usize)),
+        count(args.orders),
         args.out.display()
     ));
     let table = compare(&benchmarks, &methods, &options, &args.out)

@@ -22,8 +22,9 @@ pub struct GridBenchmark {
 }
 
 pub struct GridOptions {
-    pub seeds: Vec<u64>,
-    pub orders: Vec<usize>,
+    /// Seeds and task orders of every benchmark; `None` keeps each config's own.
+    pub seeds: Option<Vec<u64>>,
+    pub orders: Option<Vec<usize>>,
     pub show_progress: bool,
 }
 
@@ -41,7 +42,8 @@ pub fn compare(
     options: &GridOptions,
     out: &Path,
 ) -> Result<ComparisonTable> {
-    if options.seeds.is_empty() || options.orders.is_empty() {
+    let empty = |v: Option<usize>| v == Some(0);
+    if empty(options.seeds.as_ref().map(Vec::len)) || empty(options.orders.as_ref().map(Vec::len)) {
         return Err(Error::invalid("give at least one seed and one task order"));
     }
     let mut rows = Vec::new();
@@ -79,8 +81,12 @@ fn plan(
     dir: &Path,
 ) -> Vec<PlannedRun> {
     let mut base = benchmark.config.clone();
-    base.seeds = options.seeds.clone();
-    base.orders = options.orders.clone();
+    if let Some(seeds) = &options.seeds {
+        base.seeds = seeds.clone();
+    }
+    if let Some(orders) = &options.orders {
+        base.orders = orders.clone();
+    }
     if base.module_cache.is_none() {
         base.module_cache = Some(dir.join("module-cache"));
     }
@@ -136,8 +142,8 @@ mod tests {
         let methods =
             parse_methods(&["l2r-merge,dam,l2r-wavg,l2r-memory-5,epi,sequential".into()]).unwrap();
         let options = GridOptions {
-            seeds: vec![0, 1],
-            orders: vec![0],
+            seeds: Some(vec![0, 1]),
+            orders: None,
             show_progress: false,
         };
         let runs = plan(&benchmark, &methods, &options, Path::new("/out/far5"));
@@ -162,6 +168,7 @@ mod tests {
             ]
         );
         assert!(runs.iter().all(|r| r.config.seeds == [0, 1]
+            && r.config.orders == [0]
             && r.config.module_cache.as_deref() == Some(Path::new("/out/far5/module-cache"))));
     }
 }
