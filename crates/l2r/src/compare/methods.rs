@@ -117,7 +117,7 @@ const fn method(
 }
 
 /// Every method, baselines first, then L2R and its ablations.
-pub const METHODS: [Method; 20] = [
+pub const METHODS: [Method; 21] = [
     method(
         "oracle",
         "task oracle: each task's own module and head (TIL upper bound)",
@@ -174,6 +174,7 @@ pub const METHODS: [Method; 20] = [
         Some("cil_dam"),
         Routing::Dam,
     ),
+    method("dam-top-task", "DAM-style routing, then the head of the nearest centroid's task (DAM's other CIL rule)", Variant::Base, Some("til_dam"), Some("cil_dam_top_task"), Routing::Dam),
     method("arrow", "Arrow: zero-shot per-token routing by the LoRA updates' top singular vectors (LoRA modules)", Variant::Lora, Some("til_arrow"), Some("cil_arrow"), Routing::None),
     method(
         "l2r-wavg",
@@ -253,7 +254,7 @@ pub const METHODS: [Method; 20] = [
 ];
 
 /// The paper-style comparison: bounds, similarity-routing baselines, L2R in both compositions.
-pub const DEFAULT_METHODS: [&str; 10] = [
+pub const DEFAULT_METHODS: [&str; 11] = [
     "oracle",
     "sequential",
     "multitask",
@@ -261,6 +262,7 @@ pub const DEFAULT_METHODS: [&str; 10] = [
     "mocl",
     "epi",
     "dam",
+    "dam-top-task",
     "arrow",
     "l2r-wavg",
     "l2r-merge",
