@@ -294,6 +294,21 @@ fn ensure_statistics(
     Ok(statistics)
 }
 
+/// The test batches of every task seen so far, each tokenized and embedded the first time it is needed (a resumed
+/// run whose evaluations are all on disk never needs them).
+pub(super) fn test_batches<'a>(
+    backbone: &Backbone,
+    tasks: &[&BenchmarkTask],
+    tests: &'a mut [Option<MemoryBatch>],
+) -> Result<Vec<&'a MemoryBatch>> {
+    for (task, slot) in tests.iter_mut().enumerate() {
+        if slot.is_none() {
+            *slot = Some(batch_of(backbone, &tasks[task].test, task)?);
+        }
+    }
+    Ok(tests.iter().flatten().collect())
+}
+
 pub(super) fn batch_of(
     backbone: &Backbone,
     examples: &[Example],
@@ -379,7 +394,7 @@ fn routed_sequence(
         };
         models.push(model);
         oracle.push(accuracy);
-        tests.push(batch_of(backbone, &task.test, step)?);
+        tests.push(None);
         if !memory.entries.iter().any(|e| e.task == step) {
             memory.add_task(step, &task.train, config.memory.per_class, seed)?;
             memory.save(&memory_path)?;
@@ -416,7 +431,7 @@ fn routed_sequence(
             seed,
             show_progress,
         )?;
-        let test_refs: Vec<&MemoryBatch> = tests.iter().collect();
+        let test_refs = test_batches(backbone, tasks, &mut tests)?;
         let stat_refs: Vec<&TaskStatistics> = stats.iter().collect();
         let seen = SeenTasks {
             names: &names[..=step],
@@ -474,8 +489,12 @@ fn ensure_router(
 
 fn step_line(eval: &StepEvaluation) -> String {
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let arrow = eval
+        .baselines
+        .get("cil_arrow")
+        .map_or_else(String::new, |v| format!(", Arrow {:.4}", mean(v)));
     format!(
-        "after task {} ({}): CIL {:.4}, uniform {:.4}, top-task {:.4}, gated {:.4}, DAM-style {:.4}, EPI {:.4}, MoCL {:.4}, TIL routed {:.4}, oracle {:.4}, routing {:.4}",
+        "after task {} ({}): CIL {:.4}, uniform {:.4}, top-task {:.4}, gated {:.4}, DAM-style {:.4}, EPI {:.4}, MoCL {:.4}{arrow}, TIL routed {:.4}, oracle {:.4}, routing {:.4}",
         eval.step + 1,
         eval.tasks.last().map(String::as_str).unwrap_or(""),
         mean(&eval.cil),

@@ -9,7 +9,7 @@
 
 use super::config::RunConfig;
 use super::evaluate::{evaluate_shared_module, StepEvaluation};
-use super::run::{batch_of, ensure_trained, TrainingStart};
+use super::run::{ensure_trained, test_batches, TrainingStart};
 use crate::backbone::{mean_pool, Backbone, TokenBatch};
 use crate::data::{BenchmarkTask, Example};
 use crate::error::Result;
@@ -72,14 +72,14 @@ pub(super) fn sequential_sequence(
         )?;
         models.push(model);
         just_trained.push(accuracy);
-        tests.push(batch_of(backbone, &task.test, step)?);
+        tests.push(None);
         let heads: Vec<&ClassifierHead> = models.iter().map(|m| &m.head).collect();
         let current = &models[step].module;
         let eval = cached_evaluation(seq_dir, SEQUENTIAL, step, || {
             evaluate_shared_module(
                 &|batch| concatenated_logits(backbone, current, &heads, batch),
                 &backbone.tokenizer,
-                &tests.iter().collect::<Vec<_>>(),
+                &test_batches(backbone, tasks, &mut tests)?,
                 &label_counts(&tasks[..=step]),
                 &names[..=step],
                 SEQUENTIAL,
@@ -118,11 +118,7 @@ pub(super) fn multitask_sequence(
         show_progress,
     )?;
     let columns = run_order_columns(tasks, &sorted)?;
-    let tests = tasks
-        .iter()
-        .enumerate()
-        .map(|(step, task)| batch_of(backbone, &task.test, step))
-        .collect::<Result<Vec<MemoryBatch>>>()?;
+    let mut tests: Vec<Option<MemoryBatch>> = tasks.iter().map(|_| None).collect();
     let names: Vec<String> = tasks.iter().map(|t| t.name.clone()).collect();
     let last = tasks.len() - 1;
     let eval = cached_evaluation(seq_dir, MULTITASK, last, || {
@@ -132,7 +128,7 @@ pub(super) fn multitask_sequence(
                 Ok(logits.index_select(&columns, 1)?)
             },
             &backbone.tokenizer,
-            &tests.iter().collect::<Vec<_>>(),
+            &test_batches(backbone, tasks, &mut tests)?,
             &label_counts(tasks),
             &names,
             MULTITASK,
