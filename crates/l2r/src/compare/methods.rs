@@ -46,6 +46,12 @@ impl Variant {
         }
     }
 
+    /// Whether its runs evaluate after every task (multitask and routers fitted once have only the last row, so
+    /// no backward transfer).
+    pub fn has_sequence(self) -> bool {
+        !matches!(self, Variant::Multitask | Variant::FitOnce)
+    }
+
     pub fn apply(self, base: &RunConfig) -> RunConfig {
         let mut config = base.clone();
         config.composition = CompositionMode::Wavg;

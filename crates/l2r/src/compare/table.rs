@@ -43,7 +43,11 @@ impl TableRow {
             description: method.description.to_owned(),
             til: setup(method.til),
             cil: setup(method.cil),
-            cil_bwt: method.cil.and_then(|n| summary.bwt.get(n)).copied(),
+            cil_bwt: method
+                .cil
+                .filter(|_| method.variant.has_sequence())
+                .and_then(|n| summary.bwt.get(n))
+                .copied(),
             routing_accuracy: match method.routing {
                 Routing::None => None,
                 Routing::Learned => Some(summary.routing_accuracy),
