@@ -66,15 +66,13 @@ pub struct ComparisonTable {
 }
 
 impl ComparisonTable {
-    /// Rows in the order of `methods` within each benchmark.
+    /// Rows in the order of `methods` within each benchmark (benchmarks in the order they first appear).
     pub fn new(mut rows: Vec<TableRow>, methods: &[Method]) -> Self {
+        let benchmarks: Vec<String> = first_appearances(rows.iter().map(|r| r.benchmark.as_str()))
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
         let rank = |name: &str| methods.iter().position(|m| m.name == name);
-        let benchmarks: Vec<String> = rows.iter().fold(Vec::new(), |mut seen, r| {
-            if !seen.contains(&r.benchmark) {
-                seen.push(r.benchmark.clone());
-            }
-            seen
-        });
         rows.sort_by_key(|r| {
             (
                 benchmarks.iter().position(|b| *b == r.benchmark),
@@ -85,13 +83,7 @@ impl ComparisonTable {
     }
 
     pub fn benchmarks(&self) -> Vec<&str> {
-        let mut seen: Vec<&str> = Vec::new();
-        for row in &self.rows {
-            if !seen.contains(&row.benchmark.as_str()) {
-                seen.push(&row.benchmark);
-            }
-        }
-        seen
+        first_appearances(self.rows.iter().map(|r| r.benchmark.as_str()))
     }
 
     /// Writes `compare.md`, `compare.csv` and `compare.json` in `dir`, each atomically.
@@ -111,13 +103,7 @@ impl ComparisonTable {
         text.push_str("\n|---|");
         text.push_str(&"---|---|".repeat(benchmarks.len()));
         text.push('\n');
-        let mut methods: Vec<&str> = Vec::new();
-        for row in &self.rows {
-            if !methods.contains(&row.method.as_str()) {
-                methods.push(&row.method);
-            }
-        }
-        for method in &methods {
+        for method in &first_appearances(self.rows.iter().map(|r| r.method.as_str())) {
             let _ = write!(text, "| {method} |");
             for b in &benchmarks {
                 let row = self
@@ -185,6 +171,17 @@ impl ComparisonTable {
         }
         text
     }
+}
+
+/// Each distinct name once, in the order it first appears.
+fn first_appearances<'a>(names: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut seen: Vec<&str> = Vec::new();
+    for name in names {
+        if !seen.contains(&name) {
+            seen.push(name);
+        }
+    }
+    seen
 }
 
 /// `0.767 ± 0.021`, or a dash where the method has no such setup.

@@ -132,7 +132,8 @@ pub fn evaluate_step(
     seen: &SeenTasks,
     show_progress: bool,
 ) -> Result<StepEvaluation> {
-    let (tests, oracle, names, stats) = (seen.tests, seen.oracle, seen.names, seen.statistics);
+    let (tests, oracle, names) = (seen.tests, seen.oracle, seen.names);
+    let similarity = SimilarityRouters::new(routed, seen.statistics)?;
     let total: usize = tests.iter().map(|t| t.len()).sum();
     let bar = crate::train::progress_bar(show_progress, total as u64);
     bar.set_message("evaluating");
@@ -141,7 +142,7 @@ pub fn evaluate_step(
         ..StepEvaluation::skipped(tests.len().saturating_sub(1), names)
     };
     for (task, test) in tests.iter().enumerate() {
-        let t = evaluate_task(routed, network, memory, stats, test, task)?;
+        let t = evaluate_task(routed, network, memory, &similarity, test, task)?;
         bar.inc(test.len() as u64);
         let share = |hits: usize| hits as f64 / test.len().max(1) as f64;
         let targets: Vec<usize> = test.labels.iter().map(|l| t.offset + l).collect();
@@ -228,11 +229,32 @@ struct TaskPredictions {
     baselines: BTreeMap<&'static str, Vec<usize>>,
 }
 
+/// What the similarity-routing baselines route with after a step, built once for every task's test set (the
+/// covariance's pseudo-inverse and the LoRA updates' singular vectors are SVDs).
+struct SimilarityRouters<'a> {
+    epi: EpiIdentifier,
+    mocl_keys: Tensor,
+    arrow: Option<ArrowRouting<'a>>,
+}
+
+impl<'a> SimilarityRouters<'a> {
+    fn new(routed: &Routed<'a>, stats: &[&TaskStatistics]) -> Result<Self> {
+        Ok(SimilarityRouters {
+            epi: EpiIdentifier::new(&stats.iter().map(|s| &s.epi).collect::<Vec<_>>())?,
+            mocl_keys: stacked_keys(stats)?,
+            arrow: match routed.stack.loras.is_empty() {
+                true => None,
+                false => Some(ArrowRouting::new(routed.stack, ARROW_TOP_K)?),
+            },
+        })
+    }
+}
+
 fn evaluate_task(
     routed: &Routed,
     network: &RouterNetwork,
     memory: &MemoryBatch,
-    stats: &[&TaskStatistics],
+    similarity: &SimilarityRouters,
     test: &MemoryBatch,
     task: usize,
 ) -> Result<TaskPredictions> {
@@ -257,12 +279,6 @@ fn evaluate_task(
         dam_top_task: vec![],
         dam_top_module: vec![],
         baselines: BTreeMap::new(),
-    };
-    let epi = EpiIdentifier::new(&stats.iter().map(|s| &s.epi).collect::<Vec<_>>())?;
-    let keys = stacked_keys(stats)?;
-    let arrow = match routed.stack.loras.is_empty() {
-        true => None,
-        false => Some(ArrowRouting::new(routed.stack, ARROW_TOP_K)?),
     };
     let averaged = Routed {
         mode: CompositionMode::Wavg,
@@ -324,7 +340,7 @@ fn evaluate_task(
             p.baselines.entry(name).or_default().extend(values);
         };
         record("til_dam", head_argmax(routed, &dam_logits, &offsets, task)?);
-        let epi_tasks = epi.identify(&frozen)?;
+        let epi_tasks = similarity.epi.identify(&frozen)?;
         let one_hot = FixedWeights(vec![one_hot(&epi_tasks, num_tasks)?]);
         let epi_logits = averaged.logits(&batch, &one_hot)?;
         record(
@@ -332,7 +348,7 @@ fn evaluate_task(
             top_task_predictions(routed, &epi_logits, &offsets, &epi_tasks)?,
         );
         record("routing_epi", epi_tasks);
-        let mocl = MoclWeights::new(&frozen, &keys)?;
+        let mocl = MoclWeights::new(&frozen, &similarity.mocl_keys)?;
         let mocl_logits = averaged.logits(&batch, &mocl)?;
         record(
             "til_mocl",
@@ -340,7 +356,7 @@ fn evaluate_task(
         );
         record("cil_mocl", argmax(&mocl_logits)?);
         record("routing_mocl", argmax(mocl.weights())?);
-        if let Some(arrow) = &arrow {
+        if let Some(arrow) = &similarity.arrow {
             let arrow_logits = routed.logits_with(&batch, arrow)?;
             record(
                 "til_arrow",
