@@ -8,6 +8,7 @@ use crate::compose::{CompositionMode, FixedWeights, Routed};
 use crate::error::Result;
 use crate::metrics::classification_scores;
 use crate::router::{adapt_router, CentroidWeights, MemoryBatch, RouterNetwork, RouterWeights};
+use crate::train::{shortest_first, unsort};
 use candle_core::{Device, IndexOp, Tensor, D};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -229,6 +230,31 @@ struct TaskPredictions {
     baselines: BTreeMap<&'static str, Vec<usize>>,
 }
 
+impl TaskPredictions {
+    /// Predictions made in `order` (the k-th belongs to example `order[k]`), put back in the test set's order.
+    fn in_item_order(self, order: &[usize]) -> Self {
+        let back = |values: Vec<usize>| unsort(&values, order);
+        TaskPredictions {
+            offset: self.offset,
+            global: back(self.global),
+            own: back(self.own),
+            top_task: back(self.top_task),
+            gated: back(self.gated),
+            uniform: back(self.uniform),
+            top_module: back(self.top_module),
+            weight_sums: self.weight_sums,
+            dam: back(self.dam),
+            dam_top_task: back(self.dam_top_task),
+            dam_top_module: back(self.dam_top_module),
+            baselines: self
+                .baselines
+                .into_iter()
+                .map(|(name, values)| (name, back(values)))
+                .collect(),
+        }
+    }
+}
+
 /// What the similarity-routing baselines route with after a step, built once for every task's test set (the
 /// covariance's pseudo-inverse and the LoRA updates' singular vectors are SVDs).
 struct SimilarityRouters<'a> {
@@ -285,15 +311,23 @@ fn evaluate_task(
         ..*routed
     };
     let chunk = local.map_or(64, |l| l.batch_size);
-    for start in (0..test.len()).step_by(chunk) {
-        let end = (start + chunk).min(test.len());
-        let ids: Vec<&[u32]> = test.ids[start..end].iter().map(Vec::as_slice).collect();
+    // Shortest first pads little and changes no prediction; local adaptation keeps the test stream's order, since
+    // its batches are what it adapts to.
+    let order: Vec<usize> = match local {
+        Some(_) => (0..test.len()).collect(),
+        None => shortest_first(&test.ids.iter().map(Vec::len).collect::<Vec<_>>()),
+    };
+    for (index, rows) in order.chunks(chunk).enumerate() {
+        let start = index * chunk;
+        let ids: Vec<&[u32]> = rows.iter().map(|&i| test.ids[i].as_slice()).collect();
         // One padded batch serves the routed, uniform and DAM-style forward passes.
         let batch = routed.backbone.tokenizer.pad(&ids)?;
-        let frozen = test.frozen.narrow(0, start, end - start)?;
-        let routing = test
-            .routing(network.config.input)
-            .narrow(0, start, end - start)?;
+        let rows = Tensor::new(
+            rows.iter().map(|&i| i as u32).collect::<Vec<_>>(),
+            &Device::Cpu,
+        )?;
+        let frozen = test.frozen.index_select(&rows, 0)?;
+        let routing = test.routing(network.config.input).index_select(&rows, 0)?;
         let adapted;
         let network = match local {
             Some(config) => {
@@ -321,7 +355,7 @@ fn evaluate_task(
         }
         let uniform = FixedWeights(vec![Tensor::full(
             1.0 / num_tasks as f32,
-            (end - start, num_tasks),
+            (ids.len(), num_tasks),
             &Device::Cpu,
         )?]);
         p.uniform.extend(argmax(&routed.logits(&batch, &uniform)?)?);
@@ -365,7 +399,7 @@ fn evaluate_task(
             record("cil_arrow", argmax(&arrow_logits)?);
         }
     }
-    Ok(p)
+    Ok(p.in_item_order(&order))
 }
 
 /// (batch, T) rows with a one at each row's task.
@@ -420,21 +454,21 @@ pub fn evaluate_shared_module(
     let mut baselines = BTreeMap::new();
     for (task, test) in tests.iter().enumerate() {
         let (mut til_hits, mut cil_hits) = (0usize, 0usize);
-        for start in (0..test.len()).step_by(64) {
-            let end = (start + 64).min(test.len());
-            let ids: Vec<&[u32]> = test.ids[start..end].iter().map(Vec::as_slice).collect();
+        let order = shortest_first(&test.ids.iter().map(Vec::len).collect::<Vec<_>>());
+        for rows in order.chunks(64) {
+            let ids: Vec<&[u32]> = rows.iter().map(|&i| test.ids[i].as_slice()).collect();
             let scores = logits(&tokenizer.pad(&ids)?)?;
             let all = scores.narrow(1, 0, label_counts.iter().sum())?;
             let own = scores.narrow(1, offsets[task], label_counts[task])?;
-            let labels = &test.labels[start..end];
+            let labels: Vec<usize> = rows.iter().map(|&i| test.labels[i]).collect();
             cil_hits += argmax(&all)?
                 .iter()
-                .zip(labels)
+                .zip(&labels)
                 .filter(|(p, l)| **p == offsets[task] + **l)
                 .count();
             til_hits += argmax(&own)?
                 .iter()
-                .zip(labels)
+                .zip(&labels)
                 .filter(|(p, l)| p == l)
                 .count();
         }

@@ -8,6 +8,7 @@ use super::prior::SimilarityPrior;
 use crate::backbone::{l2_normalize, Backbone};
 use crate::compose::Routed;
 use crate::error::{Error, Result};
+use crate::train::{shortest_first, unsort};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{AdamW, Optimizer};
 use rand::rngs::StdRng;
@@ -37,19 +38,27 @@ impl MemoryBatch {
             return Err(Error::invalid("no examples to route"));
         }
         let ids = backbone.tokenizer.encode_ids(texts)?;
+        // Embedded shortest first, so each chunk pads little; rows are put back in input order.
+        let order = shortest_first(&ids.iter().map(Vec::len).collect::<Vec<_>>());
         let (mut rows, mut layer_rows) = (Vec::new(), Vec::new());
-        for chunk in ids.chunks(64) {
+        for chunk in order.chunks(64) {
             let batch = backbone
                 .tokenizer
-                .pad(&chunk.iter().map(Vec::as_slice).collect::<Vec<_>>())?;
+                .pad(&chunk.iter().map(|&i| ids[i].as_slice()).collect::<Vec<_>>())?;
             let (last, layers) = backbone.frozen_representations(&batch)?;
             rows.push(last);
             layer_rows.push(layers);
         }
+        // Sorted position of each input row: `unsort` of 0, 1, 2, … over the order.
+        let sorted_position = unsort(&(0..order.len() as u32).collect::<Vec<_>>(), &order);
+        let sorted_position = Tensor::new(sorted_position, &Device::Cpu)?;
+        let in_input_order = |rows: &[Tensor]| -> Result<Tensor> {
+            Ok(Tensor::cat(rows, 0)?.index_select(&sorted_position, 0)?)
+        };
         Ok(MemoryBatch {
+            frozen: in_input_order(&rows)?,
+            frozen_layers: in_input_order(&layer_rows)?,
             ids,
-            frozen: Tensor::cat(&rows, 0)?,
-            frozen_layers: Tensor::cat(&layer_rows, 0)?,
             tasks,
             labels,
         })

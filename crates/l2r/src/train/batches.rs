@@ -50,6 +50,23 @@ pub fn length_grouped_batches(
     batches
 }
 
+/// Indices of `lengths` from shortest to longest (ties in input order): chunks of it pad little. For passes whose
+/// results do not depend on which examples share a batch (embedding, evaluation).
+pub fn shortest_first(lengths: &[usize]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..lengths.len()).collect();
+    order.sort_by_key(|&i| lengths[i]);
+    order
+}
+
+/// Puts values computed in `order` (value k belongs to item `order[k]`) back in item order.
+pub fn unsort<T: Clone + Default>(values: &[T], order: &[usize]) -> Vec<T> {
+    let mut by_item = vec![T::default(); values.len()];
+    for (value, &item) in values.iter().zip(order) {
+        by_item[item] = value.clone();
+    }
+    by_item
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,5 +93,14 @@ mod tests {
             "mean spread {}",
             spread / batches.len()
         );
+    }
+
+    #[test]
+    fn shortest_first_then_unsort_restores_item_order() {
+        let lengths = [5, 2, 9, 2, 7];
+        let order = shortest_first(&lengths);
+        assert_eq!(order, vec![1, 3, 0, 4, 2]);
+        let computed: Vec<usize> = order.iter().map(|&i| lengths[i] * 10).collect();
+        assert_eq!(unsort(&computed, &order), vec![50, 20, 90, 20, 70]);
     }
 }

@@ -9,7 +9,9 @@ mod task_model;
 mod trainer;
 
 pub use artifacts::{default_dir, SplitSpec, TaskArtifacts, TaskRecord};
-pub use batches::{length_grouped_batches, tokenize_examples, TokenizedExample};
+pub use batches::{
+    length_grouped_batches, shortest_first, tokenize_examples, unsort, TokenizedExample,
+};
 pub use probe::{frozen_features, train_linear_probe, ProbeConfig, ProbeReport};
 pub use schedule::LrSchedule;
 pub use task_data::task_splits;
