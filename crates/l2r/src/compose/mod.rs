@@ -9,7 +9,7 @@ mod stack;
 
 pub use alongside::AlongsidePrevious;
 pub use composition::{Composition, FixedWeights, LayerWeights};
-pub use routed::Routed;
+pub use routed::{heads_on_encoder, label_offsets, Routed};
 pub use stack::ModuleStack;
 
 use serde::{Deserialize, Serialize};

@@ -21,14 +21,7 @@ impl Routed<'_> {
 
     /// Offsets of each head's labels in the concatenated label space.
     pub fn label_offsets(&self) -> Vec<usize> {
-        self.heads
-            .iter()
-            .scan(0, |acc, h| {
-                let start = *acc;
-                *acc += h.num_labels();
-                Some(start)
-            })
-            .collect()
+        label_offsets(self.heads.iter().map(|h| h.num_labels()))
     }
 
     pub fn total_labels(&self) -> usize {
@@ -51,13 +44,7 @@ impl Routed<'_> {
         batch: &TokenBatch,
         hooks: &dyn EncoderHooks,
     ) -> Result<Vec<Tensor>> {
-        let hidden = self.backbone.encoder.forward(batch, hooks)?;
-        let pooled = mean_pool(&hidden, &batch.attention_mask)?;
-        Ok(self
-            .heads
-            .iter()
-            .map(|h| h.forward(&pooled))
-            .collect::<candle_core::Result<Vec<_>>>()?)
+        heads_on_encoder(self.backbone, hooks, self.heads, batch)
     }
 
     /// All heads' logits concatenated (batch, Σ labels).
@@ -72,4 +59,31 @@ impl Routed<'_> {
             D::Minus1,
         )?)
     }
+}
+
+/// Where each of consecutive label sets of these sizes starts in their concatenation.
+pub fn label_offsets(label_counts: impl IntoIterator<Item = usize>) -> Vec<usize> {
+    label_counts
+        .into_iter()
+        .scan(0, |sum, count| {
+            let start = *sum;
+            *sum += count;
+            Some(start)
+        })
+        .collect()
+}
+
+/// Each head's logits on the mean-pooled output of the backbone run with `hooks`.
+pub fn heads_on_encoder(
+    backbone: &Backbone,
+    hooks: &dyn EncoderHooks,
+    heads: &[&ClassifierHead],
+    batch: &TokenBatch,
+) -> Result<Vec<Tensor>> {
+    let hidden = backbone.encoder.forward(batch, hooks)?;
+    let pooled = mean_pool(&hidden, &batch.attention_mask)?;
+    Ok(heads
+        .iter()
+        .map(|h| h.forward(&pooled))
+        .collect::<candle_core::Result<Vec<_>>>()?)
 }

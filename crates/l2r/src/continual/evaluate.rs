@@ -4,7 +4,7 @@
 use crate::baselines::{
     stacked_keys, ArrowRouting, EpiIdentifier, MoclWeights, TaskStatistics, ARROW_TOP_K,
 };
-use crate::compose::{CompositionMode, FixedWeights, Routed};
+use crate::compose::{label_offsets, CompositionMode, FixedWeights, Routed};
 use crate::error::Result;
 use crate::metrics::classification_scores;
 use crate::router::{adapt_router, CentroidWeights, MemoryBatch, RouterNetwork, RouterWeights};
@@ -134,7 +134,7 @@ pub fn evaluate_step(
     show_progress: bool,
 ) -> Result<StepEvaluation> {
     let (tests, oracle, names) = (seen.tests, seen.oracle, seen.names);
-    let similarity = SimilarityRouters::new(routed, seen.statistics)?;
+    let similarity = SimilarityRouters::new(routed, seen.statistics, memory)?;
     let total: usize = tests.iter().map(|t| t.len()).sum();
     let bar = crate::train::progress_bar(show_progress, total as u64);
     bar.set_message("evaluating");
@@ -258,14 +258,17 @@ impl TaskPredictions {
 /// What the similarity-routing baselines route with after a step, built once for every task's test set (the
 /// covariance's pseudo-inverse and the LoRA updates' singular vectors are SVDs).
 struct SimilarityRouters<'a> {
+    /// DAM-style routing: each task's memory centroid.
+    dam_centroids: Tensor,
     epi: EpiIdentifier,
     mocl_keys: Tensor,
     arrow: Option<ArrowRouting<'a>>,
 }
 
 impl<'a> SimilarityRouters<'a> {
-    fn new(routed: &Routed<'a>, stats: &[&TaskStatistics]) -> Result<Self> {
+    fn new(routed: &Routed<'a>, stats: &[&TaskStatistics], memory: &MemoryBatch) -> Result<Self> {
         Ok(SimilarityRouters {
+            dam_centroids: memory.centroids(routed.num_tasks())?,
             epi: EpiIdentifier::new(&stats.iter().map(|s| &s.epi).collect::<Vec<_>>())?,
             mocl_keys: stacked_keys(stats)?,
             arrow: match routed.stack.loras.is_empty() {
@@ -285,7 +288,6 @@ fn evaluate_task(
     task: usize,
 ) -> Result<TaskPredictions> {
     let local = network.config.local_adaptation.as_ref();
-    let centroids = memory.centroids(routed.num_tasks())?;
     let offsets = routed.label_offsets();
     let num_tasks = routed.num_tasks();
     let merged = Routed {
@@ -359,7 +361,7 @@ fn evaluate_task(
             &Device::Cpu,
         )?]);
         p.uniform.extend(argmax(&routed.logits(&batch, &uniform)?)?);
-        let dam = CentroidWeights::dam(&frozen, &centroids)?;
+        let dam = CentroidWeights::dam(&frozen, &similarity.dam_centroids)?;
         let dam_logits = merged.logits(&batch, &dam)?;
         let dam_top = argmax(dam.weights())?;
         p.dam.extend(argmax(&dam_logits)?);
@@ -443,14 +445,7 @@ pub fn evaluate_shared_module(
     names: &[String],
     name: &str,
 ) -> Result<StepEvaluation> {
-    let offsets: Vec<usize> = label_counts
-        .iter()
-        .scan(0, |sum, &n| {
-            let start = *sum;
-            *sum += n;
-            Some(start)
-        })
-        .collect();
+    let offsets = label_offsets(label_counts.iter().copied());
     let mut baselines = BTreeMap::new();
     for (task, test) in tests.iter().enumerate() {
         let (mut til_hits, mut cil_hits) = (0usize, 0usize);

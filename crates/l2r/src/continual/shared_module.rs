@@ -10,7 +10,8 @@
 use super::config::RunConfig;
 use super::evaluate::{evaluate_shared_module, StepEvaluation};
 use super::run::{ensure_trained, test_batches, TrainingStart};
-use crate::backbone::{mean_pool, Backbone, TokenBatch};
+use crate::backbone::{Backbone, TokenBatch};
+use crate::compose::heads_on_encoder;
 use crate::data::{BenchmarkTask, Example};
 use crate::error::Result;
 use crate::head::ClassifierHead;
@@ -32,13 +33,10 @@ fn concatenated_logits(
     heads: &[&ClassifierHead],
     batch: &TokenBatch,
 ) -> Result<Tensor> {
-    let hidden = backbone.encoder.forward(batch, module)?;
-    let pooled = mean_pool(&hidden, &batch.attention_mask)?;
-    let parts = heads
-        .iter()
-        .map(|h| h.forward(&pooled))
-        .collect::<candle_core::Result<Vec<_>>>()?;
-    Ok(Tensor::cat(&parts, 1)?)
+    Ok(Tensor::cat(
+        &heads_on_encoder(backbone, module, heads, batch)?,
+        1,
+    )?)
 }
 
 /// Sequential fine-tuning: task t's module starts from task t−1's. Evaluated after every task on all tasks so far,
