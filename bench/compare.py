@@ -2,7 +2,8 @@
 """l2r against PyTorch + HF PEFT, side by side on identical work, in one invocation (issue 6, design.md §3).
 
 For every work item, R rounds; each round runs `l2r bench --work W --repeats K --json` and
-`bench/torch_bench.py --work W --repeats K --json` (and the bf16 PyTorch side with --dtypes fp32,bf16) as fresh
+`bench/torch_bench.py --work W --repeats K --json` (with --dtypes fp32,bf16 also `l2r bench --precision bf16` and
+PyTorch under bf16 autocast) as fresh
 subprocesses, one after the other, the order reversed every other round (A B, B A, ...) so that a drifting
 machine favours neither side. Each subprocess times K iterations after the warm-up and reports their median; the
 table shows, per side, the median over rounds of those medians, and the ratio l2r / PyTorch of tokens/s.
@@ -97,7 +98,9 @@ def fma_peak(l2r, threads):
 
 
 def sides(dtypes):
+    """l2r fp32 always; l2r bf16 (`l2r bench --precision bf16`) beside PyTorch bf16 when bf16 is compared."""
     out = [("l2r", "fp32")]
+    out += [("l2r", "bf16")] if "bf16" in dtypes else []
     out += [("pytorch", d) for d in dtypes]
     return out
 
@@ -110,7 +113,7 @@ def command(side, dtype, work, args):
     if side == "l2r":
         if args.threads:
             env["RAYON_NUM_THREADS"] = str(args.threads)
-        return [str(args.l2r), "bench", "--quiet", *common], env
+        return [str(args.l2r), "bench", "--quiet", "--precision", dtype, *common], env
     if args.omp_passive:
         env["OMP_WAIT_POLICY"] = "PASSIVE"
     cmd = [args.python, str(ROOT / "bench" / "torch_bench.py"), "--dtype", dtype, *common]
@@ -172,6 +175,8 @@ def markdown(summary, dtypes, peak, peak_label):
     head = ["work", "tokens/iter", "l2r tok/s"]
     for d in torch_cols:
         head += [f"PyTorch {d} tok/s", f"l2r / PyTorch {d}"]
+    if "bf16" in dtypes:
+        head += ["l2r bf16 tok/s", "l2r bf16 / PyTorch bf16"]
     head += ["l2r GFLOP/s", "PyTorch fp32 GFLOP/s" if "fp32" in dtypes else f"PyTorch {dtypes[0]} GFLOP/s",
              "l2r peak RSS MiB", "PyTorch peak RSS MiB"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -185,6 +190,14 @@ def markdown(summary, dtypes, peak, peak_label):
             ratio = None
             if l2r.get("tokens_per_second") and t.get("tokens_per_second"):
                 ratio = l2r["tokens_per_second"] / t["tokens_per_second"]
+            row.append(fmt(ratio, ".2f") + ("×" if ratio is not None else ""))
+        if "bf16" in dtypes:
+            l2r_bf16 = sides_.get(("l2r", "bf16"), {})
+            t = sides_.get(("pytorch", "bf16"), {})
+            row.append(fmt(l2r_bf16.get("tokens_per_second"), ".0f", "failed"))
+            ratio = None
+            if l2r_bf16.get("tokens_per_second") and t.get("tokens_per_second"):
+                ratio = l2r_bf16["tokens_per_second"] / t["tokens_per_second"]
             row.append(fmt(ratio, ".2f") + ("×" if ratio is not None else ""))
         ref = sides_.get(("pytorch", "fp32" if "fp32" in dtypes else dtypes[0]), {})
 

@@ -71,7 +71,8 @@ impl RunPredictor {
         let step = latest_step(&seq_dir)?;
         let eval: crate::continual::StepEvaluation =
             crate::io::read_json(&seq_dir.join(format!("eval-step{step}.json")))?;
-        let backbone = Backbone::load(config.backbone, config.max_len)?;
+        let backbone =
+            Backbone::load(config.backbone, config.max_len)?.with_precision(config.precision)?;
         let modules_dir = config.modules_dir(dir, seed)?;
         let mut tasks = Vec::new();
         let mut models = Vec::new();

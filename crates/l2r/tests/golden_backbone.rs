@@ -1,7 +1,7 @@
 //! The real encoders against reference values (design.md §2). MiniLM must be present (run `scripts/setup.sh`);
 //! MPNet is optional (`scripts/setup.sh --with-mpnet`) and skipped with a message when absent.
 
-use l2r::backbone::{cosine_similarity, Backbone, BackboneName, DEFAULT_MAX_LEN};
+use l2r::backbone::{cosine_similarity, Backbone, BackboneName, Precision, DEFAULT_MAX_LEN};
 
 fn similarities(backbone: &Backbone, query: &str, others: &[&str]) -> Vec<f32> {
     let mut texts = vec![query];
@@ -37,6 +37,30 @@ fn minilm_matches_golden_token_ids_and_similarities() {
     let got = similarities(&backbone, "A man is eating pasta.", &others);
     for ((text, g), e) in others.iter().zip(&got).zip(expected) {
         assert!((g - e).abs() < 1e-3, "{text}: got {g:.4}, expected {e:.4}");
+    }
+}
+
+#[test]
+fn minilm_in_bf16_stays_near_the_golden_similarities() {
+    let backbone = Backbone::load(BackboneName::Minilm, DEFAULT_MAX_LEN)
+        .and_then(|b| b.with_precision(Precision::Bf16))
+        .unwrap_or_else(|e| panic!("{e}"));
+    if backbone.precision != Precision::Bf16 {
+        eprintln!("skipped: this CPU has no AVX-512 BF16 (the backbone fell back to fp32)");
+        return;
+    }
+    let others = [
+        "A man is eating food.",
+        "A man is eating a piece of bread.",
+        "A man is riding a horse.",
+        "A man is riding a white horse on an enclosed ground.",
+        "A cheetah is running behind its prey.",
+    ];
+    let expected = [0.7035, 0.5272, 0.1889, 0.1047, 0.0980];
+    let got = similarities(&backbone, "A man is eating pasta.", &others);
+    // bf16 keeps 8 bits of mantissa in the frozen linears' inputs and weights; sums stay fp32.
+    for ((text, g), e) in others.iter().zip(&got).zip(expected) {
+        assert!((g - e).abs() < 1e-2, "{text}: got {g:.4}, expected {e:.4}");
     }
 }
 

@@ -266,11 +266,11 @@ fn every_backbone_weight_is_bit_identical_after_training() {
         })
         .collect();
     // The encoder holds the very tensors of `weights` (shared storage), so any write would show there.
-    let backbone = Backbone {
-        name: BackboneName::Minilm,
-        encoder: Encoder::load(&weights, &config).unwrap(),
-        tokenizer: tiny_tokenizer(32).unwrap(),
-    };
+    let backbone = Backbone::from_parts(
+        BackboneName::Minilm,
+        Encoder::load(&weights, &config).unwrap(),
+        tiny_tokenizer(32).unwrap(),
+    );
     let tokenized = tokenize_examples(&backbone.tokenizer, &sentiment_examples()).unwrap();
     let config = TrainConfig {
         epochs: 5,

@@ -113,7 +113,7 @@ pub fn run(args: BenchArgs, output: &Output) -> anyhow::Result<()> {
             .collect();
         return output.print_json(&serde_json::json!({
             "side": "l2r",
-            "dtype": "fp32",
+            "dtype": backbone.precision.name(),
             "threads": threads,
             "results": rows,
         }));

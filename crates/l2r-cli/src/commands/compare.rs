@@ -1,6 +1,7 @@
 use super::Output;
 use anyhow::Context;
 use clap::Args;
+use l2r::backbone::Precision;
 use l2r::compare::{compare, parse_methods, GridBenchmark, GridOptions, METHODS};
 use l2r::continual::RunConfig;
 use std::path::PathBuf;
@@ -23,6 +24,9 @@ pub struct CompareArgs {
     /// command resumes.
     #[arg(long, default_value = "runs/compare")]
     out: PathBuf,
+    /// Override every config's `precision`: fp32, or bf16 on CPUs with AVX-512 BF16.
+    #[arg(long)]
+    precision: Option<Precision>,
     /// List the methods and exit.
     #[arg(long)]
     list: bool,
@@ -40,7 +44,8 @@ pub fn run(args: CompareArgs, output: &Output) -> anyhow::Result<()> {
         .configs
         .iter()
         .map(|path| {
-            let config = RunConfig::from_file(path)?;
+            let mut config = RunConfig::from_file(path)?;
+            config.precision = args.precision.unwrap_or(config.precision);
             let name = path
                 .file_stem()
                 .and_then(|s| s.to_str())

@@ -14,7 +14,7 @@ pub mod tasks;
 pub mod train_task;
 
 use clap::Args;
-use l2r::backbone::{Backbone, BackboneName};
+use l2r::backbone::{Backbone, BackboneName, Precision};
 use l2r::train::SplitSpec;
 
 pub struct Output {
@@ -49,15 +49,20 @@ pub struct BackboneArgs {
     /// Maximum tokens per text, special tokens included.
     #[arg(long, default_value_t = l2r::backbone::DEFAULT_MAX_LEN)]
     pub max_len: usize,
+    /// Number format of the frozen linear layers: fp32, or bf16 on CPUs with AVX-512 BF16 (fp32 elsewhere).
+    #[arg(long, default_value = "fp32")]
+    pub precision: Precision,
 }
 
 impl BackboneArgs {
     pub fn load(&self, output: &Output) -> anyhow::Result<Backbone> {
+        let backbone =
+            Backbone::load(self.backbone, self.max_len)?.with_precision(self.precision)?;
         output.info(format!(
-            "loading backbone {:?} (max {} tokens)",
-            self.backbone, self.max_len
+            "loaded backbone {:?} (max {} tokens, {})",
+            self.backbone, self.max_len, backbone.precision
         ));
-        Ok(Backbone::load(self.backbone, self.max_len)?)
+        Ok(backbone)
     }
 }
 

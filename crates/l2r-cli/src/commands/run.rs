@@ -1,6 +1,7 @@
 use super::Output;
 use anyhow::Context;
 use clap::Args;
+use l2r::backbone::Precision;
 use l2r::continual::{run as run_continual, RunConfig};
 use std::path::PathBuf;
 
@@ -15,6 +16,9 @@ pub struct RunArgs {
     /// Continue an interrupted run from its folder, with the config it started with.
     #[arg(long)]
     resume: Option<PathBuf>,
+    /// Override the config's `precision`: fp32, or bf16 on CPUs with AVX-512 BF16.
+    #[arg(long, conflicts_with = "resume")]
+    precision: Option<Precision>,
 }
 
 pub fn run(args: RunArgs, output: &Output) -> anyhow::Result<()> {
@@ -37,7 +41,8 @@ pub fn run(args: RunArgs, output: &Output) -> anyhow::Result<()> {
             dir.display()
         );
     }
-    let config = RunConfig::from_file(&config_path)?;
+    let mut config = RunConfig::from_file(&config_path)?;
+    config.precision = args.precision.unwrap_or(config.precision);
     output.info(format!("run folder {}", dir.display()));
     let summary = run_continual(&config, &dir, output.progress())
         .with_context(|| format!("run in {}", dir.display()))?;

@@ -49,6 +49,15 @@ fn names(layer: usize, architecture: Architecture) -> Names {
 }
 
 impl SelfAttention {
+    pub(super) fn linears_mut(&mut self) -> [&mut Linear; 4] {
+        [
+            &mut self.query,
+            &mut self.key,
+            &mut self.value,
+            &mut self.output,
+        ]
+    }
+
     pub fn load(
         weights: &WeightMap,
         config: &EncoderConfig,

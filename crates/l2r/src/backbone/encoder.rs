@@ -4,6 +4,7 @@ use super::config::{Architecture, EncoderConfig};
 use super::embeddings::Embeddings;
 use super::hooks::EncoderHooks;
 use super::layer::EncoderLayer;
+use super::precision::Precision;
 use super::tokenizer::TokenBatch;
 use super::weights::WeightMap;
 use crate::error::{Error, Result};
@@ -53,6 +54,14 @@ impl Encoder {
             layers,
             relative_attention_bias,
         })
+    }
+
+    /// Runs every frozen linear layer in `precision` (one the CPU supports: see [`Precision::supported`]).
+    pub fn set_precision(&mut self, precision: Precision) -> Result<()> {
+        for linear in self.layers.iter_mut().flat_map(EncoderLayer::linears_mut) {
+            linear.set_precision(precision)?;
+        }
+        Ok(())
     }
 
     pub fn hidden_size(&self) -> usize {

@@ -19,6 +19,14 @@ pub struct EncoderLayer {
 }
 
 impl EncoderLayer {
+    /// Every frozen linear layer of this encoder layer.
+    pub(super) fn linears_mut(&mut self) -> impl Iterator<Item = &mut Linear> {
+        self.attention
+            .linears_mut()
+            .into_iter()
+            .chain([&mut self.intermediate, &mut self.output])
+    }
+
     pub fn load(
         weights: &WeightMap,
         config: &EncoderConfig,

@@ -12,6 +12,7 @@ mod hooks;
 mod layer;
 mod nn;
 mod pooling;
+mod precision;
 pub mod tiny;
 mod tokenizer;
 mod weights;
@@ -21,6 +22,7 @@ pub use encoder::{Encoder, EncoderOutput};
 pub use hooks::{EncoderHooks, LinearSite, NoHooks};
 pub use nn::{LayerNorm, Linear};
 pub use pooling::{cosine_similarity, l2_normalize, mean_pool, pooled_states};
+pub use precision::Precision;
 pub use tokenizer::{TextTokenizer, TokenBatch};
 pub use weights::WeightMap;
 
@@ -68,6 +70,8 @@ pub struct Backbone {
     pub name: BackboneName,
     pub encoder: Encoder,
     pub tokenizer: TextTokenizer,
+    /// What the frozen linear layers run in (fp32 unless [`Backbone::with_precision`] chose bf16).
+    pub precision: Precision,
 }
 
 /// Default maximum sequence length (tokens, special tokens included).
@@ -88,11 +92,25 @@ impl Backbone {
             &dir.join("tokenizer.json"),
             max_len.min(config.max_positions()),
         )?;
-        Ok(Backbone {
+        Ok(Self::from_parts(name, encoder, tokenizer))
+    }
+
+    /// A backbone from an encoder and tokenizer already built, in fp32.
+    pub fn from_parts(name: BackboneName, encoder: Encoder, tokenizer: TextTokenizer) -> Self {
+        Backbone {
             name,
             encoder,
             tokenizer,
-        })
+            precision: Precision::Fp32,
+        }
+    }
+
+    /// The backbone with its frozen linear layers in `precision`, or in fp32 where the CPU cannot run it.
+    pub fn with_precision(mut self, precision: Precision) -> Result<Self> {
+        let precision = precision.supported();
+        self.encoder.set_precision(precision)?;
+        self.precision = precision;
+        Ok(self)
     }
 
     /// L2-normalised mean-pooled sentence embeddings, frozen (no PEFT module): shape (n, hidden).

@@ -1,5 +1,6 @@
 //! Frozen building blocks whose every op has a backward pass.
 
+use super::precision::Precision;
 use super::weights::WeightMap;
 use crate::error::Result;
 use crate::kernels;
@@ -10,6 +11,8 @@ use candle_core::Tensor;
 pub struct Linear {
     pub weight: Tensor,
     pub bias: Option<Tensor>,
+    /// The weight packed in bf16 when the backbone runs in bf16 (see [`Precision`]).
+    bf16: Option<kernels::FrozenBf16Weight>,
 }
 
 impl Linear {
@@ -17,11 +20,24 @@ impl Linear {
         Ok(Linear {
             weight: weights.get(&format!("{prefix}.weight"), &[out_dim, in_dim])?,
             bias: Some(weights.get(&format!("{prefix}.bias"), &[out_dim])?),
+            bf16: None,
         })
     }
 
+    /// Packs the weight in bf16 (or drops the packed copy for fp32). `precision` must be one the CPU supports.
+    pub fn set_precision(&mut self, precision: Precision) -> Result<()> {
+        self.bf16 = match precision {
+            Precision::Fp32 => None,
+            Precision::Bf16 => Some(kernels::FrozenBf16Weight::new(&self.weight)?),
+        };
+        Ok(())
+    }
+
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        kernels::frozen_linear(x, &self.weight, self.bias.as_ref())
+        match &self.bf16 {
+            Some(packed) => kernels::frozen_linear_bf16(x, packed, self.bias.as_ref()),
+            None => kernels::frozen_linear(x, &self.weight, self.bias.as_ref()),
+        }
     }
 }
 

@@ -130,9 +130,9 @@ pub fn tiny_tokenizer(max_len: usize) -> Result<TextTokenizer> {
 pub fn tiny_backbone(seed: u64) -> Result<Backbone> {
     let config = tiny_config();
     let weights = tiny_weights(&config, seed)?;
-    Ok(Backbone {
-        name: BackboneName::Minilm,
-        encoder: Encoder::load(&weights, &config)?,
-        tokenizer: tiny_tokenizer(32)?,
-    })
+    Ok(Backbone::from_parts(
+        BackboneName::Minilm,
+        Encoder::load(&weights, &config)?,
+        tiny_tokenizer(32)?,
+    ))
 }

@@ -1,6 +1,6 @@
 //! The TOML file that drives a run. Unknown keys are refused with the key named.
 
-use crate::backbone::BackboneName;
+use crate::backbone::{BackboneName, Precision};
 use crate::baselines::BaselinesConfig;
 use crate::compose::CompositionMode;
 use crate::data::BenchmarkSize;
@@ -93,6 +93,9 @@ pub struct RunConfig {
     pub backbone: BackboneName,
     #[serde(default = "default_max_len")]
     pub max_len: usize,
+    /// fp32 (default), or bf16 frozen linear layers on CPUs with AVX-512 BF16 (fp32 elsewhere).
+    #[serde(default)]
+    pub precision: Precision,
     /// A built-in benchmark (senti4, far5, wordnet-cil); or leave out and list `[[tasks]]`.
     #[serde(default)]
     pub benchmark: Option<String>,
@@ -176,7 +179,7 @@ impl RunConfig {
         let Some(cache) = &self.module_cache else {
             return Ok(run_dir.join(format!("modules/seed{seed}")));
         };
-        let key = serde_json::to_string(&(
+        let shape = (
             &self.backbone,
             self.max_len,
             &self.benchmark,
@@ -184,7 +187,12 @@ impl RunConfig {
             self.size,
             &self.module,
             &self.train,
-        ))
+        );
+        // fp32 keeps the key it had before precision existed, so caches of earlier runs stay valid.
+        let key = match self.precision {
+            Precision::Fp32 => serde_json::to_string(&shape),
+            other => serde_json::to_string(&(shape, other)),
+        }
         .map_err(|e| Error::invalid(format!("cannot key the module cache: {e}")))?;
         let name = self.benchmark.as_deref().unwrap_or("user");
         Ok(cache.join(format!("{name}-{:016x}/seed{seed}", fnv1a(key.as_bytes()))))

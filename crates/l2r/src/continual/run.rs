@@ -92,7 +92,8 @@ fn setup_row<'a>(eval: &'a StepEvaluation, setup: &str) -> &'a [f64] {
 /// Runs (or resumes) every seed × order of `config` in `dir`.
 pub fn run(config: &RunConfig, dir: &Path, show_progress: bool) -> Result<RunSummary> {
     prepare_dir(config, dir)?;
-    let backbone = Backbone::load(config.backbone, config.max_len)?;
+    let backbone =
+        Backbone::load(config.backbone, config.max_len)?.with_precision(config.precision)?;
     let mut sequences = Vec::new();
     for &seed in &config.seeds {
         let benchmark = load_tasks(config, seed)?;

@@ -1,6 +1,7 @@
 //! Hand-written CPU ops where candle's generic ones waste work (forward/backward pairs, llm.c style).
 
 mod attention;
+mod bf16_gemm;
 mod cpu;
 mod fma_peak;
 mod frozen_linear;
@@ -12,7 +13,8 @@ mod softmax;
 mod testing;
 
 pub use attention::attention;
+pub use bf16_gemm::bf16_available;
 pub use fma_peak::{measure_fma_peak, FmaPeak};
-pub use frozen_linear::frozen_linear;
+pub use frozen_linear::{frozen_linear, frozen_linear_bf16, FrozenBf16Weight};
 pub use gelu::gelu_erf;
 pub use layer_norm::{add_layer_norm, layer_norm};
