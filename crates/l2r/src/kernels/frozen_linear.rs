@@ -67,7 +67,14 @@ impl CustomOp1 for FrozenLinear {
     }
 
     fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
-        Ok(Some(grad_res.broadcast_matmul(&self.weight)?))
+        // One (rows, out) · (out, in) product: a broadcast matmul would run one small product per batch entry.
+        let out = self.weight.dim(0)?;
+        let rows = grad_res.elem_count() / out.max(1);
+        let grad = grad_res.reshape((rows, out))?.matmul(&self.weight)?;
+        let mut dims = grad_res.dims().to_vec();
+        dims.pop();
+        dims.push(self.weight.dim(1)?);
+        Ok(Some(grad.reshape(dims)?))
     }
 }
 

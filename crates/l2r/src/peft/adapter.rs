@@ -1,6 +1,7 @@
 //! Bottleneck adapter (Houlsby/Pfeiffer): down-projection, ReLU, up-projection, residual.
 //! The up-projection starts at zero, so an untrained adapter is exactly the identity.
 
+use super::rows::on_rows;
 use candle_core::{Result, Tensor};
 use candle_nn::{Init, VarBuilder};
 
@@ -24,13 +25,13 @@ impl BottleneckAdapter {
     }
 
     pub fn forward(&self, h: &Tensor) -> Result<Tensor> {
-        let down = h
-            .broadcast_matmul(&self.down_weight.t()?)?
-            .broadcast_add(&self.down_bias)?
-            .relu()?;
-        let up = down
-            .broadcast_matmul(&self.up_weight.t()?)?
-            .broadcast_add(&self.up_bias)?;
+        let up = on_rows(h, |rows| {
+            rows.matmul(&self.down_weight.t()?)?
+                .broadcast_add(&self.down_bias)?
+                .relu()?
+                .matmul(&self.up_weight.t()?)?
+                .broadcast_add(&self.up_bias)
+        })?;
         h + up
     }
 }

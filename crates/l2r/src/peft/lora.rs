@@ -1,6 +1,7 @@
 //! LoRA on one frozen linear: `delta = (alpha / rank) · (x Aᵀ) Bᵀ`, with B zero-initialised (identity at start)
 //! and A Kaiming-uniform as in HF PEFT.
 
+use super::rows::on_rows;
 use candle_core::{Result, Tensor};
 use candle_nn::{Init, VarBuilder};
 
@@ -28,8 +29,6 @@ impl LoraLinear {
     }
 
     pub fn delta(&self, x: &Tensor) -> Result<Tensor> {
-        x.broadcast_matmul(&self.a.t()?)?
-            .broadcast_matmul(&self.b.t()?)?
-            * self.scale
+        on_rows(x, |rows| rows.matmul(&self.a.t()?)?.matmul(&self.b.t()?))? * self.scale
     }
 }
