@@ -15,8 +15,13 @@ pub(super) fn exp(x: f32) -> f32 {
     // ln2 split into a part exact in f32 and the rest, so that n·LN2_HI has no rounding error.
     const LN2_HI: f32 = 0.693_359_4;
     const LN2_LO: f32 = -2.121_944_4e-4;
+    // 1.5 · 2²³: adding it rounds x·log2(e) to an integer n held in the low mantissa bits, so 2ⁿ comes from bit
+    // arithmetic. A float-to-int `as` cast would not vectorise: its saturating semantics make LLVM convert one
+    // lane at a time.
+    const ROUNDER: f32 = 12_582_912.0;
     let clamped = x.clamp(EXP_MIN, EXP_MAX);
-    let n = (clamped * LOG2_E).round_ties_even();
+    let shifted = clamped.mul_add(LOG2_E, ROUNDER);
+    let n = shifted - ROUNDER;
     let r = n.mul_add(-LN2_LO, n.mul_add(-LN2_HI, clamped));
     let mut p = 1.987_569_1e-4_f32;
     p = p.mul_add(r, 1.398_199_9e-3);
@@ -25,7 +30,8 @@ pub(super) fn exp(x: f32) -> f32 {
     p = p.mul_add(r, 1.666_666_5e-1);
     p = p.mul_add(r, 0.5);
     let er = p.mul_add(r * r, r) + 1.0;
-    let two_n = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    let n_bits = shifted.to_bits().wrapping_sub(ROUNDER.to_bits());
+    let two_n = f32::from_bits(n_bits.wrapping_add(127) << 23);
     if x < EXP_MIN {
         0.0
     } else {
