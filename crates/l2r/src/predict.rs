@@ -86,7 +86,8 @@ impl RunPredictor {
             models.push(model);
         }
         let modules: Vec<&PeftModule> = models.iter().map(|m| &m.module).collect();
-        let stack = ModuleStack::new(&modules, backbone.encoder.num_layers())?;
+        let stack = ModuleStack::new(&modules, backbone.encoder.num_layers())?
+            .with_precision(backbone.precision)?;
         let (layers, hidden) = (
             backbone.encoder.num_layers(),
             backbone.encoder.hidden_size(),

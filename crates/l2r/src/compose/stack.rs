@@ -1,8 +1,9 @@
 //! The frozen parameters of T same-shaped modules stacked along a leading task axis, detached from the
 //! variables they came from (so fitting a router never computes gradients for the modules).
 
-use crate::backbone::LinearSite;
+use crate::backbone::{LinearSite, Precision};
 use crate::error::{Error, Result};
+use crate::kernels::FrozenBf16Weight;
 use crate::peft::{PeftConfig, PeftModule};
 use candle_core::Tensor;
 use std::collections::HashMap;
@@ -15,6 +16,26 @@ pub struct AdapterStack {
     pub up_weight: Tensor,
     pub up_bias: Tensor,
     pub up_concat: Tensor,
+    /// The two matmuls of the weighted average in bf16, when the backbone runs in bf16.
+    pub bf16: Option<StackedBf16>,
+}
+
+/// A stack's two weighted-average matmuls packed in bf16: the down-projections (T·inner, in) and the
+/// up-projections side by side (out, T·inner). The modules are frozen wherever a stack is used.
+pub struct StackedBf16 {
+    pub down: FrozenBf16Weight,
+    pub up: FrozenBf16Weight,
+}
+
+impl StackedBf16 {
+    /// From `down` (T, inner, in) and `up_concat` (out, T·inner).
+    fn new(down: &Tensor, up_concat: &Tensor) -> Result<Self> {
+        let (t, inner, input) = down.dims3()?;
+        Ok(StackedBf16 {
+            down: FrozenBf16Weight::new(&down.reshape((t * inner, input))?)?,
+            up: FrozenBf16Weight::new(up_concat)?,
+        })
+    }
 }
 
 /// Per (layer, site): A (T, r, in), B (T, out, r), [B₁ … B_T] (out, T·r), and the common scale alpha / r.
@@ -23,6 +44,8 @@ pub struct LoraStack {
     pub b: Tensor,
     pub b_concat: Tensor,
     pub scale: f64,
+    /// A (T·r, in) and [B₁ … B_T] in bf16, when the backbone runs in bf16.
+    pub bf16: Option<StackedBf16>,
 }
 
 /// (T, rows, cols) -> (rows, T·cols): the T matrices side by side.
@@ -73,6 +96,7 @@ impl ModuleStack {
                                 up_concat: side_by_side(&up_weight)?,
                                 up_weight,
                                 up_bias: stacked(&|i| parts[i].up_bias.clone())?,
+                                bf16: None,
                             },
                         );
                     }
@@ -92,6 +116,7 @@ impl ModuleStack {
                                     b_concat: side_by_side(&b)?,
                                     b,
                                     scale: parts[0].scale,
+                                    bf16: None,
                                 },
                             );
                         }
@@ -100,6 +125,21 @@ impl ModuleStack {
             }
         }
         Ok(stack)
+    }
+
+    /// Packs the weighted average's matmuls in bf16 for a backbone running in `precision` (see
+    /// [`Backbone::with_precision`](crate::backbone::Backbone::with_precision)); fp32 leaves the stack as it is.
+    pub fn with_precision(mut self, precision: Precision) -> Result<Self> {
+        if precision != Precision::Bf16 {
+            return Ok(self);
+        }
+        for adapter in self.adapters.values_mut() {
+            adapter.bf16 = Some(StackedBf16::new(&adapter.down_weight, &adapter.up_concat)?);
+        }
+        for lora in self.loras.values_mut() {
+            lora.bf16 = Some(StackedBf16::new(&lora.a, &lora.b_concat)?);
+        }
+        Ok(self)
     }
 }
 

@@ -378,7 +378,8 @@ fn routed_sequence(
                 let artifacts = TaskArtifacts::new(seq_dir.join("progressive").join(&task.name));
                 let earlier: Vec<&PeftModule> =
                     models.iter().map(|m: &TaskModel| &m.module).collect();
-                let stack = ModuleStack::new(&earlier, backbone.encoder.num_layers())?;
+                let stack = ModuleStack::new(&earlier, backbone.encoder.num_layers())?
+                    .with_precision(backbone.precision)?;
                 let start = TrainingStart::Alongside(stack);
                 ensure_trained(
                     config,
@@ -415,7 +416,8 @@ fn routed_sequence(
         }
         let modules: Vec<&PeftModule> = models.iter().map(|m| &m.module).collect();
         let heads: Vec<&ClassifierHead> = models.iter().map(|m| &m.head).collect();
-        let stack = ModuleStack::new(&modules, backbone.encoder.num_layers())?;
+        let stack = ModuleStack::new(&modules, backbone.encoder.num_layers())?
+            .with_precision(backbone.precision)?;
         let routed = Routed {
             backbone,
             stack: &stack,

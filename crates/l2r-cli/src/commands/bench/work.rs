@@ -261,7 +261,8 @@ impl RoutedParts {
             heads.push(ClassifierHead::new(encoder.hidden_size, NUM_LABELS, seed)?);
         }
         let refs: Vec<&PeftModule> = peft.iter().collect();
-        let stack = ModuleStack::new(&refs, backbone.encoder.num_layers())?;
+        let stack = ModuleStack::new(&refs, backbone.encoder.num_layers())?
+            .with_precision(backbone.precision)?;
         Ok(RoutedParts { stack, heads })
     }
 
