@@ -4,8 +4,9 @@
 For every work item, R rounds; each round runs `l2r bench --work W --repeats K --json` and
 `bench/torch_bench.py --work W --repeats K --json` (with --dtypes fp32,bf16 also `l2r bench --precision bf16` and
 PyTorch under bf16 autocast) as fresh subprocesses, one after the other, the order reversed every other round
-(A B, B A, ...) so that a drifting machine favours neither side. Each subprocess times K iterations after the warm-up and reports their median; the
-table shows, per side, the median over rounds of those medians, and the ratio l2r / PyTorch of tokens/s.
+(A B, B A, ...) so that a drifting machine favours neither side. Each subprocess times K iterations after the
+warm-up and reports their median; the table shows, per side, the median over rounds of those medians, and the
+ratio l2r / PyTorch of tokens/s.
 
     cargo build --release && bench/.venv/bin/python bench/compare.py
     bench/.venv/bin/python bench/compare.py --works train-lora,infer --rounds 5 --out runs/bench.json

@@ -3,6 +3,16 @@
 
 use l2r::backbone::{cosine_similarity, Backbone, BackboneName, Precision, DEFAULT_MAX_LEN};
 
+/// design.md §2: cosine similarity of "A man is eating pasta." to each of these.
+const GOLDEN_OTHERS: [&str; 5] = [
+    "A man is eating food.",
+    "A man is eating a piece of bread.",
+    "A man is riding a horse.",
+    "A man is riding a white horse on an enclosed ground.",
+    "A cheetah is running behind its prey.",
+];
+const GOLDEN_SIMILARITIES: [f32; 5] = [0.7035, 0.5272, 0.1889, 0.1047, 0.0980];
+
 fn similarities(backbone: &Backbone, query: &str, others: &[&str]) -> Vec<f32> {
     let mut texts = vec![query];
     texts.extend_from_slice(others);
@@ -25,14 +35,7 @@ fn minilm_matches_golden_token_ids_and_similarities() {
             .unwrap(),
         vec![101, 1037, 2158, 2003, 5983, 2833, 1012, 102]
     );
-    let others = [
-        "A man is eating food.",
-        "A man is eating a piece of bread.",
-        "A man is riding a horse.",
-        "A man is riding a white horse on an enclosed ground.",
-        "A cheetah is running behind its prey.",
-    ];
-    let expected = [0.7035, 0.5272, 0.1889, 0.1047, 0.0980];
+    let (others, expected) = (GOLDEN_OTHERS, GOLDEN_SIMILARITIES);
     // Batched together, so padding and the attention mask are exercised too.
     let got = similarities(&backbone, "A man is eating pasta.", &others);
     for ((text, g), e) in others.iter().zip(&got).zip(expected) {
@@ -49,14 +52,7 @@ fn minilm_in_bf16_stays_near_the_golden_similarities() {
         eprintln!("skipped: this CPU has no AVX-512 BF16 (the backbone fell back to fp32)");
         return;
     }
-    let others = [
-        "A man is eating food.",
-        "A man is eating a piece of bread.",
-        "A man is riding a horse.",
-        "A man is riding a white horse on an enclosed ground.",
-        "A cheetah is running behind its prey.",
-    ];
-    let expected = [0.7035, 0.5272, 0.1889, 0.1047, 0.0980];
+    let (others, expected) = (GOLDEN_OTHERS, GOLDEN_SIMILARITIES);
     let got = similarities(&backbone, "A man is eating pasta.", &others);
     // bf16 keeps 8 bits of mantissa in the frozen linears' inputs and weights; sums stay fp32.
     for ((text, g), e) in others.iter().zip(&got).zip(expected) {
