@@ -86,4 +86,7 @@ fn bad_flags_and_folders_fail_cleanly() {
         code, 2,
         "clap reports a missing required flag with exit code 2"
     );
+    let (code, _, stderr) = l2r(&["bench", "--precision", "fp16"], None);
+    assert_eq!(code, 2, "clap refuses an unknown precision");
+    assert!(stderr.contains("known: fp32, bf16"), "{stderr}");
 }
