@@ -116,9 +116,11 @@ pub fn run(config: &RunConfig, dir: &Path, show_progress: bool) -> Result<RunSum
 }
 
 /// Writes the config on a first run. On resume, refuses a config that differs from the one the run began with,
-/// except in its seeds and orders: every sequence has its own folder, so a run can grow (or be read in part).
+/// except in its seeds and orders: every sequence has its own folder, so a run can grow (or be read in part). The
+/// folder's config keeps every seed and order it has held, so reading part of a run never shrinks it.
 fn prepare_dir(config: &RunConfig, dir: &Path) -> Result<()> {
     let path = dir.join("config.toml");
+    let mut record = config.clone();
     if path.is_file() {
         let existing = RunConfig::from_file(&path)?;
         let same_sequences = RunConfig {
@@ -133,11 +135,20 @@ fn prepare_dir(config: &RunConfig, dir: &Path) -> Result<()> {
                 dir.display()
             )));
         }
-        if &existing == config {
+        record.seeds = union(&existing.seeds, &config.seeds);
+        record.orders = union(&existing.orders, &config.orders);
+        if record == existing {
             return Ok(());
         }
     }
-    crate::io::write_atomic(&path, config.to_toml()?.as_bytes())
+    crate::io::write_atomic(&path, record.to_toml()?.as_bytes())
+}
+
+/// `first`, then the items of `second` it lacks, in order.
+fn union<T: Copy + PartialEq>(first: &[T], second: &[T]) -> Vec<T> {
+    let mut all = first.to_vec();
+    all.extend(second.iter().filter(|item| !first.contains(item)));
+    all
 }
 
 fn load_tasks(config: &RunConfig, seed: u64) -> Result<Benchmark> {
@@ -607,6 +618,14 @@ mod tests {
         prepare_dir(&grown, dir.path()).unwrap();
         let written = RunConfig::from_file(&dir.path().join("config.toml")).unwrap();
         assert_eq!(written, grown, "the folder's config follows the grown grid");
+        let part = RunConfig {
+            seeds: vec![1],
+            orders: vec![0],
+            ..config.clone()
+        };
+        prepare_dir(&part, dir.path()).unwrap();
+        let written = RunConfig::from_file(&dir.path().join("config.toml")).unwrap();
+        assert_eq!(written, grown, "reading part of a run keeps the whole grid");
         let mut other = grown.clone();
         other.memory.per_class = 5;
         let error = prepare_dir(&other, dir.path()).unwrap_err().to_string();
