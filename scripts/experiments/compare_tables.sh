@@ -22,9 +22,9 @@ table() { # NAME OUT CONFIGS... -- ARGS...
 # Quick size, 3 seeds × 3 orders, the methods every sequence evaluates in one run.
 table compare-quick-3x3 runs/compare-quick configs/far5.toml configs/senti4.toml configs/wordnet-cil.toml -- \
   --methods "$MAIN" --seeds 3 --orders 3
-# The gate ablation on the hierarchical benchmark, 3 × 3.
-table softmax-wordnet-cil-3x3 runs/compare-quick configs/wordnet-cil.toml -- \
-  --methods l2r-wavg,l2r-softmax --seeds 3 --orders 3
+# Gates and composition on the hierarchical benchmark, 3 × 3.
+table gates-composition-wordnet-cil-3x3 runs/compare-quick configs/wordnet-cil.toml -- \
+  --methods l2r-wavg,l2r-merge,l2r-softmax --seeds 3 --orders 3
 # far5 at full size, seed 0 × order 0.
 table compare-far5-full runs/compare-full configs/far5-full.toml -- --methods "$MAIN" --seeds 1 --orders 1
 # far5 quick, 3 seeds × order 0, every method (bounds, merge, Arrow and LoRA included).
