@@ -25,6 +25,8 @@ table compare-quick-3x3 runs/compare-quick configs/far5.toml configs/senti4.toml
 # Gates and composition on the hierarchical benchmark, 3 × 3.
 table gates-composition-wordnet-cil-3x3 runs/compare-quick configs/wordnet-cil.toml -- \
   --methods l2r-wavg,l2r-merge,l2r-softmax --seeds 3 --orders 3
+# Composition on far5, 3 × 3.
+table composition-far5-3x3 runs/compare-quick configs/far5.toml -- --methods l2r-wavg,l2r-merge --seeds 3 --orders 3
 # far5 at full size, seed 0 × order 0.
 table compare-far5-full runs/compare-full configs/far5-full.toml -- --methods "$MAIN" --seeds 1 --orders 1
 # far5 quick, 3 seeds × order 0, every method (bounds, merge, Arrow and LoRA included).
