@@ -4,7 +4,7 @@
 use super::stack::{AdapterStack, LoraStack, ModuleStack};
 use super::CompositionMode;
 use crate::backbone::{EncoderHooks, LinearSite};
-use crate::kernels;
+use crate::kernels::{self, FrozenBf16Weight};
 use candle_core::{Result, Tensor};
 use std::cell::RefCell;
 
@@ -95,22 +95,29 @@ fn adapter_wavg(s: &AdapterStack, h: &Tensor, w: &Tensor) -> Result<Tensor> {
     let (b, seq, d) = h.dims3()?;
     let (t, size, _) = s.down_weight.dims3()?;
     let flat = h.reshape((b * seq, d))?;
-    let down = match &s.bf16 {
-        Some(packed) => kernels::frozen_linear_bf16(&flat, &packed.down, None)?,
-        None => flat.matmul(&s.down_weight.reshape((t * size, d))?.t()?)?,
-    }; // (b·seq, T·size)
+    let packed = s.bf16.as_ref();
+    let down_weight = s.down_weight.reshape((t * size, d))?;
+    let down = frozen_product(&flat, &down_weight, packed.map(|p| &p.down))?; // (b·seq, T·size)
     let down = down
         .reshape((b, seq, t, size))?
         .broadcast_add(&s.down_bias)?
         .relu()?
         .broadcast_mul(&w.reshape((b, 1, t, 1))?)?; // each adapter's activations times its weight
     let down = down.reshape((b * seq, t * size))?;
-    let up = match &s.bf16 {
-        Some(packed) => kernels::frozen_linear_bf16(&down, &packed.up, None)?,
-        None => down.matmul(&s.up_concat.t()?)?,
-    }
-    .reshape((b, seq, d))?;
+    let up = frozen_product(&down, &s.up_concat, packed.map(|p| &p.up))?.reshape((b, seq, d))?;
     up.broadcast_add(&w.matmul(&s.up_bias)?.unsqueeze(1)?) // Σₜ wₜ cₜ per example
+}
+
+/// `x Wᵀ` for a stack's frozen W (out, in): on its bf16 packing when the backbone runs in bf16.
+fn frozen_product(
+    x: &Tensor,
+    weight: &Tensor,
+    packed: Option<&FrozenBf16Weight>,
+) -> Result<Tensor> {
+    match packed {
+        Some(packed) => kernels::frozen_linear_bf16(x, packed, None),
+        None => x.matmul(&weight.t()?),
+    }
 }
 
 /// The adapter whose parameters are Σᵢ wᵢ θᵢ for each example, applied once.
@@ -132,18 +139,13 @@ fn lora_wavg(s: &LoraStack, x: &Tensor, w: &Tensor) -> Result<Tensor> {
     let (b, seq, d) = x.dims3()?;
     let (t, r, _) = s.a.dims3()?;
     let out_dim = s.b_concat.dim(0)?;
+    let packed = s.bf16.as_ref();
     let flat = x.reshape((b * seq, d))?;
-    let low = match &s.bf16 {
-        Some(packed) => kernels::frozen_linear_bf16(&flat, &packed.down, None)?,
-        None => flat.matmul(&s.a.reshape((t * r, d))?.t()?)?,
-    } // (b·seq, T·r)
-    .reshape((b, seq, t, r))?
-    .broadcast_mul(&w.reshape((b, 1, t, 1))?)?
-    .reshape((b * seq, t * r))?;
-    let delta = match &s.bf16 {
-        Some(packed) => kernels::frozen_linear_bf16(&low, &packed.up, None)?,
-        None => low.matmul(&s.b_concat.t()?)?,
-    };
+    let low = frozen_product(&flat, &s.a.reshape((t * r, d))?, packed.map(|p| &p.down))? // (b·seq, T·r)
+        .reshape((b, seq, t, r))?
+        .broadcast_mul(&w.reshape((b, 1, t, 1))?)?
+        .reshape((b * seq, t * r))?;
+    let delta = frozen_product(&low, &s.b_concat, packed.map(|p| &p.up))?;
     delta.reshape((b, seq, out_dim))? * s.scale
 }
 

@@ -8,6 +8,7 @@
 
 use super::bf16_gemm::{self, bf16_available, PackedB};
 use super::cpu::{contiguous, with_f32};
+use super::rows::on_rows;
 use candle_core::{bail, CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 use std::sync::Arc;
 
@@ -67,14 +68,7 @@ impl CustomOp1 for FrozenLinear {
     }
 
     fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
-        // One (rows, out) · (out, in) product: a broadcast matmul would run one small product per batch entry.
-        let out = self.weight.dim(0)?;
-        let rows = grad_res.elem_count() / out.max(1);
-        let grad = grad_res.reshape((rows, out))?.matmul(&self.weight)?;
-        let mut dims = grad_res.dims().to_vec();
-        dims.pop();
-        dims.push(self.weight.dim(1)?);
-        Ok(Some(grad.reshape(dims)?))
+        Ok(Some(on_rows(grad_res, |rows| rows.matmul(&self.weight))?))
     }
 }
 

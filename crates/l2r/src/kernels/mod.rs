@@ -8,6 +8,7 @@ mod frozen_linear;
 mod gelu;
 mod layer_norm;
 mod math;
+mod rows;
 mod softmax;
 #[cfg(test)]
 mod testing;
@@ -18,3 +19,4 @@ pub use fma_peak::{measure_fma_peak, FmaPeak};
 pub use frozen_linear::{frozen_linear, frozen_linear_bf16, FrozenBf16Weight};
 pub use gelu::gelu_erf;
 pub use layer_norm::{add_layer_norm, layer_norm};
+pub use rows::on_rows;

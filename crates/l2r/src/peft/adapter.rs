@@ -1,7 +1,7 @@
 //! Bottleneck adapter (Houlsby/Pfeiffer): down-projection, ReLU, up-projection, residual.
 //! The up-projection starts at zero, so an untrained adapter is exactly the identity.
 
-use super::rows::on_rows;
+use crate::kernels::on_rows;
 use candle_core::{Result, Tensor};
 use candle_nn::{Init, VarBuilder};
 

@@ -1,7 +1,7 @@
 //! LoRA on one frozen linear: `delta = (alpha / rank) · (x Aᵀ) Bᵀ`, with B zero-initialised (identity at start)
 //! and A Kaiming-uniform as in HF PEFT.
 
-use super::rows::on_rows;
+use crate::kernels::on_rows;
 use candle_core::{Result, Tensor};
 use candle_nn::{Init, VarBuilder};
 

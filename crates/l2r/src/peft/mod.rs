@@ -7,11 +7,9 @@ mod config;
 mod hf;
 mod lora;
 mod module;
-mod rows;
 
 pub use adapter::BottleneckAdapter;
 pub use config::PeftConfig;
 pub use hf::{export_hf_lora, import_hf_lora, is_hf_peft_dir};
 pub use lora::LoraLinear;
 pub use module::{save_tensors, save_varmap, site_name, varmap_tensors, PeftModule};
-pub use rows::on_rows;

@@ -1,6 +1,6 @@
 //! A task's trained parts — PEFT module and classifier head — applied on the frozen backbone.
 
-use super::batches::TokenizedExample;
+use super::batches::{shortest_first, unsort, TokenizedExample};
 use crate::backbone::{mean_pool, Backbone, TokenBatch};
 use crate::compose::{AlongsidePrevious, ModuleStack};
 use crate::error::Result;
@@ -70,10 +70,9 @@ impl TaskModel {
         examples: &[TokenizedExample],
         batch_size: usize,
     ) -> Result<Vec<usize>> {
-        let mut order: Vec<usize> = (0..examples.len()).collect();
         // Sorting by length keeps padding small; predictions are put back in input order.
-        order.sort_by_key(|&i| examples[i].ids.len());
-        let mut by_position = vec![0usize; examples.len()];
+        let order = shortest_first(&examples.iter().map(|e| e.ids.len()).collect::<Vec<_>>());
+        let mut in_order = Vec::with_capacity(examples.len());
         for chunk in order.chunks(batch_size.max(1)) {
             let ids: Vec<&[u32]> = chunk.iter().map(|&i| examples[i].ids.as_slice()).collect();
             let batch = backbone.tokenizer.pad(&ids)?;
@@ -81,10 +80,8 @@ impl TaskModel {
                 .logits(backbone, &batch)?
                 .argmax(D::Minus1)?
                 .to_vec1::<u32>()?;
-            for (&i, label) in chunk.iter().zip(labels) {
-                by_position[i] = label as usize;
-            }
+            in_order.extend(labels.into_iter().map(|label| label as usize));
         }
-        Ok(by_position)
+        Ok(unsort(&in_order, &order))
     }
 }

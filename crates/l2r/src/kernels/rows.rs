@@ -1,6 +1,6 @@
-//! Modules act on every token alike, so they run on the tokens flattened to rows: one matmul over all
-//! batch × sequence rows instead of candle's broadcast matmul, which runs one small product per batch entry and,
-//! in the backward, builds a weight gradient per batch entry before summing them.
+//! Ops that act on every token alike (modules, a frozen linear's input gradient) run on the tokens flattened to
+//! rows: one matmul over all batch × sequence rows instead of candle's broadcast matmul, which runs one small
+//! product per batch entry and, in the backward, builds a weight gradient per batch entry before summing them.
 
 use candle_core::{Result, Tensor, D};
 
