@@ -105,7 +105,7 @@ fn adapter_wavg(s: &AdapterStack, h: &Tensor, w: &Tensor) -> Result<Tensor> {
         .broadcast_mul(&w.reshape((b, 1, t, 1))?)?; // each adapter's activations times its weight
     let down = down.reshape((b * seq, t * size))?;
     let up = frozen_product(&down, &s.up_concat, packed.map(|p| &p.up))?.reshape((b, seq, d))?;
-    up.broadcast_add(&w.matmul(&s.up_bias)?.unsqueeze(1)?) // Σₜ wₜ cₜ per example
+    kernels::add_bias(&up, &w.matmul(&s.up_bias)?) // Σₜ wₜ cₜ per example
 }
 
 /// `x Wᵀ` for a stack's frozen W (out, in): on its bf16 packing when the backbone runs in bf16.
@@ -123,14 +123,11 @@ fn frozen_product(
 /// The adapter whose parameters are Σᵢ wᵢ θᵢ for each example, applied once.
 fn adapter_merge(s: &AdapterStack, h: &Tensor, w: &Tensor) -> Result<Tensor> {
     let down_w = merge(&s.down_weight, w)?; // (b, size, d)
-    let down_b = merge(&s.down_bias, w)?.unsqueeze(1)?; // (b, 1, size)
+    let down_b = merge(&s.down_bias, w)?; // (b, size)
     let up_w = merge(&s.up_weight, w)?; // (b, d, size)
-    let up_b = merge(&s.up_bias, w)?.unsqueeze(1)?;
-    let down = h
-        .matmul(&down_w.transpose(1, 2)?)?
-        .broadcast_add(&down_b)?
-        .relu()?;
-    down.matmul(&up_w.transpose(1, 2)?)?.broadcast_add(&up_b)
+    let up_b = merge(&s.up_bias, w)?;
+    let down = kernels::add_bias(&h.matmul(&down_w.transpose(1, 2)?)?, &down_b)?.relu()?;
+    kernels::add_bias(&down.matmul(&up_w.transpose(1, 2)?)?, &up_b)
 }
 
 /// Σₜ wₜ Bₜ Aₜ x for all T LoRA modules in two matmuls: the weights scale the rank-r activations, so the Bₜ are

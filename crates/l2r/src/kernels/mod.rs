@@ -2,6 +2,7 @@
 
 mod attention;
 mod bf16_gemm;
+mod bias;
 mod cpu;
 mod fma_peak;
 mod frozen_linear;
@@ -15,6 +16,7 @@ mod testing;
 
 pub use attention::attention;
 pub use bf16_gemm::bf16_available;
+pub use bias::add_bias;
 pub use fma_peak::{measure_fma_peak, FmaPeak};
 pub use frozen_linear::{frozen_linear, frozen_linear_bf16, FrozenBf16Weight};
 pub use gelu::gelu_erf;

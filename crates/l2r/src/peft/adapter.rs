@@ -1,7 +1,7 @@
 //! Bottleneck adapter (Houlsby/Pfeiffer): down-projection, ReLU, up-projection, residual.
 //! The up-projection starts at zero, so an untrained adapter is exactly the identity.
 
-use crate::kernels::on_rows;
+use crate::kernels::{add_bias, on_rows};
 use candle_core::{Result, Tensor};
 use candle_nn::{Init, VarBuilder};
 
@@ -26,11 +26,8 @@ impl BottleneckAdapter {
 
     pub fn forward(&self, h: &Tensor) -> Result<Tensor> {
         let up = on_rows(h, |rows| {
-            rows.matmul(&self.down_weight.t()?)?
-                .broadcast_add(&self.down_bias)?
-                .relu()?
-                .matmul(&self.up_weight.t()?)?
-                .broadcast_add(&self.up_bias)
+            let down = add_bias(&rows.matmul(&self.down_weight.t()?)?, &self.down_bias)?;
+            add_bias(&down.relu()?.matmul(&self.up_weight.t()?)?, &self.up_bias)
         })?;
         h + up
     }
