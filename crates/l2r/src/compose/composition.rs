@@ -100,9 +100,8 @@ fn adapter_wavg(s: &AdapterStack, h: &Tensor, w: &Tensor) -> Result<Tensor> {
     let down = frozen_product(&flat, &down_weight, packed.map(|p| &p.down))?; // (b·seq, T·size)
     let down = down
         .reshape((b, seq, t, size))?
-        .broadcast_add(&s.down_bias)?
-        .relu()?
-        .broadcast_mul(&w.reshape((b, 1, t, 1))?)?; // each adapter's activations times its weight
+        .broadcast_add(&s.down_bias)?;
+    let down = kernels::weighted_relu(&down, w)?; // each adapter's activations times its weight
     let down = down.reshape((b * seq, t * size))?;
     let up = frozen_product(&down, &s.up_concat, packed.map(|p| &p.up))?.reshape((b, seq, d))?;
     kernels::add_bias(&up, &w.matmul(&s.up_bias)?) // Σₜ wₜ cₜ per example

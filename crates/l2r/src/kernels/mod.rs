@@ -13,6 +13,7 @@ mod rows;
 mod softmax;
 #[cfg(test)]
 mod testing;
+mod weighted_relu;
 
 pub use attention::attention;
 pub use bf16_gemm::bf16_available;
@@ -22,3 +23,4 @@ pub use frozen_linear::{frozen_linear, frozen_linear_bf16, FrozenBf16Weight};
 pub use gelu::gelu_erf;
 pub use layer_norm::{add_layer_norm, layer_norm};
 pub use rows::on_rows;
+pub use weighted_relu::weighted_relu;
