@@ -31,3 +31,21 @@ pub fn gradients(y: &Tensor, upstream: &Tensor, vars: &[&Var]) -> Result<Vec<Ten
         })
         .collect()
 }
+
+/// Fails unless `fused` matches `plain` within `forward_tol`, and the gradients of Σ upstream ⊙ y with respect
+/// to each of `vars` match within its tolerance in `gradient_tols`.
+pub fn assert_same_op(
+    fused: &Tensor,
+    plain: &Tensor,
+    upstream: &Tensor,
+    vars: &[&Var],
+    (forward_tol, gradient_tols): (f32, &[f32]),
+) -> Result<()> {
+    assert_close(fused, plain, forward_tol)?;
+    let fused_grads = gradients(fused, upstream, vars)?;
+    let plain_grads = gradients(plain, upstream, vars)?;
+    for ((f, p), &tol) in fused_grads.iter().zip(&plain_grads).zip(gradient_tols) {
+        assert_close(f, p, tol)?;
+    }
+    Ok(())
+}
