@@ -7,7 +7,7 @@
 //! Backward per head, with P the probabilities and dO the context's gradient:
 //! dP = dO Vᵀ, dS = scale · P ⊙ (dP − Σ dP ⊙ P) (the bias is a constant), dQ = dS K, dK = dSᵀ Q, dV = Pᵀ dO.
 
-use super::cpu::{contiguous, with_f32};
+use super::cpu::{contiguous, par_zeros, with_f32};
 use super::softmax::{backward_rows, forward_rows, row_offsets};
 use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Storage, Tensor};
 use rayon::prelude::*;
@@ -218,8 +218,8 @@ impl CustomOp3 for Attention {
         let offsets = row_offsets(bias_layout)?;
         let row = d.seq * d.hidden;
         let square = self.heads * d.seq * d.seq;
-        let mut probabilities = vec![0f32; batch * square];
-        let mut context = vec![0f32; batch * row];
+        let mut probabilities = par_zeros(batch * square);
+        let mut context = par_zeros(batch * row);
         probabilities
             .par_chunks_mut(square)
             .zip(context.par_chunks_mut(row))
@@ -250,9 +250,9 @@ impl CustomOp3 for Attention {
             bail!("{NAME}: backward before forward");
         };
         let (mut dq, mut dk, mut dv) = (
-            vec![0f32; batch * row],
-            vec![0f32; batch * row],
-            vec![0f32; batch * row],
+            par_zeros(batch * row),
+            par_zeros(batch * row),
+            par_zeros(batch * row),
         );
         with_f32(q, NAME, |q| {
             with_f32(k, NAME, |k| {

@@ -5,7 +5,7 @@
 //!
 //! Backward: dx = dy, db = Σ dy over the rows each bias row was added to.
 
-use super::cpu::{contiguous, last_dim, multiversion, par_rows, with_f32};
+use super::cpu::{contiguous, last_dim, multiversion, par_rows, par_zeros, with_f32};
 use candle_core::{bail, CpuStorage, CustomOp2, Device, Layout, Result, Shape, Tensor, D};
 use rayon::prelude::*;
 
@@ -98,7 +98,7 @@ impl CustomOp2 for AddBias {
             contiguous(bias, bias_layout, NAME)?,
         );
         let rows_per_group = x.len() / width / self.groups;
-        let mut y = vec![0f32; x.len()];
+        let mut y = par_zeros(x.len());
         // Blocks of whole rows, each row with its group's bias row.
         par_rows(&mut y, width, |first, y| {
             for (i, y) in y.chunks_mut(width).enumerate() {

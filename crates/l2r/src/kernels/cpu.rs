@@ -4,6 +4,7 @@
 use candle_core::backend::BackendStorage;
 use candle_core::{bail, CpuStorage, Layout, Result, Storage, Tensor};
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// The f32 data behind a contiguous layout.
 pub(super) fn contiguous<'a>(
@@ -56,6 +57,69 @@ pub(super) fn par_rows(out: &mut [f32], width: usize, f: impl Fn(usize, &mut [f3
     out.par_chunks_mut(rows * width)
         .enumerate()
         .for_each(|(block, chunk)| f(block * rows, chunk));
+}
+
+/// Floats per task of the buffer builders below: 64 KiB, as `rows_per_task`.
+const FLOATS_PER_TASK: usize = 16 * 1024;
+
+/// A fresh buffer of `len` floats built in parallel blocks: `write(start, block)` must write every slot of the
+/// block that begins at `start`. Kept private so that only the complete writers below use it.
+fn par_init(len: usize, write: impl Fn(usize, &mut [MaybeUninit<f32>]) + Sync) -> Vec<f32> {
+    let mut out = Vec::with_capacity(len);
+    out.spare_capacity_mut()[..len]
+        .par_chunks_mut(FLOATS_PER_TASK)
+        .enumerate()
+        .for_each(|(task, block)| write(task * FLOATS_PER_TASK, block));
+    // SAFETY: the blocks cover 0..len, and every caller's `write` writes each slot of its block.
+    unsafe { out.set_len(len) };
+    out
+}
+
+/// `len` zeros, written in parallel (a reused allocation is otherwise zeroed by one core).
+pub(super) fn par_zeros(len: usize) -> Vec<f32> {
+    par_init(len, |_, block| {
+        // SAFETY: all-zero bytes are 0.0f32, and the pointer covers exactly the block.
+        unsafe { block.as_mut_ptr().write_bytes(0, block.len()) }
+    })
+}
+
+/// A copy of `src`, written in parallel.
+pub(super) fn par_copy(src: &[f32]) -> Vec<f32> {
+    par_init(src.len(), |start, block| {
+        for (slot, &value) in block.iter_mut().zip(&src[start..]) {
+            slot.write(value);
+        }
+    })
+}
+
+/// a + b elementwise, written in parallel.
+pub(super) fn par_add(a: &[f32], b: &[f32]) -> Vec<f32> {
+    let len = a.len().min(b.len());
+    par_init(len, |start, block| {
+        for ((slot, &a), &b) in block.iter_mut().zip(&a[start..]).zip(&b[start..]) {
+            slot.write(a + b);
+        }
+    })
+}
+
+/// `rows` copies of `row` back to back, written in parallel.
+pub(super) fn par_repeat(row: &[f32], rows: usize) -> Vec<f32> {
+    let width = row.len();
+    if width == 0 {
+        return Vec::new();
+    }
+    par_init(rows * width, |start, block| {
+        // A block starts mid-row in general: the rest of that row, then whole rows.
+        let mut offset = start % width;
+        let mut rest = block;
+        while !rest.is_empty() {
+            let (part, tail) = rest.split_at_mut((width - offset).min(rest.len()));
+            for (slot, &value) in part.iter_mut().zip(&row[offset..]) {
+                slot.write(value);
+            }
+            (rest, offset) = (tail, 0);
+        }
+    })
 }
 
 /// Defines `fn $name(args)` whose body is compiled three times, for AVX-512, for AVX2 + FMA and for the
@@ -149,4 +213,27 @@ pub(super) fn max(xs: &[f32]) -> f32 {
         }
     }
     acc.iter().fold(tail, |m, &x| m.max(x))
+}
+
+#[cfg(test)]
+mod buffer_tests {
+    use super::*;
+
+    #[test]
+    fn parallel_buffers_match_their_serial_definitions() {
+        // Lengths below, at and across the 16k-float task blocks, with rows that straddle block edges.
+        for len in [0, 1, 5, FLOATS_PER_TASK, FLOATS_PER_TASK + 1, 3 * FLOATS_PER_TASK + 77] {
+            let a: Vec<f32> = (0..len).map(|i| i as f32 * 0.5).collect();
+            let b: Vec<f32> = (0..len).map(|i| 1.0 - i as f32).collect();
+            assert_eq!(par_zeros(len), vec![0f32; len]);
+            assert_eq!(par_copy(&a), a);
+            let sum: Vec<f32> = a.iter().zip(&b).map(|(a, b)| a + b).collect();
+            assert_eq!(par_add(&a, &b), sum);
+        }
+        for (width, rows) in [(1, 3), (7, 5000), (384, 100), (1536, 33)] {
+            let row: Vec<f32> = (0..width).map(|j| j as f32 - 3.0).collect();
+            assert_eq!(par_repeat(&row, rows), row.repeat(rows));
+        }
+        assert!(par_repeat(&[], 10).is_empty());
+    }
 }

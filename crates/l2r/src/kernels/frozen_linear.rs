@@ -7,7 +7,7 @@
 //! multiplies by Wᵀ and the input gradient by W, each a custom op so the gradient is itself differentiable.
 
 use super::bf16_gemm::{self, bf16_available, PackedB};
-use super::cpu::{contiguous, with_f32};
+use super::cpu::{contiguous, par_repeat, par_zeros, with_f32};
 use super::rows::on_rows;
 use candle_core::{bail, CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 use std::sync::Arc;
@@ -46,8 +46,8 @@ fn initial_output(bias: Option<&Tensor>, rows: usize, width: usize, op: &str) ->
         Some(bias) if bias.dims() != [width] => {
             bail!("{op}: the bias does not match the weight's output width {width}")
         }
-        Some(bias) => with_f32(bias, op, |bias| Ok(bias.repeat(rows))),
-        None => Ok(vec![0f32; rows * width]),
+        Some(bias) => with_f32(bias, op, |bias| Ok(par_repeat(bias, rows))),
+        None => Ok(par_zeros(rows * width)),
     }
 }
 
@@ -220,7 +220,7 @@ impl CustomOp1 for Bf16InputGradient {
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
         let (n_out, n_in) = self.weight.dims();
         let m = rows_of(layout.dims(), n_out, BF16_GRAD_NAME)?;
-        let mut dx = vec![0f32; m * n_in];
+        let mut dx = par_zeros(m * n_in);
         let dy = contiguous(storage, layout, BF16_GRAD_NAME)?;
         bf16_gemm::gemm(&mut dx, dy, &self.weight.packed.backward, m)?;
         Ok((CpuStorage::F32(dx), with_last_dim(layout.dims(), n_in)))

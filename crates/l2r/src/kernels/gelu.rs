@@ -4,7 +4,7 @@
 //!
 //! Forward: y = x·Φ(x), Φ(x) = (1 + erf(x/√2))/2. Backward: dx = dy·(Φ(x) + x·φ(x)), φ(x) = e^{−x²/2}/√(2π).
 
-use super::cpu::{contiguous, multiversion, par_rows, with_f32};
+use super::cpu::{contiguous, multiversion, par_rows, par_zeros, with_f32};
 use super::math::{erf, exp};
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 use std::f32::consts::{FRAC_1_SQRT_2, PI};
@@ -44,7 +44,7 @@ impl CustomOp1 for GeluErf {
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
         let x = contiguous(storage, layout, NAME)?;
-        let mut y = vec![0f32; x.len()];
+        let mut y = par_zeros(x.len());
         // Elementwise: "rows" of one element, so each task gets a block of consecutive values.
         par_rows(&mut y, 1, |first, y| {
             forward_chunk(y, &x[first..first + y.len()])
@@ -53,7 +53,7 @@ impl CustomOp1 for GeluErf {
     }
 
     fn bwd(&self, x: &Tensor, _y: &Tensor, dy: &Tensor) -> Result<Option<Tensor>> {
-        let mut dx = vec![0f32; x.elem_count()];
+        let mut dx = par_zeros(x.elem_count());
         with_f32(x, NAME, |x| {
             with_f32(dy, NAME, |dy| {
                 par_rows(&mut dx, 1, |first, dx| {

@@ -7,7 +7,7 @@
 //! Backward (w, β frozen): dx = r·(g − mean(g) − x̂·mean(g·x̂)) with g = dy·w; a residual sum passes the
 //! same dx to both terms.
 
-use super::cpu::{contiguous, last_dim, multiversion, par_rows, sum, with_f32};
+use super::cpu::{contiguous, last_dim, multiversion, par_add, par_copy, par_rows, sum, with_f32};
 use candle_core::{
     bail, CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor, WithDType,
 };
@@ -135,20 +135,20 @@ impl CustomOp1 for LayerNorm {
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
         let width = self.check(layout)?;
-        let mut out = contiguous(storage, layout, NAME)?.to_vec();
+        let mut out = par_copy(contiguous(storage, layout, NAME)?);
         self.normalise(&mut out, width)?;
         Ok((CpuStorage::F32(out), layout.shape().clone()))
     }
 
     fn bwd(&self, x: &Tensor, _y: &Tensor, dy: &Tensor) -> Result<Option<Tensor>> {
-        let x_data = with_f32(x, NAME, |x| Ok(x.to_vec()))?;
+        let x_data = with_f32(x, NAME, |x| Ok(par_copy(x)))?;
         Ok(Some(self.input_grad(x_data, dy, x.shape())?))
     }
 }
 
 /// `a + b` into a fresh buffer.
 fn residual_sum(a: &[f32], b: &[f32]) -> Vec<f32> {
-    a.iter().zip(b).map(|(a, b)| a + b).collect()
+    par_add(a, b)
 }
 
 impl CustomOp2 for LayerNorm {

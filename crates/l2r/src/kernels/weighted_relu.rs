@@ -5,7 +5,7 @@
 //!
 //! Backward: dx = dy · w · [x > 0], dw[b, t] = Σ_{s, j} dy[b, s, t, j] · relu(x[b, s, t, j]).
 
-use super::cpu::{contiguous, multiversion, par_rows, with_f32};
+use super::cpu::{contiguous, multiversion, par_rows, par_zeros, with_f32};
 use candle_core::{bail, CpuStorage, CustomOp2, Device, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
@@ -71,7 +71,7 @@ impl CustomOp2 for WeightedRelu {
             contiguous(w, w_layout, NAME)?,
         );
         let rows_per_example = x.len() / width / batch.max(1);
-        let mut y = vec![0f32; x.len()];
+        let mut y = par_zeros(x.len());
         par_rows(&mut y, width, |first, y| {
             for (i, y) in y.chunks_exact_mut(width).enumerate() {
                 let row = first + i;
@@ -91,7 +91,7 @@ impl CustomOp2 for WeightedRelu {
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let (batch, modules) = w.dims2()?;
         let example_len = x.elem_count() / batch.max(1);
-        let mut dx = vec![0f32; x.elem_count()];
+        let mut dx = par_zeros(x.elem_count());
         let mut dw = vec![0f32; batch * modules];
         with_f32(x, NAME, |x| {
             with_f32(w, NAME, |w| {
