@@ -107,7 +107,9 @@ fn adapter_wavg(s: &AdapterStack, h: &Tensor, w: &Tensor) -> Result<Tensor> {
     kernels::add_bias(&up, &w.matmul(&s.up_bias)?) // Σₜ wₜ cₜ per example
 }
 
-/// `x Wᵀ` for a stack's frozen W (out, in): on its bf16 packing when the backbone runs in bf16.
+/// `x Wᵀ` for a stack's frozen W (out, in): on its bf16 packing when the backbone runs in bf16. Either way a
+/// frozen-linear op, whose backward computes only the input gradient (candle's matmul would also compute W's,
+/// a wasted product per stack and layer in router fitting).
 fn frozen_product(
     x: &Tensor,
     weight: &Tensor,
@@ -115,7 +117,7 @@ fn frozen_product(
 ) -> Result<Tensor> {
     match packed {
         Some(packed) => kernels::frozen_linear_bf16(x, packed, None),
-        None => x.matmul(&weight.t()?),
+        None => kernels::frozen_linear(x, weight, None),
     }
 }
 
