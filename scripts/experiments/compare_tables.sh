@@ -29,7 +29,7 @@ table gates-composition-wordnet-cil-3x3 runs/compare-quick configs/wordnet-cil.t
 table composition-far5-3x3 runs/compare-quick configs/far5.toml -- --methods l2r-wavg,l2r-merge --seeds 3 --orders 3
 # far5 at full size, seed 0 × order 0.
 table compare-far5-full runs/compare-full configs/far5-full.toml -- \
-  --methods "$MAIN,sequential,multitask,l2r-merge" --seeds 1 --orders 1
+  --methods "$MAIN,sequential,multitask,l2r-merge,arrow,l2r-lora" --seeds 1 --orders 1
 # The ablations on far5 quick, seed 0 × order 0.
 table ablations-far5-seed0 runs/compare-quick configs/far5.toml -- --methods l2r-wavg,ablations --seeds 1 --orders 1
 # far5 quick, 3 seeds × order 0, every method (bounds, merge, Arrow and LoRA included).

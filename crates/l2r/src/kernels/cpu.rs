@@ -222,7 +222,14 @@ mod buffer_tests {
     #[test]
     fn parallel_buffers_match_their_serial_definitions() {
         // Lengths below, at and across the 16k-float task blocks, with rows that straddle block edges.
-        for len in [0, 1, 5, FLOATS_PER_TASK, FLOATS_PER_TASK + 1, 3 * FLOATS_PER_TASK + 77] {
+        for len in [
+            0,
+            1,
+            5,
+            FLOATS_PER_TASK,
+            FLOATS_PER_TASK + 1,
+            3 * FLOATS_PER_TASK + 77,
+        ] {
             let a: Vec<f32> = (0..len).map(|i| i as f32 * 0.5).collect();
             let b: Vec<f32> = (0..len).map(|i| 1.0 - i as f32).collect();
             assert_eq!(par_zeros(len), vec![0f32; len]);
