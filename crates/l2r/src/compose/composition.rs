@@ -132,7 +132,8 @@ fn adapter_merge(s: &AdapterStack, h: &Tensor, w: &Tensor) -> Result<Tensor> {
 }
 
 /// Σₜ wₜ Bₜ Aₜ x for all T LoRA modules in two matmuls: the weights scale the rank-r activations, so the Bₜ are
-/// one matmul with inner size T·r.
+/// one matmul with inner size T·r. LoRA's alpha / r rides on the (b, T) weights rather than on the (b, seq, out)
+/// delta, as `LoraLinear` scales B rather than its delta.
 fn lora_wavg(s: &LoraStack, x: &Tensor, w: &Tensor) -> Result<Tensor> {
     let (b, seq, d) = x.dims3()?;
     let (t, r, _) = s.a.dims3()?;
@@ -141,16 +142,16 @@ fn lora_wavg(s: &LoraStack, x: &Tensor, w: &Tensor) -> Result<Tensor> {
     let flat = x.reshape((b * seq, d))?;
     let low = frozen_product(&flat, &s.a.reshape((t * r, d))?, packed.map(|p| &p.down))? // (b·seq, T·r)
         .reshape((b, seq, t, r))?
-        .broadcast_mul(&w.reshape((b, 1, t, 1))?)?
+        .broadcast_mul(&(w * s.scale)?.reshape((b, 1, t, 1))?)?
         .reshape((b * seq, t * r))?;
     let delta = frozen_product(&low, &s.b_concat, packed.map(|p| &p.up))?;
-    delta.reshape((b, seq, out_dim))? * s.scale
+    delta.reshape((b, seq, out_dim))
 }
 
 fn lora_merge(s: &LoraStack, x: &Tensor, w: &Tensor) -> Result<Tensor> {
-    let a = merge(&s.a, w)?; // (b, r, in)
+    let a = merge(&s.a, &(w * s.scale)?)?; // (b, r, in), alpha / r included
     let b = merge(&s.b, w)?; // (b, out, r)
-    x.matmul(&a.transpose(1, 2)?)?.matmul(&b.transpose(1, 2)?)? * s.scale
+    x.matmul(&a.transpose(1, 2)?)?.matmul(&b.transpose(1, 2)?)
 }
 
 /// Per-example parameters Σₜ w[b, t] · stacked[t]: (T, ...) with w (b, T) -> (b, ...).

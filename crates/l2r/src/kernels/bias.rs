@@ -5,7 +5,7 @@
 //!
 //! Backward: dx = dy, db = Σ dy over the rows each bias row was added to.
 
-use super::cpu::{contiguous, last_dim, multiversion, par_rows, par_zeros, with_f32};
+use super::cpu::{contiguous, last_dim, multiversion, par_grouped_rows, par_zeros, with_f32};
 use candle_core::{bail, CpuStorage, CustomOp2, Device, Layout, Result, Shape, Tensor, D};
 use rayon::prelude::*;
 
@@ -97,15 +97,13 @@ impl CustomOp2 for AddBias {
             contiguous(x, x_layout, NAME)?,
             contiguous(bias, bias_layout, NAME)?,
         );
-        let rows_per_group = x.len() / width / self.groups;
         let mut y = par_zeros(x.len());
-        // Blocks of whole rows, each row with its group's bias row.
-        par_rows(&mut y, width, |first, y| {
-            for (i, y) in y.chunks_mut(width).enumerate() {
-                let row = first + i;
-                let bias = &bias[(row / rows_per_group) * width..][..width];
-                add_rows(y, &x[row * width..][..width], bias);
-            }
+        par_grouped_rows(&mut y, width, self.groups, |row, group, y| {
+            add_rows(
+                y,
+                &x[row * width..][..width],
+                &bias[group * width..][..width],
+            );
         });
         Ok((CpuStorage::F32(y), x_layout.shape().clone()))
     }

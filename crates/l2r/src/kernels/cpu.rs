@@ -59,6 +59,23 @@ pub(super) fn par_rows(out: &mut [f32], width: usize, f: impl Fn(usize, &mut [f3
         .for_each(|(block, chunk)| f(block * rows, chunk));
 }
 
+/// Calls `f(row, group, out_row)` on every row of `out` (rows of `width`), in parallel blocks, where the rows fall
+/// into `groups` equal runs of consecutive rows: the examples of a batch, or one group for all rows alike.
+pub(super) fn par_grouped_rows(
+    out: &mut [f32],
+    width: usize,
+    groups: usize,
+    f: impl Fn(usize, usize, &mut [f32]) + Sync,
+) {
+    let rows_per_group = (out.len() / width.max(1) / groups.max(1)).max(1);
+    par_rows(out, width, |first, rows| {
+        for (i, out_row) in rows.chunks_exact_mut(width).enumerate() {
+            let row = first + i;
+            f(row, row / rows_per_group, out_row);
+        }
+    });
+}
+
 /// Floats per task of the buffer builders below: 64 KiB, as `rows_per_task`.
 const FLOATS_PER_TASK: usize = 16 * 1024;
 

@@ -5,7 +5,7 @@
 //!
 //! Backward: dx = dy · w · [x > 0], dw[b, t] = Σ_{s, j} dy[b, s, t, j] · relu(x[b, s, t, j]).
 
-use super::cpu::{contiguous, multiversion, par_rows, par_zeros, with_f32};
+use super::cpu::{contiguous, multiversion, par_grouped_rows, par_zeros, with_f32};
 use candle_core::{bail, CpuStorage, CustomOp2, Device, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
@@ -70,14 +70,10 @@ impl CustomOp2 for WeightedRelu {
             contiguous(x, x_layout, NAME)?,
             contiguous(w, w_layout, NAME)?,
         );
-        let rows_per_example = x.len() / width / batch.max(1);
         let mut y = par_zeros(x.len());
-        par_rows(&mut y, width, |first, y| {
-            for (i, y) in y.chunks_exact_mut(width).enumerate() {
-                let row = first + i;
-                let w = &w[(row / rows_per_example) * modules..][..modules];
-                forward_row(y, &x[row * width..][..width], w, self.size);
-            }
+        par_grouped_rows(&mut y, width, batch, |row, example, y| {
+            let w = &w[example * modules..][..modules];
+            forward_row(y, &x[row * width..][..width], w, self.size);
         });
         Ok((CpuStorage::F32(y), x_layout.shape().clone()))
     }
