@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Paired per-sequence CIL differences of the issue-5 grid (docs/results.md, "Where L2R stands").
+"""Paired per-sequence CIL differences between methods of an `l2r compare` grid (docs/results.md, "Where L2R
+stands").
 
-Reads the last eval-step*.json of every seed*-order* folder of the runs under runs/compare-quick and prints, per
-benchmark and pair of methods, the means, the mean / min / max difference in points and on how many sequences the
-first method is ahead. A method is (run folder, metric): L2R's own CIL is `cil`; the baselines evaluated inside a
-run are under `baselines` (cil_epi, cil_mocl, cil_arrow).
-    python3 scripts/experiments/paired.py [runs/compare-quick]
+Reads the grid's compare.json: each row names a benchmark, a method, the run folder its numbers come from and the
+setup that holds its CIL accuracy (`cil_setup`). For each pair of methods below and each benchmark, the script reads
+every sequence's metrics.json (<run>/seed<S>-order<O>/metrics.json) and prints the means, the mean / min / max
+difference in points and on how many sequences the first method is ahead.
+    python3 scripts/experiments/paired.py [runs/compare-quick/compare.json]
 """
 import glob
 import json
@@ -13,40 +14,38 @@ import os
 import statistics
 import sys
 
-ROOT = sys.argv[1] if len(sys.argv) > 1 else "runs/compare-quick"
-PAIRS = [  # (name A, run A, metric A), (name B, run B, metric B)
-    (("l2r-wavg", "base", "cil"), ("epi", "base", "cil_epi")),
-    (("l2r-wavg", "base", "cil"), ("dam-top-task", "base", "cil_dam_top_task")),
-    (("l2r-wavg", "base", "cil"), ("mocl", "base", "cil_mocl")),
-    (("l2r-merge", "merge", "cil"), ("l2r-wavg", "base", "cil")),
-    (("l2r-lora", "lora", "cil"), ("arrow", "lora", "cil_arrow")),
-    (("l2r-lora", "lora", "cil"), ("epi", "base", "cil_epi")),
-    (("l2r-lora", "lora", "cil"), ("l2r-wavg", "base", "cil")),
-    (("l2r-softmax", "softmax-gates", "cil"), ("l2r-wavg", "base", "cil")),
+TABLE = sys.argv[1] if len(sys.argv) > 1 else "runs/compare-quick/compare.json"
+PAIRS = [
+    ("l2r-wavg", "epi"),
+    ("l2r-wavg", "dam-top-task"),
+    ("l2r-wavg", "mocl"),
+    ("l2r-merge", "l2r-wavg"),
+    ("l2r-lora", "arrow"),
+    ("l2r-lora", "epi"),
+    ("l2r-lora", "l2r-wavg"),
+    ("l2r-softmax", "l2r-wavg"),
 ]
 
 
-def final_accuracy(benchmark, run, metric):
-    """Mean over tasks of `metric` after the last step, per sequence folder."""
+def final_accuracy(row):
+    """Per sequence folder, the row's CIL setup's average accuracy after the last task."""
     values = {}
-    for folder in sorted(glob.glob(os.path.join(ROOT, benchmark, run, "seed*-order*"))):
-        steps = glob.glob(os.path.join(folder, "eval-step*.json"))
-        if not steps:
-            continue
-        last = max(steps, key=lambda p: int(p.rsplit("step", 1)[1].split(".")[0]))
-        evaluation = json.load(open(last))
-        per_task = evaluation.get(metric)
-        if per_task is None:
-            per_task = evaluation.get("baselines", {}).get(metric)
-        if per_task:
-            values[os.path.basename(folder)] = sum(per_task) / len(per_task)
+    for path in sorted(glob.glob(os.path.join(row["run_dir"], "seed*-order*", "metrics.json"))):
+        summary = json.load(open(path))["summaries"].get(row["cil_setup"])
+        if summary is not None:
+            values[os.path.basename(os.path.dirname(path))] = summary["average_accuracy"]
     return values
 
 
-for benchmark in ("far5", "senti4", "wordnet-cil"):
-    for (name_a, run_a, metric_a), (name_b, run_b, metric_b) in PAIRS:
-        a = final_accuracy(benchmark, run_a, metric_a)
-        b = final_accuracy(benchmark, run_b, metric_b)
+rows = json.load(open(TABLE))["rows"]
+by_key = {(r["benchmark"], r["method"]): r for r in rows if r.get("cil_setup")}
+benchmarks = list(dict.fromkeys(r["benchmark"] for r in rows))
+for benchmark in benchmarks:
+    for name_a, name_b in PAIRS:
+        if (benchmark, name_a) not in by_key or (benchmark, name_b) not in by_key:
+            continue
+        a = final_accuracy(by_key[(benchmark, name_a)])
+        b = final_accuracy(by_key[(benchmark, name_b)])
         common = sorted(set(a) & set(b))
         if not common:
             continue

@@ -67,7 +67,8 @@ fn report_renders_its_plots() {
     );
     let html_path = run.join("report.html");
     let html = std::fs::read_to_string(&html_path).unwrap();
-    // Every setup's accuracy matrix (the method's, the baselines'), the gates, 2 training-curve charts.
+    // Every setup's accuracy matrix (the method's, the baselines'), the per-method chart, the gates, 2 training-curve
+    // charts.
     let metrics: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("metrics.json")).unwrap()).unwrap();
     let setups = metrics["sequences"][0]["matrices"]
@@ -78,8 +79,23 @@ fn report_renders_its_plots() {
         setups >= 14,
         "8 setups of the method and 6 baseline rows: {setups}"
     );
-    assert_eq!(html.matches("<svg").count(), setups + 3);
-    assert!(html.contains("<table>") && html.contains("cil_dam"));
+    assert_eq!(html.matches("<svg").count(), setups + 4);
+    assert!(
+        html.contains("per method"),
+        "the CIL and TIL chart per method"
+    );
+    // Setups by display name, each with its one-line description; no internal codes.
+    assert!(html.contains("<table>") && html.contains("DAM-style, route then classify (CIL)"));
+    assert!(html.contains("the head of the nearest centroid"));
+    assert!(
+        !html.contains("cil_dam_top_task"),
+        "an internal setup code in the report"
+    );
+    // One sequence: no spread to show.
+    assert!(
+        !html.contains("± 0.0000"),
+        "a standard deviation of a single sequence"
+    );
     assert!(html.contains("weather") && html.contains("food"));
     assert!(
         !html.contains("src=\"http") && !html.contains("href=\"http"),

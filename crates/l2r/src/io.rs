@@ -33,6 +33,30 @@ pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
     serde_json::from_str(&text).map_err(|e| Error::parse(path, e.line(), None, e.to_string()))
 }
 
+/// The value stored at `path` when the file is there; otherwise `compute`d, saved by `save` (which must write
+/// atomically) and returned. Every stage of a run goes through it, so a resumed run skips what is done.
+pub fn load_or_compute<T>(
+    path: &Path,
+    load: impl FnOnce(&Path) -> Result<T>,
+    compute: impl FnOnce() -> Result<T>,
+    save: impl FnOnce(&Path, &T) -> Result<()>,
+) -> Result<T> {
+    if path.is_file() {
+        return load(path);
+    }
+    let value = compute()?;
+    save(path, &value)?;
+    Ok(value)
+}
+
+/// [`load_or_compute`] for a value stored as JSON.
+pub fn json_or_compute<T: serde::Serialize + serde::de::DeserializeOwned>(
+    path: &Path,
+    compute: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    load_or_compute(path, read_json, compute, write_json_atomic)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -49,5 +73,15 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("config.json")]);
+    }
+
+    #[test]
+    fn a_stored_value_is_loaded_not_computed_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("value.json");
+        let first: Vec<u32> = json_or_compute(&path, || Ok(vec![1, 2])).unwrap();
+        let second: Vec<u32> =
+            json_or_compute(&path, || panic!("computed although stored")).unwrap();
+        assert_eq!((first, second), (vec![1, 2], vec![1, 2]));
     }
 }

@@ -6,12 +6,12 @@
 
 use crate::backbone::Backbone;
 use crate::compose::{CompositionMode, ModuleStack, Routed};
-use crate::continual::RunConfig;
+use crate::continual::{RunLayout, StepEvaluation};
 use crate::error::{Error, Result};
 use crate::head::ClassifierHead;
 use crate::peft::PeftModule;
 use crate::router::{RouterInput, RouterNetwork, RouterObjective, RouterWeights};
-use crate::train::{TaskArtifacts, TaskModel};
+use crate::train::TaskModel;
 use candle_core::{Tensor, D};
 use serde::Serialize;
 use std::path::Path;
@@ -57,28 +57,21 @@ pub struct RunPredictor {
 impl RunPredictor {
     /// Loads sequence `seed` × `order` (default: the config's first of each) of the run in `dir`.
     pub fn load(dir: &Path, seed: Option<u64>, order: Option<usize>) -> Result<Self> {
-        let config_path = dir.join("config.toml");
-        if !config_path.is_file() {
-            return Err(Error::invalid(format!(
-                "{} is not a run folder (no config.toml); give the --out folder of `l2r run`",
-                dir.display()
-            )));
-        }
-        let config = RunConfig::from_file(&config_path)?;
+        let (layout, config) = RunLayout::open(dir)?;
         let seed = seed.or(config.seeds.first().copied()).unwrap_or(0);
         let order = order.or(config.orders.first().copied()).unwrap_or(0);
-        let seq_dir = dir.join(format!("seed{seed}-order{order}"));
-        let step = latest_step(&seq_dir)?;
-        let eval: crate::continual::StepEvaluation =
-            crate::io::read_json(&seq_dir.join(format!("eval-step{step}.json")))?;
+        let sequence = layout.sequence(seed, order);
+        let step = sequence.latest_fitted_step()?;
+        let eval: StepEvaluation = crate::io::read_json(&sequence.evaluation(step))?;
         let backbone =
             Backbone::load(config.backbone, config.max_len)?.with_precision(config.precision)?;
-        let modules_dir = config.modules_dir(dir, seed)?;
         let mut tasks = Vec::new();
         let mut models = Vec::new();
-        for name in &eval.tasks {
-            let (record, model) =
-                TaskArtifacts::new(modules_dir.join(name)).load(&backbone.encoder.config)?;
+        // The modules the routers were fitted on: isolated, or progressive after the first task.
+        for (index, name) in eval.tasks.iter().enumerate() {
+            let (record, model) = layout
+                .routed_module(seed, order, index, name)
+                .load(&backbone.encoder.config)?;
             tasks.push(TaskInfo {
                 name: name.clone(),
                 labels: record.labels,
@@ -92,12 +85,7 @@ impl RunPredictor {
             backbone.encoder.num_layers(),
             backbone.encoder.hidden_size(),
         );
-        let network = RouterNetwork::load(
-            &seq_dir.join(format!("router-step{step}.safetensors")),
-            &config.router,
-            layers,
-            hidden,
-        )?;
+        let network = RouterNetwork::load(&sequence.router(step), &config.router, layers, hidden)?;
         Ok(RunPredictor {
             seed,
             order,
@@ -232,23 +220,4 @@ fn best_of_rows(probs: &Tensor) -> Result<Vec<(usize, f64)>> {
         })
         .map(|(i, p)| (i, p as f64))
         .collect())
-}
-
-/// The highest k for which both the routers and the evaluation of step k are on disk.
-fn latest_step(seq_dir: &Path) -> Result<usize> {
-    let has = |name: String| -> bool { seq_dir.join(name).is_file() };
-    let mut step = None;
-    for k in 0.. {
-        if has(format!("router-step{k}.safetensors")) && has(format!("eval-step{k}.json")) {
-            step = Some(k);
-        } else {
-            break;
-        }
-    }
-    step.ok_or_else(|| {
-        Error::invalid(format!(
-            "{} holds no fitted routers yet; let `l2r run` finish its first task (or pick another --seed/--order)",
-            seq_dir.display()
-        ))
-    })
 }

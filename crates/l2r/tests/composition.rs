@@ -5,11 +5,12 @@ use candle_core::{Device, Tensor};
 use l2r::backbone::tiny::tiny_backbone;
 use l2r::backbone::{mean_pool, Backbone};
 use l2r::compose::{Composition, CompositionMode, FixedWeights, ModuleStack, Routed};
+use l2r::embedded::EmbeddedExamples;
 use l2r::head::ClassifierHead;
 use l2r::peft::{PeftConfig, PeftModule};
 use l2r::router::{
-    adapt_router, fit_router, nearest_memory, GateKind, LocalAdaptation, MemoryBatch, RouterConfig,
-    RouterInput, RouterScope,
+    adapt_router, fit_router, nearest_memory, GateKind, LocalAdaptation, RouterConfig, RouterInput,
+    RouterScope,
 };
 
 const TEXTS: [&str; 3] = ["the movie was good", "a cat eats red food", "dog"];
@@ -131,7 +132,7 @@ fn router_fitting_learns_to_route_and_touches_nothing_else() {
         "the cat is red",
         "the dog runs",
     ];
-    let memory = MemoryBatch::new(
+    let memory = EmbeddedExamples::new(
         &backbone,
         &texts,
         vec![0, 0, 0, 0, 1, 1, 1, 1],
@@ -228,7 +229,8 @@ fn local_adaptation_changes_a_copy_and_leaves_the_fitted_routers_alone() {
         "a cat runs",
         "a dog eats",
     ];
-    let memory = MemoryBatch::new(&backbone, &texts, vec![0, 0, 1, 1], vec![1, 0, 0, 1]).unwrap();
+    let memory =
+        EmbeddedExamples::new(&backbone, &texts, vec![0, 0, 1, 1], vec![1, 0, 0, 1]).unwrap();
     let config = RouterConfig {
         epochs: 2,
         batch_size: 2,
@@ -239,7 +241,7 @@ fn local_adaptation_changes_a_copy_and_leaves_the_fitted_routers_alone() {
     let copy = network.try_clone().unwrap();
     assert_eq!(parameters(&copy), fitted, "a clone starts equal");
 
-    let test = MemoryBatch::new(&backbone, &["a cat eats"], vec![1], vec![0]).unwrap();
+    let test = EmbeddedExamples::new(&backbone, &["a cat eats"], vec![1], vec![0]).unwrap();
     let nearest = nearest_memory(&memory.frozen, &test.frozen, 2).unwrap();
     assert_eq!(nearest.len(), 2);
     let exact = nearest_memory(&memory.frozen, &memory.frozen.narrow(0, 2, 1).unwrap(), 1).unwrap();
@@ -254,7 +256,7 @@ fn local_adaptation_changes_a_copy_and_leaves_the_fitted_routers_alone() {
         steps: 3,
         ..LocalAdaptation::default()
     };
-    let queries = test.routing(network.config.input);
+    let queries = test.features(network.config.input.representation());
     let adapted = adapt_router(&network, &routed, &memory, queries, &local, 5).unwrap();
     assert_ne!(
         parameters(&adapted),

@@ -2,7 +2,7 @@ use super::Output;
 use anyhow::Context;
 use clap::Args;
 use l2r::backbone::Precision;
-use l2r::continual::{run as run_continual, RunConfig};
+use l2r::continual::{run as run_continual, RunConfig, RunLayout};
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -23,7 +23,7 @@ pub struct RunArgs {
 
 pub fn run(args: RunArgs, output: &Output) -> anyhow::Result<()> {
     let (config_path, dir) = match (&args.resume, &args.config) {
-        (Some(dir), _) => (dir.join("config.toml"), dir.clone()),
+        (Some(dir), _) => (RunLayout::config_path(dir), dir.clone()),
         (None, Some(config)) => {
             let stem = config.file_stem().and_then(|s| s.to_str()).unwrap_or("run");
             (
@@ -49,22 +49,33 @@ pub fn run(args: RunArgs, output: &Output) -> anyhow::Result<()> {
     if output.json {
         return output.print_json(&serde_json::to_value(&summary)?);
     }
+    let width = summary
+        .average_accuracy
+        .keys()
+        .chain(summary.routing_accuracy.keys())
+        .map(|s| s.display_name().len())
+        .max()
+        .unwrap_or(5);
     println!(
-        "{:<17} {:>18} {:>18} {:>18}",
+        "{:<width$} {:>18} {:>18} {:>18}",
         "setup", "avg accuracy", "BWT", "forgetting"
     );
     for (setup, acc) in &summary.average_accuracy {
         println!(
-            "{setup:<17} {:>18} {:>18} {:>18}",
+            "{:<width$} {:>18} {:>18} {:>18}",
+            setup.display_name(),
             acc.to_string(),
             summary.bwt[setup].to_string(),
             summary.forgetting[setup].to_string()
         );
     }
+    for (setup, acc) in &summary.routing_accuracy {
+        println!("{:<width$} {:>18}", setup.display_name(), acc.to_string());
+    }
+    println!("CIL weighted F1 {}", summary.cil_weighted_f1);
     println!(
-        "routing accuracy {} (DAM-style {})   CIL weighted F1 {}",
-        summary.routing_accuracy, summary.dam_routing_accuracy, summary.cil_weighted_f1
+        "metrics: {}",
+        RunLayout::new(&dir, &config)?.metrics().display()
     );
-    println!("metrics: {}", dir.join("metrics.json").display());
     Ok(())
 }

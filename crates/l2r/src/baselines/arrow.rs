@@ -3,9 +3,11 @@
 //! of its update ΔW = B·A; each token x is routed by |⟨x, v_t⟩| over the tasks, kept for the top-k and
 //! softmax-normalised, and the site adds Σ_t w_t · ΔW_t x. Arrow is defined for LoRA modules only.
 
+use super::routing::{ModuleWeights, RoutingBaseline};
 use crate::backbone::{EncoderHooks, LinearSite};
-use crate::compose::ModuleStack;
+use crate::compose::{Decision, ModuleStack};
 use crate::error::{Error, Result};
+use crate::metrics::{Approach, Setup};
 use candle_core::{Device, Tensor, D};
 use nalgebra::DMatrix;
 use std::collections::HashMap;
@@ -62,6 +64,20 @@ impl<'a> ArrowRouting<'a> {
             &Tensor::full(f32::NEG_INFINITY, scores.shape(), x.device())?,
         )?;
         candle_nn::ops::softmax(&masked, D::Minus1)
+    }
+}
+
+impl RoutingBaseline for ArrowRouting<'_> {
+    fn setups(&self) -> &'static [(Setup, Decision)] {
+        const SETUPS: &[(Setup, Decision)] = &[
+            (Setup::til(Approach::Arrow), Decision::OwnHead),
+            (Setup::cil(Approach::Arrow), Decision::AllHeads),
+        ];
+        SETUPS
+    }
+
+    fn weights(&self, _frozen: &Tensor) -> Result<ModuleWeights<'_>> {
+        Ok(ModuleWeights::PerToken(self))
     }
 }
 

@@ -7,7 +7,10 @@
 //! is singular, and the task whose covariance has the lowest rank measures distances in the fewest directions,
 //! so it wins every input. The pooled covariance can still be singular, hence its pseudo-inverse.
 
+use super::routing::{ModuleWeights, RoutingBaseline};
+use crate::compose::{CompositionMode, Decision};
 use crate::error::{Error, Result};
+use crate::metrics::{Approach, Setup};
 use candle_core::{DType, Device, Tensor};
 use nalgebra::DMatrix;
 
@@ -153,6 +156,35 @@ impl EpiIdentifier {
                     .unwrap_or(0)
             })
             .collect())
+    }
+}
+
+impl RoutingBaseline for EpiIdentifier {
+    /// The identified task's module and head: its TIL accuracy is the oracle's, so it has no TIL setup.
+    fn setups(&self) -> &'static [(Setup, Decision)] {
+        const SETUPS: &[(Setup, Decision)] = &[
+            (Setup::cil(Approach::Epi), Decision::TopModuleHead),
+            (Setup::routing(Approach::Epi), Decision::TopModule),
+        ];
+        SETUPS
+    }
+
+    fn weights(&self, frozen: &Tensor) -> Result<ModuleWeights<'_>> {
+        let tasks = self.identify(frozen)?;
+        let num_tasks = self.class_means.len();
+        let one_hot = candle_nn::encoding::one_hot(
+            Tensor::new(
+                tasks.iter().map(|&t| t as u32).collect::<Vec<_>>(),
+                &Device::Cpu,
+            )?,
+            num_tasks,
+            1f32,
+            0f32,
+        )?;
+        Ok(ModuleWeights::PerExample {
+            weights: one_hot,
+            mode: Some(CompositionMode::Wavg),
+        })
     }
 }
 

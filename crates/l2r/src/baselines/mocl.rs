@@ -3,8 +3,10 @@
 //! matching loss `1 − cos(q, k_t)` on the task's own training inputs (q = frozen mean-pooled embedding); at test
 //! time the modules are weighted by `softmax(scale · cos(q, k))` over all keys and their outputs averaged.
 
-use crate::compose::LayerWeights;
+use super::routing::{ModuleWeights, RoutingBaseline};
+use crate::compose::{CompositionMode, Decision};
 use crate::error::{Error, Result};
+use crate::metrics::{Approach, Setup};
 use candle_core::{DType, Device, Tensor, Var, D};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use rand::rngs::StdRng;
@@ -102,9 +104,34 @@ impl MoclWeights {
     }
 }
 
-impl LayerWeights for MoclWeights {
-    fn weights(&self, _layer: usize, _hidden: &Tensor) -> candle_core::Result<Tensor> {
-        Ok(self.weights.clone())
+/// MoCL-style routing with every finished task's key.
+pub struct Mocl {
+    /// (T, d)
+    keys: Tensor,
+}
+
+impl Mocl {
+    /// With every finished task's key stacked: (T, d).
+    pub fn new(keys: Tensor) -> Self {
+        Mocl { keys }
+    }
+}
+
+impl RoutingBaseline for Mocl {
+    fn setups(&self) -> &'static [(Setup, Decision)] {
+        const SETUPS: &[(Setup, Decision)] = &[
+            (Setup::til(Approach::Mocl), Decision::OwnHead),
+            (Setup::cil(Approach::Mocl), Decision::AllHeads),
+            (Setup::routing(Approach::Mocl), Decision::TopModule),
+        ];
+        SETUPS
+    }
+
+    fn weights(&self, frozen: &Tensor) -> Result<ModuleWeights<'_>> {
+        Ok(ModuleWeights::PerExample {
+            weights: MoclWeights::new(frozen, &self.keys)?.weights,
+            mode: Some(CompositionMode::Wavg),
+        })
     }
 }
 

@@ -5,6 +5,8 @@
 use crate::compose::CompositionMode;
 use crate::continual::{ModuleTraining, RunConfig};
 use crate::error::{Error, Result};
+use crate::metrics::Approach::*;
+use crate::metrics::Setup;
 use crate::peft::PeftConfig;
 use crate::router::{FitSchedule, GateKind, RouterScope};
 
@@ -80,37 +82,26 @@ impl Variant {
     }
 }
 
-/// Where a method's routing accuracy is read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Routing {
-    None,
-    /// The learned routers' (`routing_accuracy`).
-    Learned,
-    /// DAM-style nearest centroid (`dam_routing_accuracy`).
-    Dam,
-    /// A `routing_*` setup of the metrics.
-    Setup(&'static str),
-}
-
 #[derive(Debug, Clone, Copy)]
 pub struct Method {
     pub name: &'static str,
     pub description: &'static str,
     pub variant: Variant,
     /// Setup holding its TIL accuracy (task id given), if it has one.
-    pub til: Option<&'static str>,
+    pub til: Option<Setup>,
     /// Setup holding its CIL accuracy (no task id), if it has one.
-    pub cil: Option<&'static str>,
-    pub routing: Routing,
+    pub cil: Option<Setup>,
+    /// Setup holding its routing accuracy, if it routes to one module per example.
+    pub routing: Option<Setup>,
 }
 
 const fn method(
     name: &'static str,
     description: &'static str,
     variant: Variant,
-    til: Option<&'static str>,
-    cil: Option<&'static str>,
-    routing: Routing,
+    til: Option<Setup>,
+    cil: Option<Setup>,
+    routing: Option<Setup>,
 ) -> Method {
     Method {
         name,
@@ -128,135 +119,135 @@ pub const METHODS: [Method; 21] = [
         "oracle",
         "task oracle: each task's own module and head (TIL upper bound)",
         Variant::Base,
-        Some("til_oracle"),
+        Some(Setup::til(Oracle)),
         None,
-        Routing::None,
+        None,
     ),
     method(
         "sequential",
         "sequential fine-tuning of one module (lower bound)",
         Variant::Sequential,
-        Some("til_sequential"),
-        Some("cil_sequential"),
-        Routing::None,
+        Some(Setup::til(Sequential)),
+        Some(Setup::cil(Sequential)),
+        None,
     ),
     method(
         "multitask",
         "multitask joint training of one module and head (upper bound)",
         Variant::Multitask,
-        Some("til_multitask"),
-        Some("cil_multitask"),
-        Routing::None,
+        Some(Setup::til(Multitask)),
+        Some(Setup::cil(Multitask)),
+        None,
     ),
     method(
         "uniform",
         "uniform average of all modules",
         Variant::Base,
         None,
-        Some("cil_uniform"),
-        Routing::None,
+        Some(Setup::cil(Uniform)),
+        None,
     ),
     method(
         "mocl",
         "MoCL-style: trained task keys, softmax(8·cos) weights, outputs averaged",
         Variant::Base,
-        Some("til_mocl"),
-        Some("cil_mocl"),
-        Routing::Setup("routing_mocl"),
+        Some(Setup::til(Mocl)),
+        Some(Setup::cil(Mocl)),
+        Some(Setup::routing(Mocl)),
     ),
     method(
         "epi",
         "EPI-style: Mahalanobis task identification, then that task's module and head",
         Variant::Base,
-        Some("til_oracle"),
-        Some("cil_epi"),
-        Routing::Setup("routing_epi"),
+        Some(Setup::til(Oracle)),
+        Some(Setup::cil(Epi)),
+        Some(Setup::routing(Epi)),
     ),
     method(
         "dam",
         "DAM-style: top-2 centroid softmax (T = 0.01), parameters merged per example",
         Variant::Base,
-        Some("til_dam"),
-        Some("cil_dam"),
-        Routing::Dam,
+        Some(Setup::til(Dam)),
+        Some(Setup::cil(Dam)),
+        Some(Setup::routing(Dam)),
     ),
-    method("dam-top-task", "DAM-style routing, then the head of the nearest centroid's task (DAM's other CIL rule)", Variant::Base, Some("til_dam"), Some("cil_dam_top_task"), Routing::Dam),
-    method("arrow", "Arrow: zero-shot per-token routing by the LoRA updates' top singular vectors (LoRA modules)", Variant::Lora, Some("til_arrow"), Some("cil_arrow"), Routing::None),
+    method("dam-top-task", "DAM-style routing, then the head of the nearest centroid's task (DAM's other CIL rule)", Variant::Base, Some(Setup::til(Dam)), Some(Setup::cil(DamTopTask)), Some(Setup::routing(Dam))),
+    method("arrow", "Arrow: zero-shot per-token routing by the LoRA updates' top singular vectors (LoRA modules)", Variant::Lora, Some(Setup::til(Arrow)), Some(Setup::cil(Arrow)), None),
     method(
         "l2r-wavg",
         "L2R, weighted average of module outputs",
         Variant::Base,
-        Some("til_routed"),
-        Some("cil"),
-        Routing::Learned,
+        Some(Setup::til(L2r)),
+        Some(Setup::cil(L2r)),
+        Some(Setup::routing(L2r)),
     ),
     method(
         "l2r-merge",
         "L2R, module parameters merged per example",
         Variant::Merge,
-        Some("til_routed"),
-        Some("cil"),
-        Routing::Learned,
+        Some(Setup::til(L2r)),
+        Some(Setup::cil(L2r)),
+        Some(Setup::routing(L2r)),
     ),
     method(
         "l2r-softmax",
         "ablation: softmax gates instead of Gumbel-sigmoid",
         Variant::Softmax,
-        Some("til_routed"),
-        Some("cil"),
-        Routing::Learned,
+        Some(Setup::til(L2r)),
+        Some(Setup::cil(L2r)),
+        Some(Setup::routing(L2r)),
     ),
     method(
         "l2r-single-router",
         "ablation: one router for every layer",
         Variant::SingleRouter,
-        Some("til_routed"),
-        Some("cil"),
-        Routing::Learned,
+        Some(Setup::til(L2r)),
+        Some(Setup::cil(L2r)),
+        Some(Setup::routing(L2r)),
     ),
     method(
         "l2r-memory-1",
         "ablation: 1 memory example per class",
         Variant::Memory(1),
-        Some("til_routed"),
-        Some("cil"),
-        Routing::Learned,
+        Some(Setup::til(L2r)),
+        Some(Setup::cil(L2r)),
+        Some(Setup::routing(L2r)),
     ),
     method(
         "l2r-memory-5",
         "ablation: 5 memory examples per class",
         Variant::Memory(5),
-        Some("til_routed"),
-        Some("cil"),
-        Routing::Learned,
+        Some(Setup::til(L2r)),
+        Some(Setup::cil(L2r)),
+        Some(Setup::routing(L2r)),
     ),
     method(
         "l2r-memory-10",
         "ablation: 10 memory examples per class",
         Variant::Memory(10),
-        Some("til_routed"),
-        Some("cil"),
-        Routing::Learned,
+        Some(Setup::til(L2r)),
+        Some(Setup::cil(L2r)),
+        Some(Setup::routing(L2r)),
     ),
     method(
         "l2r-memory-50",
         "ablation: 50 memory examples per class",
         Variant::Memory(50),
-        Some("til_routed"),
-        Some("cil"),
-        Routing::Learned,
+        Some(Setup::til(L2r)),
+        Some(Setup::cil(L2r)),
+        Some(Setup::routing(L2r)),
     ),
-    method("l2r-lora", "L2R-wavg with LoRA modules (the modules Arrow routes)", Variant::Lora, Some("til_routed"), Some("cil"), Routing::Learned),
+    method("l2r-lora", "L2R-wavg with LoRA modules (the modules Arrow routes)", Variant::Lora, Some(Setup::til(L2r)), Some(Setup::cil(L2r)), Some(Setup::routing(L2r))),
     method(
         "l2r-local",
         "ablation: local adaptation of the routers per test batch",
         Variant::LocalAdaptation,
-        Some("til_routed"),
-        Some("cil"),
-        Routing::Learned,
+        Some(Setup::til(L2r)),
+        Some(Setup::cil(L2r)),
+        Some(Setup::routing(L2r)),
     ),
-    method("l2r-progressive", "ablation: each module trained with the earlier ones active beside it", Variant::Progressive, Some("til_routed"), Some("cil"), Routing::Learned),
-    method("l2r-fit-once", "ablation: routers fitted once, after the last task", Variant::FitOnce, Some("til_routed"), Some("cil"), Routing::Learned),
+    method("l2r-progressive", "ablation: each module trained with the earlier ones active beside it", Variant::Progressive, Some(Setup::til(L2r)), Some(Setup::cil(L2r)), Some(Setup::routing(L2r))),
+    method("l2r-fit-once", "ablation: routers fitted once, after the last task", Variant::FitOnce, Some(Setup::til(L2r)), Some(Setup::cil(L2r)), Some(Setup::routing(L2r))),
 ];
 
 /// The paper-style comparison: bounds, similarity-routing baselines, L2R in both compositions.
@@ -345,16 +336,15 @@ mod tests {
             ModuleTraining::Sequential
         );
         // Variants that train the same modules share them through the module cache key.
-        let dir = Path::new("/r");
         let with_cache = |c: RunConfig| RunConfig {
             module_cache: Some("/cache".into()),
             ..c
         };
         assert_eq!(
             with_cache(Variant::Softmax.apply(&base))
-                .modules_dir(dir, 0)
+                .module_cache_dir()
                 .unwrap(),
-            with_cache(wavg.clone()).modules_dir(dir, 0).unwrap()
+            with_cache(wavg.clone()).module_cache_dir().unwrap()
         );
     }
 }

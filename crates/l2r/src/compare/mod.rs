@@ -6,5 +6,5 @@ mod methods;
 mod table;
 
 pub use grid::{compare, GridBenchmark, GridOptions};
-pub use methods::{parse_methods, Method, Routing, Variant, DEFAULT_METHODS, METHODS};
+pub use methods::{parse_methods, Method, Variant, DEFAULT_METHODS, METHODS};
 pub use table::{ComparisonTable, TableRow};

@@ -1,10 +1,10 @@
 //! The comparison table: mean ± std over seeds × orders per benchmark × method × setup, as Markdown (for people),
 //! CSV (one row per benchmark, method and metric, for plotting) and JSON (everything, for scripts).
 
-use super::methods::{Method, Routing};
+use super::methods::Method;
 use crate::continual::RunSummary;
 use crate::error::Result;
-use crate::metrics::MeanStd;
+use crate::metrics::{MeanStd, Setup};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -14,6 +14,11 @@ pub struct TableRow {
     pub benchmark: String,
     pub method: String,
     pub description: String,
+    /// The setups of the run's metrics its TIL, CIL and routing accuracies are read from (for scripts that go back
+    /// to the run folders' per-sequence files).
+    pub til_setup: Option<Setup>,
+    pub cil_setup: Option<Setup>,
+    pub routing_setup: Option<Setup>,
     /// Average accuracy after the last task, task id given.
     pub til: Option<MeanStd>,
     /// Average accuracy after the last task over all classes seen, no task id.
@@ -35,25 +40,25 @@ impl TableRow {
         run_dir: &Path,
         seconds: f64,
     ) -> Self {
-        let setup =
-            |name: Option<&str>| name.and_then(|n| summary.average_accuracy.get(n)).copied();
+        let setup = |s: Option<Setup>| s.and_then(|s| summary.average_accuracy.get(&s)).copied();
         TableRow {
             benchmark: benchmark.to_owned(),
             method: method.name.to_owned(),
             description: method.description.to_owned(),
+            til_setup: method.til,
+            cil_setup: method.cil,
+            routing_setup: method.routing,
             til: setup(method.til),
             cil: setup(method.cil),
             cil_bwt: method
                 .cil
                 .filter(|_| method.variant.has_sequence())
-                .and_then(|n| summary.bwt.get(n))
+                .and_then(|s| summary.bwt.get(&s))
                 .copied(),
-            routing_accuracy: match method.routing {
-                Routing::None => None,
-                Routing::Learned => Some(summary.routing_accuracy),
-                Routing::Dam => Some(summary.dam_routing_accuracy),
-                Routing::Setup(name) => summary.average_accuracy.get(name).copied(),
-            },
+            routing_accuracy: method
+                .routing
+                .and_then(|s| summary.routing_accuracy.get(&s))
+                .copied(),
             run_dir: run_dir.to_owned(),
             seconds,
         }
@@ -212,6 +217,9 @@ mod tests {
             benchmark: benchmark.into(),
             method: method.into(),
             description: String::new(),
+            til_setup: None,
+            cil_setup: None,
+            routing_setup: None,
             til: til.map(ms),
             cil: Some(ms(cil)),
             cil_bwt: None,

@@ -4,11 +4,13 @@
 
 mod alongside;
 mod composition;
+mod decision;
 mod routed;
 mod stack;
 
 pub use alongside::AlongsidePrevious;
 pub use composition::{Composition, FixedWeights, LayerWeights};
+pub use decision::{argmax, Decision, Scores};
 pub use routed::{heads_on_encoder, label_offsets, Routed};
 pub use stack::ModuleStack;
 

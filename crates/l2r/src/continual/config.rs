@@ -73,6 +73,14 @@ pub enum ModuleTraining {
     Multitask,
 }
 
+impl ModuleTraining {
+    /// Whether task number `index` of a sequence trains with the earlier modules beside it (the first task has none
+    /// beside it: its module is the isolated one).
+    pub fn trains_alongside(self, index: usize) -> bool {
+        self == ModuleTraining::Progressive && index > 0
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MemoryConfig {
@@ -173,11 +181,11 @@ impl RunConfig {
             .map_err(|e| Error::invalid(format!("cannot write the config as TOML: {e}")))
     }
 
-    /// Where the modules of `seed` live: in the run folder, or in the shared cache under a key that changes
-    /// whenever anything that shapes a module changes.
-    pub fn modules_dir(&self, run_dir: &Path, seed: u64) -> Result<PathBuf> {
+    /// The module cache's folder for this config, if it has a `module_cache`: its name holds a key that changes
+    /// whenever anything that shapes a module changes, so runs with the same module settings share their modules.
+    pub fn module_cache_dir(&self) -> Result<Option<PathBuf>> {
         let Some(cache) = &self.module_cache else {
-            return Ok(run_dir.join(format!("modules/seed{seed}")));
+            return Ok(None);
         };
         let shape = (
             &self.backbone,
@@ -195,7 +203,9 @@ impl RunConfig {
         }
         .map_err(|e| Error::invalid(format!("cannot key the module cache: {e}")))?;
         let name = self.benchmark.as_deref().unwrap_or("user");
-        Ok(cache.join(format!("{name}-{:016x}/seed{seed}", fnv1a(key.as_bytes()))))
+        Ok(Some(
+            cache.join(format!("{name}-{:016x}", fnv1a(key.as_bytes()))),
+        ))
     }
 
     fn validate(&self) -> Result<()> {
@@ -264,26 +274,21 @@ mod tests {
             Path::new("x.toml"),
         )
         .unwrap();
-        let run = Path::new("/run");
         let mut other_router = base.clone();
         other_router.router.epochs += 1;
         let mut other_training = base.clone();
         other_training.train.epochs += 1;
-        let dir = base.modules_dir(run, 0).unwrap();
+        let dir = base.module_cache_dir().unwrap().unwrap();
         assert!(dir.starts_with("/c"));
         assert_eq!(
-            dir,
-            other_router.modules_dir(run, 0).unwrap(),
+            Some(dir.clone()),
+            other_router.module_cache_dir().unwrap(),
             "router settings do not change modules"
         );
-        assert_ne!(dir, other_training.modules_dir(run, 0).unwrap());
-        assert_ne!(dir, base.modules_dir(run, 1).unwrap());
+        assert_ne!(Some(dir), other_training.module_cache_dir().unwrap());
         let mut local = base.clone();
         local.module_cache = None;
-        assert_eq!(
-            local.modules_dir(run, 0).unwrap(),
-            Path::new("/run/modules/seed0")
-        );
+        assert_eq!(local.module_cache_dir().unwrap(), None);
     }
 
     #[test]

@@ -1,11 +1,21 @@
 //! The continual-learning run: for each task in order, train its module in isolation, add its memory, fit
 //! the routers on the memory of all tasks so far, and evaluate every task seen so far (TIL and CIL).
+//! Files in reading order: config → layout → evaluation → evaluate → modules → sequence / shared_module → summary
+//! → run.
 
 mod config;
 mod evaluate;
+mod evaluation;
+mod layout;
+mod modules;
 mod run;
+mod sequence;
 mod shared_module;
+mod summary;
 
 pub use config::{MemoryConfig, ModuleTraining, RunConfig, TaskFileFormat, UserTask};
-pub use evaluate::{evaluate_step, SeenTasks, StepEvaluation, BASELINE_SETUPS};
-pub use run::{run, RunSummary};
+pub use evaluate::{evaluate_step, SeenTasks};
+pub use evaluation::StepEvaluation;
+pub use layout::{RunLayout, SequenceLayout};
+pub use run::run;
+pub use summary::{RunSummary, SequenceMetrics};

@@ -1,30 +1,29 @@
 //! The two bounds of design.md §1, where every task shares one module and no router is needed:
 //! sequential fine-tuning (lower bound: the module forgets) and multitask joint training (upper bound: it sees
-//! every task's data at once). Their accuracies are rows `til_<name>` / `cil_<name>` of each step's evaluation.
-//!
-//! ```text
-//! <run>/seed<S>-order<O>/sequential/<task>/   the module after training <task>, and <task>'s head
-//! <modules>/multitask.joint/                   one module and head over all tasks' classes, shared by all orders
-//! ```
+//! every task's data at once). Their accuracies are the setups of approaches `Sequential` and `Multitask`
+//! (`til_sequential`, `cil_multitask`, …); where their files live: [`super::layout`].
 
 use super::config::RunConfig;
-use super::evaluate::{evaluate_shared_module, StepEvaluation};
-use super::run::{ensure_trained, test_batches, TrainingStart};
+use super::evaluate::evaluate_shared_module;
+use super::evaluation::StepEvaluation;
+use super::layout::{RunLayout, SequenceLayout};
+use super::modules::{ensure_trained, test_sets, TrainingStart};
+use super::summary::step_line;
 use crate::backbone::{Backbone, TokenBatch};
 use crate::compose::heads_on_encoder;
 use crate::data::{BenchmarkTask, Example};
+use crate::embedded::EmbeddedExamples;
 use crate::error::Result;
 use crate::head::ClassifierHead;
+use crate::metrics::Approach;
 use crate::peft::PeftModule;
-use crate::router::MemoryBatch;
-use crate::train::{TaskArtifacts, TaskModel};
+use crate::train::TaskModel;
 use candle_core::{Device, Tensor};
-use std::path::Path;
 
-/// Name of the sequential fine-tuning rows.
-pub const SEQUENTIAL: &str = "sequential";
-/// Name of the multitask rows.
-pub const MULTITASK: &str = "multitask";
+/// The name of the sequential bound's evaluation files.
+const SEQUENTIAL: &str = "sequential";
+/// The name of the multitask bound's evaluation files.
+const MULTITASK: &str = "multitask";
 
 /// Logits of `module` under each of `heads`, concatenated in order.
 fn concatenated_logits(
@@ -44,7 +43,7 @@ fn concatenated_logits(
 /// after its training.
 pub(super) fn sequential_sequence(
     config: &RunConfig,
-    seq_dir: &Path,
+    sequence: &SequenceLayout,
     backbone: &Backbone,
     tasks: &[&BenchmarkTask],
     seed: u64,
@@ -54,7 +53,7 @@ pub(super) fn sequential_sequence(
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let names: Vec<String> = tasks.iter().map(|t| t.name.clone()).collect();
     for (step, task) in tasks.iter().enumerate() {
-        let artifacts = TaskArtifacts::new(seq_dir.join(SEQUENTIAL).join(&task.name));
+        let artifacts = sequence.sequential(&task.name);
         let start = match models.last() {
             Some(previous) => TrainingStart::From(&previous.module),
             None => TrainingStart::Fresh,
@@ -73,18 +72,19 @@ pub(super) fn sequential_sequence(
         tests.push(None);
         let heads: Vec<&ClassifierHead> = models.iter().map(|m| &m.head).collect();
         let current = &models[step].module;
-        let eval = cached_evaluation(seq_dir, SEQUENTIAL, step, || {
-            evaluate_shared_module(
-                &|batch| concatenated_logits(backbone, current, &heads, batch),
-                &backbone.tokenizer,
-                &test_batches(backbone, tasks, &mut tests)?,
-                &label_counts(&tasks[..=step]),
-                &names[..=step],
-                SEQUENTIAL,
-            )
-        })?;
+        let eval =
+            crate::io::json_or_compute(&sequence.bound_evaluation(SEQUENTIAL, step), || {
+                evaluate_shared_module(
+                    &|batch| concatenated_logits(backbone, current, &heads, batch),
+                    &backbone.tokenizer,
+                    &test_sets(backbone, tasks, &mut tests)?,
+                    &label_counts(&tasks[..=step]),
+                    &names[..=step],
+                    Approach::Sequential,
+                )
+            })?;
         if show_progress {
-            eprintln!("{}", shared_line(&eval, SEQUENTIAL));
+            eprintln!("{}", step_line(&eval));
         }
         evaluations.push(eval);
     }
@@ -95,8 +95,8 @@ pub(super) fn sequential_sequence(
 /// order shares the model). Only the final step is evaluated; the earlier rows of the matrix stay empty.
 pub(super) fn multitask_sequence(
     config: &RunConfig,
-    dir: &Path,
-    seq_dir: &Path,
+    layout: &RunLayout,
+    sequence: &SequenceLayout,
     backbone: &Backbone,
     tasks: &[&BenchmarkTask],
     seed: u64,
@@ -105,7 +105,7 @@ pub(super) fn multitask_sequence(
     let mut sorted: Vec<&BenchmarkTask> = tasks.to_vec();
     sorted.sort_by(|a, b| a.name.cmp(&b.name));
     let joint = joint_task(&sorted);
-    let artifacts = TaskArtifacts::new(config.modules_dir(dir, seed)?.join("multitask.joint"));
+    let artifacts = layout.multitask_module(seed);
     let (model, _) = ensure_trained(
         config,
         &artifacts,
@@ -116,47 +116,31 @@ pub(super) fn multitask_sequence(
         show_progress,
     )?;
     let columns = run_order_columns(tasks, &sorted)?;
-    let mut tests: Vec<Option<MemoryBatch>> = tasks.iter().map(|_| None).collect();
+    let mut tests: Vec<Option<EmbeddedExamples>> = tasks.iter().map(|_| None).collect();
     let names: Vec<String> = tasks.iter().map(|t| t.name.clone()).collect();
     let last = tasks.len() - 1;
-    let eval = cached_evaluation(seq_dir, MULTITASK, last, || {
+    let eval = crate::io::json_or_compute(&sequence.bound_evaluation(MULTITASK, last), || {
         evaluate_shared_module(
             &|batch| {
                 let logits = concatenated_logits(backbone, &model.module, &[&model.head], batch)?;
                 Ok(logits.index_select(&columns, 1)?)
             },
             &backbone.tokenizer,
-            &test_batches(backbone, tasks, &mut tests)?,
+            &test_sets(backbone, tasks, &mut tests)?,
             &label_counts(tasks),
             &names,
-            MULTITASK,
+            Approach::Multitask,
         )
     })?;
     if show_progress {
-        eprintln!("{}", shared_line(&eval, MULTITASK));
+        eprintln!("{}", step_line(&eval));
     }
     // Rows before the last are empty: there is no sequence to measure forgetting on.
     let mut evaluations: Vec<StepEvaluation> = (0..last)
-        .map(|step| StepEvaluation::skipped(step, &names[..=step]))
+        .map(|step| StepEvaluation::empty(step, &names[..=step]))
         .collect();
     evaluations.push(eval);
     Ok((evaluations, vec![]))
-}
-
-/// Loads `<seq_dir>/eval-<name>-step<k>.json` or computes and writes it.
-fn cached_evaluation(
-    seq_dir: &Path,
-    name: &str,
-    step: usize,
-    compute: impl FnOnce() -> Result<StepEvaluation>,
-) -> Result<StepEvaluation> {
-    let path = seq_dir.join(format!("eval-{name}-step{step}.json"));
-    if path.is_file() {
-        return crate::io::read_json(&path);
-    }
-    let eval = compute()?;
-    crate::io::write_json_atomic(&path, &eval)?;
-    Ok(eval)
 }
 
 fn label_counts(tasks: &[&BenchmarkTask]) -> Vec<usize> {
@@ -211,17 +195,4 @@ fn run_order_columns(run_order: &[&BenchmarkTask], sorted: &[&BenchmarkTask]) ->
         .collect();
     let len = columns.len();
     Ok(Tensor::from_vec(columns, len, &Device::Cpu)?)
-}
-
-fn shared_line(eval: &StepEvaluation, name: &str) -> String {
-    let mean = |key: &str| {
-        let v = eval.baselines.get(key).map_or(&[][..], Vec::as_slice);
-        v.iter().sum::<f64>() / v.len().max(1) as f64
-    };
-    format!(
-        "after task {} ({name}): CIL {:.4}, TIL {:.4}",
-        eval.step + 1,
-        mean(&format!("cil_{name}")),
-        mean(&format!("til_{name}"))
-    )
 }

@@ -23,7 +23,7 @@ use super::split::{dedup_by_text, stratified_split, subsample_per_class};
 use super::wordnet::{load_wordnet, WordnetPos};
 use super::{load_builtin, Dataset, Example};
 use crate::error::{Error, Result};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// The names [`load_benchmark`] accepts.
 pub const BENCHMARKS: &[&str] = &["senti4", "far5", "wordnet-cil"];
@@ -413,15 +413,25 @@ fn build(
             d.name
         )));
     }
-    let mut seen: HashSet<String> = HashSet::new();
+    // Each text kept so far, with the task that keeps it.
+    let mut seen: HashMap<String, String> = HashMap::new();
     let mut tasks = Vec::with_capacity(datasets.len());
     for mut dataset in datasets {
         dataset.check()?;
         let (examples, repeated) = dedup_by_text(std::mem::take(&mut dataset.examples));
+        let mut earlier_tasks: Vec<&str> = Vec::new();
         let before = examples.len();
         dataset.examples = examples
             .into_iter()
-            .filter(|e| !seen.contains(&e.text))
+            .filter(|e| match seen.get(&e.text) {
+                Some(task) => {
+                    if !earlier_tasks.contains(&task.as_str()) {
+                        earlier_tasks.push(task);
+                    }
+                    false
+                }
+                None => true,
+            })
             .collect();
         let in_earlier_tasks = before - dataset.examples.len();
         if repeated + in_earlier_tasks > 0 {
@@ -432,14 +442,44 @@ fn build(
                 "benchmark: dropped texts seen before"
             );
         }
-        seen.extend(dataset.examples.iter().map(|e| e.text.clone()));
-        tasks.push(split_task(dataset, caps, seed)?);
+        let removed = removed_note(repeated, in_earlier_tasks, &earlier_tasks);
+        let kept: Vec<(String, String)> = dataset
+            .examples
+            .iter()
+            .map(|e| (e.text.clone(), dataset.name.clone()))
+            .collect();
+        tasks.push(split_task(dataset, caps, seed).map_err(|e| match &removed {
+            Some(note) => Error::invalid(format!("{e} ({note})")),
+            None => e,
+        })?);
+        seen.extend(kept);
     }
     Ok(Benchmark {
         name: name.to_owned(),
         tasks,
         orders,
     })
+}
+
+/// Why a task has fewer examples than its file: texts it repeats, and texts that earlier tasks already hold (a
+/// text belongs to one task only, so that no test text was seen in training under another task).
+fn removed_note(
+    repeated: usize,
+    in_earlier_tasks: usize,
+    earlier_tasks: &[&str],
+) -> Option<String> {
+    let mut parts = Vec::new();
+    if repeated > 0 {
+        parts.push(format!("{repeated} repeated text(s) were kept once"));
+    }
+    if in_earlier_tasks > 0 {
+        let names: Vec<String> = earlier_tasks.iter().map(|t| format!("'{t}'")).collect();
+        parts.push(format!(
+            "{in_earlier_tasks} example(s) were removed as duplicates of texts of earlier task(s) {}",
+            names.join(", ")
+        ));
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
 }
 
 /// Caps each class at `caps.total()`, then splits it in the caps' proportions.
@@ -627,6 +667,22 @@ mod tests {
         let kept: usize = bench.tasks[1].class_counts().iter().flatten().sum();
         assert_eq!(kept, 238);
         assert_disjoint(&toy(BenchmarkSize::Full, 5));
+    }
+
+    #[test]
+    fn a_task_emptied_by_duplicates_of_an_earlier_task_says_so() {
+        let first = dataset("first", "x", &[10, 10]);
+        let mut second = dataset("second", "y", &[10, 10]);
+        for (copy, original) in second.examples.iter_mut().zip(&first.examples) {
+            copy.text = original.text.clone();
+        }
+        let error = benchmark_from_datasets("t", vec![first, second], BenchmarkSize::Quick, 3)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("second") && error.contains("duplicates") && error.contains("'first'"),
+            "{error}"
+        );
     }
 
     #[test]

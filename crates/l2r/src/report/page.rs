@@ -1,24 +1,26 @@
 //! Assembling the report page from a run folder's files.
 
-use super::plots::{heat_map, line_chart, HeatMap, LineChart};
-use crate::continual::{RunConfig, RunSummary, StepEvaluation};
+use super::plots::{bar_chart, heat_map, line_chart, BarChart, HeatMap, LineChart};
+use crate::continual::{RunConfig, RunLayout, RunSummary, SequenceMetrics, StepEvaluation};
 use crate::error::{Error, Result};
-use crate::train::{TaskArtifacts, TaskRecord};
+use crate::metrics::{Approach, MeanStd, Setup};
+use crate::train::TaskRecord;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 /// Writes `<dir>/report.html` (or `out`) atomically and returns its path.
 pub fn write_report(dir: &Path, out: Option<&Path>) -> Result<PathBuf> {
-    let html = render_report(dir)?;
-    let path = out.map_or_else(|| dir.join("report.html"), Path::to_path_buf);
+    let (layout, config) = RunLayout::open(dir)?;
+    let html = render_report(&layout, &config)?;
+    let path = out.map_or_else(|| layout.report(), Path::to_path_buf);
     crate::io::write_atomic(&path, html.as_bytes())?;
     Ok(path)
 }
 
-/// The report page of the run in `dir`; plots show the first seed × order sequence.
-pub fn render_report(dir: &Path) -> Result<String> {
-    let config = RunConfig::from_file(&dir.join("config.toml"))?;
-    let metrics_path = dir.join("metrics.json");
+/// The report page of a run; plots show the first seed × order sequence.
+pub fn render_report(layout: &RunLayout, config: &RunConfig) -> Result<String> {
+    let dir = layout.root();
+    let metrics_path = layout.metrics();
     if !metrics_path.is_file() {
         return Err(Error::invalid(format!(
             "{} has no metrics.json: the run has not finished; finish it with `l2r run --resume {}`",
@@ -26,16 +28,18 @@ pub fn render_report(dir: &Path) -> Result<String> {
             dir.display()
         )));
     }
-    let summary: RunSummary = crate::io::read_json(&metrics_path)?;
+    let summary: RunSummary = crate::io::read_json(&metrics_path).map_err(|e| {
+        Error::invalid(format!(
+            "{e}; if the run was made by an older l2r, rewrite its metrics with `l2r run --resume {}`",
+            dir.display()
+        ))
+    })?;
     let first = summary
         .sequences
         .first()
         .ok_or_else(|| Error::invalid("metrics.json lists no sequence"))?;
-    let seq_dir = dir.join(format!("seed{}-order{}", first.seed, first.order));
-    let last_step = first.tasks.len().saturating_sub(1);
-    let final_eval: StepEvaluation =
-        crate::io::read_json(&seq_dir.join(format!("eval-step{last_step}.json")))?;
-    let records = task_records(&config, dir, first.seed, &first.tasks)?;
+    let sequence = layout.sequence(first.seed, first.order);
+    let records = task_records(layout, first)?;
 
     let mut body = String::new();
     let _ = write!(
@@ -52,7 +56,8 @@ pub fn render_report(dir: &Path) -> Result<String> {
     );
     body.push_str("<h2>Metrics after the last task</h2>");
     body.push_str(&metrics_table(&summary));
-    body.push_str("<h2>Accuracy matrices</h2><p>Row i: after training task i; column j: accuracy on task j.</p><div class=\"grid\">");
+    body.push_str(&figure(&method_chart(&summary)?));
+    body.push_str("<h2>Accuracy matrices</h2><p>Row i: after training task i; column j: accuracy on task j (routing: the share of task j's examples routed to its own module).</p><div class=\"grid\">");
     for (setup, matrix) in &first.matrices {
         let values: Vec<Vec<Option<f64>>> = matrix
             .iter()
@@ -63,7 +68,7 @@ pub fn render_report(dir: &Path) -> Result<String> {
             })
             .collect();
         body.push_str(&figure(&heat_map(&HeatMap {
-            title: setup,
+            title: &setup.display_name(),
             rows: &first.tasks,
             columns: &first.tasks,
             row_axis: "after training",
@@ -71,36 +76,50 @@ pub fn render_report(dir: &Path) -> Result<String> {
             values: &values,
         })?));
     }
-    body.push_str("</div><h2>Routing</h2><p>Mean (layer-averaged) weight the routers give each task's module on each task's test examples, after the last task.</p>");
-    let gates: Vec<Vec<Option<f64>>> = final_eval
-        .mean_weights
-        .iter()
-        .map(|row| row.iter().map(|&w| Some(w)).collect())
-        .collect();
-    body.push_str(&figure(&heat_map(&HeatMap {
-        title: "routing gates",
-        rows: &final_eval.tasks,
-        columns: &final_eval.tasks,
-        row_axis: "test examples of",
-        column_axis: "module of",
-        values: &gates,
-    })?));
+    body.push_str("</div>");
+    let last_step = first.tasks.len().saturating_sub(1);
+    if sequence.evaluation(last_step).is_file() {
+        let final_eval: StepEvaluation = crate::io::read_json(&sequence.evaluation(last_step))?;
+        body.push_str(&gates_section(&final_eval)?);
+    }
     body.push_str("<h2>Training curves</h2><div class=\"grid\">");
     body.push_str(&training_curves(&records)?);
     body.push_str("</div>");
     Ok(page(&body))
 }
 
-fn task_records(
-    config: &RunConfig,
-    dir: &Path,
-    seed: u64,
-    tasks: &[String],
-) -> Result<Vec<TaskRecord>> {
-    let modules = config.modules_dir(dir, seed)?;
-    tasks
+/// The routers' mean weight of each module on each task's test examples, after the last task.
+fn gates_section(final_eval: &StepEvaluation) -> Result<String> {
+    if final_eval.mean_weights.is_empty() {
+        return Ok(String::new());
+    }
+    let gates: Vec<Vec<Option<f64>>> = final_eval
+        .mean_weights
         .iter()
-        .map(|t| TaskArtifacts::new(modules.join(t)).load_record())
+        .map(|row| row.iter().map(|&w| Some(w)).collect())
+        .collect();
+    Ok(format!(
+        "<h2>Routing</h2><p>Mean (layer-averaged) weight the routers give each task's module on each task's test examples, after the last task.</p>{}",
+        figure(&heat_map(&HeatMap {
+            title: "routing gates",
+            rows: &final_eval.tasks,
+            columns: &final_eval.tasks,
+            row_axis: "test examples of",
+            column_axis: "module of",
+            values: &gates,
+        })?)
+    ))
+}
+
+/// The trained tasks' records (training logs), wherever the run's kind of module training put them.
+fn task_records(layout: &RunLayout, sequence: &SequenceMetrics) -> Result<Vec<TaskRecord>> {
+    sequence
+        .tasks
+        .iter()
+        .enumerate()
+        .map(|(index, task)| layout.trained_module(sequence.seed, sequence.order, index, task))
+        .filter(|artifacts| artifacts.record_path().is_file())
+        .map(|artifacts| artifacts.load_record())
         .collect()
 }
 
@@ -134,33 +153,71 @@ fn training_curves(records: &[TaskRecord]) -> Result<String> {
     Ok(out)
 }
 
+/// Every setup's final metrics, by display name, with a legend of what each setup is. With one sequence there is
+/// no spread to show, so values stand alone.
 fn metrics_table(summary: &RunSummary) -> String {
+    let one = summary.sequences.len() == 1;
+    let cell = |value: Option<&MeanStd>| match value {
+        None => String::new(),
+        Some(v) if one => format!("{:.4}", v.mean),
+        Some(v) => v.to_string(),
+    };
     let mut html = String::from(
-        "<table><tr><th>setup</th><th>average accuracy</th><th>BWT</th><th>forgetting</th></tr>",
+        "<table><tr><th>setup</th><th>average accuracy</th><th>BWT</th><th>forgetting</th><th>what it is</th></tr>",
     );
-    for (setup, acc) in &summary.average_accuracy {
+    for (setup, accuracy) in &summary.average_accuracy {
         let _ = write!(
             html,
-            "<tr><td>{}</td><td>{acc}</td><td>{}</td><td>{}</td></tr>",
-            escape(setup),
-            summary
-                .bwt
-                .get(setup)
-                .map(|v| v.to_string())
-                .unwrap_or_default(),
-            summary
-                .forgetting
-                .get(setup)
-                .map(|v| v.to_string())
-                .unwrap_or_default()
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"legend\">{}</td></tr>",
+            escape(&setup.display_name()),
+            cell(Some(accuracy)),
+            cell(summary.bwt.get(setup)),
+            cell(summary.forgetting.get(setup)),
+            escape(&setup.description()),
+        );
+    }
+    html.push_str("</table><table><tr><th>routing</th><th>accuracy after the last task</th><th>what it is</th></tr>");
+    for (setup, accuracy) in &summary.routing_accuracy {
+        let _ = write!(
+            html,
+            "<tr><td>{}</td><td>{}</td><td class=\"legend\">{}</td></tr>",
+            escape(&setup.display_name()),
+            cell(Some(accuracy)),
+            escape(&setup.description()),
         );
     }
     let _ = write!(
         html,
-        "</table><p>Routing accuracy {} (DAM-style nearest centroid {}) · CIL weighted F1 {}</p>",
-        summary.routing_accuracy, summary.dam_routing_accuracy, summary.cil_weighted_f1
+        "</table><p>CIL weighted F1 (L2R) {}</p>",
+        cell(Some(&summary.cil_weighted_f1))
     );
     html
+}
+
+/// CIL and TIL average accuracy of every approach, side by side.
+fn method_chart(summary: &RunSummary) -> Result<String> {
+    let mut approaches: Vec<Approach> = summary
+        .average_accuracy
+        .keys()
+        .map(|s| s.approach)
+        .collect();
+    approaches.dedup();
+    let value = |setup: Setup| summary.average_accuracy.get(&setup).map(|v| v.mean);
+    let groups: Vec<(String, Vec<Option<f64>>)> = approaches
+        .iter()
+        .map(|&a| {
+            (
+                a.display_name().to_owned(),
+                vec![value(Setup::cil(a)), value(Setup::til(a))],
+            )
+        })
+        .collect();
+    bar_chart(&BarChart {
+        title: "average accuracy after the last task, per method",
+        y_axis: "accuracy",
+        series: &["CIL".to_owned(), "TIL".to_owned()],
+        groups: &groups,
+    })
 }
 
 fn figure(svg: &str) -> String {
@@ -184,6 +241,7 @@ body {{ font-family: sans-serif; margin: 2em; color: #222; }}
 table {{ border-collapse: collapse; margin: 1em 0; }}
 td, th {{ border: 1px solid #ccc; padding: 4px 10px; text-align: right; }}
 td:first-child, th:first-child {{ text-align: left; }}
+td.legend {{ text-align: left; color: #555; font-size: 90%; }}
 .grid {{ display: flex; flex-wrap: wrap; gap: 12px; }}
 figure {{ margin: 0; }}
 </style></head><body>

@@ -190,3 +190,85 @@ pub fn line_chart(chart_spec: &LineChart) -> Result<String> {
     }
     Ok(svg)
 }
+
+/// Horizontal bars in [0, 1]: one group per row (top to bottom), one bar per series in each group (None = no
+/// value, no bar).
+pub struct BarChart<'a> {
+    pub title: &'a str,
+    pub y_axis: &'a str,
+    pub series: &'a [String],
+    pub groups: &'a [(String, Vec<Option<f64>>)],
+}
+
+pub fn bar_chart(spec: &BarChart) -> Result<String> {
+    ensure_font()?;
+    let n = spec.groups.len().max(1);
+    let bars = spec.series.len().max(1) as f64;
+    let height = 90 + 34 * n as u32;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (720, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_error)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(spec.title, ("sans-serif", 17))
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(230)
+            .build_cartesian_2d(0f64..1f64, 0f64..n as f64)
+            .map_err(plot_error)?;
+        // Group g is drawn at the top for g = 0: its band is [n - g - 1, n - g).
+        let label = |y: &f64| {
+            let from_top = n as f64 - y - 0.5;
+            let g = from_top.round();
+            match (from_top - g).abs() < 1e-6 && g >= 0.0 {
+                true => spec
+                    .groups
+                    .get(g as usize)
+                    .map(|(name, _)| name.clone())
+                    .unwrap_or_default(),
+                false => String::new(),
+            }
+        };
+        chart
+            .configure_mesh()
+            .x_desc(spec.y_axis)
+            .y_labels(2 * n + 1)
+            .y_label_formatter(&label)
+            .disable_y_mesh()
+            .label_style(("sans-serif", 12))
+            .draw()
+            .map_err(plot_error)?;
+        for (s, name) in spec.series.iter().enumerate() {
+            let color = Palette99::pick(s).to_rgba();
+            let rects = spec
+                .groups
+                .iter()
+                .enumerate()
+                .filter_map(|(g, (_, values))| {
+                    let value = (*values.get(s)?)?;
+                    let top = n as f64 - g as f64 - 0.1 - s as f64 * 0.8 / bars;
+                    Some(Rectangle::new(
+                        [(0.0, top - 0.8 / bars), (value.clamp(0.0, 1.0), top)],
+                        color.filled(),
+                    ))
+                });
+            chart
+                .draw_series(rects)
+                .map_err(plot_error)?
+                .label(name.clone())
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled())
+                });
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.3))
+            .label_font(("sans-serif", 12))
+            .position(SeriesLabelPosition::LowerRight)
+            .draw()
+            .map_err(plot_error)?;
+        root.present().map_err(plot_error)?;
+    }
+    Ok(svg)
+}

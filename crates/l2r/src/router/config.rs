@@ -1,7 +1,7 @@
-//! Router options; each one a switch of the method's ablations.
+//! Router options; each one a switch of the method's ablations. Every option type of the router lives here, so
+//! that the rest of `router/` reads in one direction: config → prior → network → gates → fit → local.
 
-use super::local::LocalAdaptation;
-use super::prior::PriorReference;
+use crate::embedded::Representation;
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +17,16 @@ pub enum RouterInput {
     /// The [CLS] state entering the router's layer (the paper's reading). Beware: entering layer 0 it is the
     /// [CLS] embedding, identical for every example, so that router can only learn constant gates.
     LayerCls,
+}
+
+impl RouterInput {
+    /// The frozen representation this input reads (the [CLS] router reads the sentence embedding for its prior).
+    pub fn representation(self) -> Representation {
+        match self {
+            RouterInput::PooledLayers => Representation::AllLayers,
+            RouterInput::MeanPooled | RouterInput::LayerCls => Representation::FinalLayer,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -133,6 +143,55 @@ impl RouterConfig {
         }
         if let Some(local) = &self.local_adaptation {
             local.validate()?;
+        }
+        Ok(())
+    }
+}
+
+/// What each task's similarity is measured against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PriorReference {
+    /// The unit-norm mean of the task's memory embeddings: `cos(x, c_t) / τ`.
+    Centroid,
+    /// Every memory example of the task: `log mean_i exp(cos(x, m_i) / τ)`.
+    Examples,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LocalAdaptation {
+    /// Memory examples taken per test example (their union over the batch is the adaptation set).
+    pub neighbours: usize,
+    /// Gradient steps of the copied routers per test batch.
+    pub steps: usize,
+    pub learning_rate: f64,
+    /// Test examples that share one adapted copy.
+    pub batch_size: usize,
+}
+
+impl Default for LocalAdaptation {
+    fn default() -> Self {
+        LocalAdaptation {
+            neighbours: 8,
+            steps: 3,
+            learning_rate: 1e-2,
+            batch_size: 16,
+        }
+    }
+}
+
+impl LocalAdaptation {
+    pub fn validate(&self) -> Result<()> {
+        if self.neighbours == 0 || self.steps == 0 || self.batch_size == 0 {
+            return Err(Error::invalid(
+                "router.local_adaptation: neighbours, steps and batch_size must be at least 1",
+            ));
+        }
+        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
+            return Err(Error::invalid(
+                "router.local_adaptation: learning_rate must be > 0",
+            ));
         }
         Ok(())
     }

@@ -1,109 +1,20 @@
 //! Fitting the routers on the memory: backbone, modules and heads frozen; loss = cross-entropy over the
 //! concatenated label space of all heads (plus, optionally, a per-gate task-id loss).
 
-use super::config::{RouterConfig, RouterInput, RouterObjective};
+use super::config::{RouterConfig, RouterObjective};
 use super::gates::RouterWeights;
 use super::network::RouterNetwork;
 use super::prior::SimilarityPrior;
-use crate::backbone::{l2_normalize, Backbone};
+
 use crate::compose::Routed;
+use crate::embedded::EmbeddedExamples;
 use crate::error::{Error, Result};
-use crate::train::{shortest_first, unsort};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{AdamW, Optimizer};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
-
-/// Labelled examples of several tasks, tokenized once, with their frozen embeddings.
-pub struct MemoryBatch {
-    pub ids: Vec<Vec<u32>>,
-    /// (n, d) unit-norm frozen sentence embeddings (mean pool of the last layer).
-    pub frozen: Tensor,
-    /// (n, (L+1)·d) unit-norm mean pools of every frozen layer (see [`crate::backbone::pooled_states`]).
-    pub frozen_layers: Tensor,
-    pub tasks: Vec<usize>,
-    pub labels: Vec<usize>,
-}
-
-impl MemoryBatch {
-    pub fn new(
-        backbone: &Backbone,
-        texts: &[&str],
-        tasks: Vec<usize>,
-        labels: Vec<usize>,
-    ) -> Result<Self> {
-        if texts.is_empty() {
-            return Err(Error::invalid("no examples to route"));
-        }
-        let ids = backbone.tokenizer.encode_ids(texts)?;
-        // Embedded shortest first, so each chunk pads little; rows are put back in input order.
-        let order = shortest_first(&ids.iter().map(Vec::len).collect::<Vec<_>>());
-        let (mut rows, mut layer_rows) = (Vec::new(), Vec::new());
-        for chunk in order.chunks(64) {
-            let batch = backbone
-                .tokenizer
-                .pad(&chunk.iter().map(|&i| ids[i].as_slice()).collect::<Vec<_>>())?;
-            let (last, layers) = backbone.frozen_representations(&batch)?;
-            rows.push(last);
-            layer_rows.push(layers);
-        }
-        // Sorted position of each input row: `unsort` of 0, 1, 2, … over the order.
-        let sorted_position = unsort(&(0..order.len() as u32).collect::<Vec<_>>(), &order);
-        let sorted_position = Tensor::new(sorted_position, &Device::Cpu)?;
-        let in_input_order = |rows: &[Tensor]| -> Result<Tensor> {
-            Ok(Tensor::cat(rows, 0)?.index_select(&sorted_position, 0)?)
-        };
-        Ok(MemoryBatch {
-            frozen: in_input_order(&rows)?,
-            frozen_layers: in_input_order(&layer_rows)?,
-            ids,
-            tasks,
-            labels,
-        })
-    }
-
-    pub fn len(&self) -> usize {
-        self.ids.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
-    }
-
-    /// The frozen representation routers with `input` read (and their similarity prior compares).
-    pub fn routing(&self, input: RouterInput) -> &Tensor {
-        match input {
-            RouterInput::PooledLayers => &self.frozen_layers,
-            RouterInput::MeanPooled | RouterInput::LayerCls => &self.frozen,
-        }
-    }
-
-    /// Unit-norm mean of each task's frozen sentence embeddings: (num_tasks, d).
-    pub fn centroids(&self, num_tasks: usize) -> Result<Tensor> {
-        self.centroids_of(&self.frozen, num_tasks)
-    }
-
-    /// Unit-norm mean of each task's rows of `representation` (n, d'): (num_tasks, d').
-    pub fn centroids_of(&self, representation: &Tensor, num_tasks: usize) -> Result<Tensor> {
-        let mut rows = Vec::with_capacity(num_tasks);
-        for task in 0..num_tasks {
-            let idx: Vec<u32> = (0..self.len())
-                .filter(|&i| self.tasks[i] == task)
-                .map(|i| i as u32)
-                .collect();
-            if idx.is_empty() {
-                return Err(Error::invalid(format!(
-                    "the memory holds no example of task {task}"
-                )));
-            }
-            let members = representation.index_select(&Tensor::new(idx, &Device::Cpu)?, 0)?;
-            rows.push(members.mean_keepdim(0)?);
-        }
-        Ok(l2_normalize(&Tensor::cat(&rows, 0)?)?)
-    }
-}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FitReport {
@@ -115,7 +26,7 @@ pub struct FitReport {
 /// Fits new routers for the modules of `routed` on `memory`, deterministically in `seed`.
 pub fn fit_router(
     routed: &Routed,
-    memory: &MemoryBatch,
+    memory: &EmbeddedExamples,
     config: &RouterConfig,
     seed: u64,
     show_progress: bool,
@@ -171,7 +82,7 @@ pub fn fit_router(
 /// One optimisation step of the routers on some memory examples.
 pub(super) struct FitStep<'a> {
     pub routed: &'a Routed<'a>,
-    pub memory: &'a MemoryBatch,
+    pub memory: &'a EmbeddedExamples,
     pub network: &'a RouterNetwork,
     pub offsets: &'a [usize],
 }
@@ -186,7 +97,7 @@ impl FitStep<'_> {
         let weights = RouterWeights::new(
             network,
             memory
-                .routing(network.config.input)
+                .features(network.config.input.representation())
                 .index_select(&index, 0)?,
             Some(noise),
         );

@@ -12,7 +12,7 @@ use std::cell::RefCell;
 pub struct RouterWeights<'a> {
     network: &'a RouterNetwork,
     /// (batch, d) unit-norm frozen representation of the inputs, as `network.config.input` asks
-    /// (see [`super::MemoryBatch::routing`]).
+    /// (see [`crate::embedded::EmbeddedExamples::features`]).
     frozen: Tensor,
     noise: Option<RefCell<StdRng>>,
     /// Gate logits of every layer, in order, for auxiliary losses and routing statistics.

@@ -1,6 +1,6 @@
 //! The network of routers: per insertion point, gate logits over the modules seen so far, fitted on the memory.
+//! Files in reading order (each imports only those before it): config → prior → network → gates → fit → local.
 
-mod centroid;
 mod config;
 mod fit;
 mod gates;
@@ -8,10 +8,12 @@ mod local;
 mod network;
 mod prior;
 
-pub use centroid::{CentroidWeights, DAM_TEMPERATURE, DAM_TOP_K};
-pub use config::{FitSchedule, GateKind, RouterConfig, RouterInput, RouterObjective, RouterScope};
-pub use fit::{fit_router, FitReport, MemoryBatch};
+pub use config::{
+    FitSchedule, GateKind, LocalAdaptation, PriorReference, RouterConfig, RouterInput,
+    RouterObjective, RouterScope,
+};
+pub use fit::{fit_router, FitReport};
 pub use gates::RouterWeights;
-pub use local::{adapt_router, nearest_memory, LocalAdaptation};
+pub use local::{adapt_router, nearest_memory};
 pub use network::RouterNetwork;
-pub use prior::{PriorReference, SimilarityPrior};
+pub use prior::SimilarityPrior;

@@ -3,21 +3,10 @@
 //! density: the log of the mean of exp(cos / τ) over the task's examples, which tasks with several distinct
 //! classes or styles — far apart in embedding space — need).
 
-use super::config::RouterConfig;
-use super::fit::MemoryBatch;
+use super::config::{PriorReference, RouterConfig};
+use crate::embedded::EmbeddedExamples;
 use crate::error::{Error, Result};
 use candle_core::{DType, Device, Tensor, D};
-use serde::{Deserialize, Serialize};
-
-/// What each task's similarity is measured against.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PriorReference {
-    /// The unit-norm mean of the task's memory embeddings: `cos(x, c_t) / τ`.
-    Centroid,
-    /// Every memory example of the task: `log mean_i exp(cos(x, m_i) / τ)`.
-    Examples,
-}
 
 pub struct SimilarityPrior {
     /// (R, d) unit-norm reference embeddings.
@@ -29,11 +18,11 @@ pub struct SimilarityPrior {
 impl SimilarityPrior {
     /// The prior over `memory`'s tasks in the representation the routers of `config` read.
     pub fn from_memory(
-        memory: &MemoryBatch,
+        memory: &EmbeddedExamples,
         num_tasks: usize,
         config: &RouterConfig,
     ) -> Result<Self> {
-        let representation = memory.routing(config.input);
+        let representation = memory.features(config.input.representation());
         match config.prior_reference {
             PriorReference::Centroid => Ok(SimilarityPrior {
                 references: memory.centroids_of(representation, num_tasks)?,
@@ -108,9 +97,9 @@ mod tests {
         }
     }
 
-    fn memory(frozen: &[[f32; 2]], tasks: Vec<usize>) -> MemoryBatch {
+    fn memory(frozen: &[[f32; 2]], tasks: Vec<usize>) -> EmbeddedExamples {
         let flat: Vec<f32> = frozen.iter().flatten().copied().collect();
-        MemoryBatch {
+        EmbeddedExamples {
             ids: vec![vec![]; frozen.len()],
             frozen: Tensor::from_vec(flat.clone(), (frozen.len(), 2), &Device::Cpu).unwrap(),
             frozen_layers: Tensor::from_vec(flat, (frozen.len(), 2), &Device::Cpu).unwrap(),

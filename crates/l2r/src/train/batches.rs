@@ -1,14 +1,21 @@
 //! Tokenize once, then batch examples of similar length together so padding wastes little compute.
 
-use crate::backbone::TextTokenizer;
+use crate::backbone::{TextTokenizer, TokenBatch};
 use crate::data::Example;
 use crate::error::{Error, Result};
+use candle_core::Tensor;
 use rand::seq::SliceRandom;
 use rand::Rng;
 
 pub struct TokenizedExample {
     pub ids: Vec<u32>,
     pub label: usize,
+}
+
+impl AsRef<[u32]> for TokenizedExample {
+    fn as_ref(&self) -> &[u32] {
+        &self.ids
+    }
 }
 
 /// Token ids of every example; an empty text is an error naming its position.
@@ -50,21 +57,65 @@ pub fn length_grouped_batches(
     batches
 }
 
-/// Indices of `lengths` from shortest to longest (ties in input order): chunks of it pad little. For passes whose
-/// results do not depend on which examples share a batch (embedding, evaluation).
-pub fn shortest_first(lengths: &[usize]) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..lengths.len()).collect();
-    order.sort_by_key(|&i| lengths[i]);
-    order
+/// Items taken shortest first, in chunks that pad little, for passes whose results do not depend on which
+/// examples share a batch (embedding, evaluation, prediction); `restore` puts per-item results back in item order.
+pub struct LengthOrder {
+    /// `order[k]` is the item computed k-th.
+    order: Vec<usize>,
 }
 
-/// Puts values computed in `order` (value k belongs to item `order[k]`) back in item order.
-pub fn unsort<T: Clone + Default>(values: &[T], order: &[usize]) -> Vec<T> {
-    let mut by_item = vec![T::default(); values.len()];
-    for (value, &item) in values.iter().zip(order) {
-        by_item[item] = value.clone();
+impl LengthOrder {
+    /// Shortest to longest, ties in item order.
+    pub fn new(lengths: &[usize]) -> Self {
+        let mut order: Vec<usize> = (0..lengths.len()).collect();
+        order.sort_by_key(|&i| lengths[i]);
+        LengthOrder { order }
     }
-    by_item
+
+    /// Of token-id sequences.
+    pub fn of_ids(ids: &[impl AsRef<[u32]>]) -> Self {
+        Self::new(&ids.iter().map(|i| i.as_ref().len()).collect::<Vec<_>>())
+    }
+
+    /// Runs `pass` on each chunk of at most `size` item indices, in order; returns each chunk's result.
+    pub fn chunks<R>(
+        &self,
+        size: usize,
+        pass: impl FnMut(&[usize]) -> Result<R>,
+    ) -> Result<Vec<R>> {
+        self.order.chunks(size.max(1)).map(pass).collect()
+    }
+
+    /// Puts values computed in this order (value k belongs to item `order[k]`) back in item order.
+    pub fn restore<T: Clone + Default>(&self, values: &[T]) -> Vec<T> {
+        let mut by_item = vec![T::default(); values.len()];
+        for (value, &item) in values.iter().zip(&self.order) {
+            by_item[item] = value.clone();
+        }
+        by_item
+    }
+
+    /// Rows (n, …) computed in this order, put back in item order.
+    pub fn restore_rows(&self, rows: &Tensor) -> Result<Tensor> {
+        let positions: Vec<u32> = self.restore(&(0..self.order.len() as u32).collect::<Vec<_>>());
+        Ok(rows.index_select(&Tensor::new(positions, rows.device())?, 0)?)
+    }
+}
+
+/// Predictions of `tokenizer`-padded chunks of `ids`, shortest first, returned in item order: `predict` gets a
+/// chunk's item indices and its padded batch, and returns one value per item.
+pub fn predict_by_length<T: Clone + Default>(
+    tokenizer: &TextTokenizer,
+    ids: &[impl AsRef<[u32]>],
+    chunk: usize,
+    mut predict: impl FnMut(&[usize], &TokenBatch) -> Result<Vec<T>>,
+) -> Result<Vec<T>> {
+    let order = LengthOrder::of_ids(ids);
+    let in_order = order.chunks(chunk, |items| {
+        let rows: Vec<&[u32]> = items.iter().map(|&i| ids[i].as_ref()).collect();
+        predict(items, &tokenizer.pad(&rows)?)
+    })?;
+    Ok(order.restore(&in_order.concat()))
 }
 
 #[cfg(test)]
@@ -96,11 +147,19 @@ mod tests {
     }
 
     #[test]
-    fn shortest_first_then_unsort_restores_item_order() {
+    fn shortest_first_then_restore_gives_item_order() {
         let lengths = [5, 2, 9, 2, 7];
-        let order = shortest_first(&lengths);
-        assert_eq!(order, vec![1, 3, 0, 4, 2]);
-        let computed: Vec<usize> = order.iter().map(|&i| lengths[i] * 10).collect();
-        assert_eq!(unsort(&computed, &order), vec![50, 20, 90, 20, 70]);
+        let order = LengthOrder::new(&lengths);
+        let chunks = order.chunks(2, |items| Ok(items.to_vec())).unwrap();
+        assert_eq!(chunks, vec![vec![1, 3], vec![0, 4], vec![2]]);
+        let computed: Vec<usize> = chunks.concat().iter().map(|&i| lengths[i] * 10).collect();
+        assert_eq!(order.restore(&computed), vec![50, 20, 90, 20, 70]);
+        let rows = Tensor::new(
+            computed.iter().map(|&v| v as u32).collect::<Vec<_>>(),
+            &candle_core::Device::Cpu,
+        )
+        .unwrap();
+        let restored = order.restore_rows(&rows).unwrap().to_vec1::<u32>().unwrap();
+        assert_eq!(restored, vec![50, 20, 90, 20, 70]);
     }
 }

@@ -1,6 +1,6 @@
 //! A task's trained parts — PEFT module and classifier head — applied on the frozen backbone.
 
-use super::batches::{shortest_first, unsort, TokenizedExample};
+use super::batches::{predict_by_length, TokenizedExample};
 use crate::backbone::{mean_pool, Backbone, TokenBatch};
 use crate::compose::{AlongsidePrevious, ModuleStack};
 use crate::error::Result;
@@ -70,18 +70,12 @@ impl TaskModel {
         examples: &[TokenizedExample],
         batch_size: usize,
     ) -> Result<Vec<usize>> {
-        // Sorting by length keeps padding small; predictions are put back in input order.
-        let order = shortest_first(&examples.iter().map(|e| e.ids.len()).collect::<Vec<_>>());
-        let mut in_order = Vec::with_capacity(examples.len());
-        for chunk in order.chunks(batch_size.max(1)) {
-            let ids: Vec<&[u32]> = chunk.iter().map(|&i| examples[i].ids.as_slice()).collect();
-            let batch = backbone.tokenizer.pad(&ids)?;
+        predict_by_length(&backbone.tokenizer, examples, batch_size, |_, batch| {
             let labels = self
-                .logits(backbone, &batch)?
+                .logits(backbone, batch)?
                 .argmax(D::Minus1)?
                 .to_vec1::<u32>()?;
-            in_order.extend(labels.into_iter().map(|label| label as usize));
-        }
-        Ok(unsort(&in_order, &order))
+            Ok(labels.into_iter().map(|label| label as usize).collect())
+        })
     }
 }

@@ -5,9 +5,10 @@ use candle_core::{Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use l2r::backbone::{mean_pool, Backbone, NoHooks, TokenBatch};
 use l2r::compose::{CompositionMode, FixedWeights, ModuleStack, Routed};
+use l2r::embedded::EmbeddedExamples;
 use l2r::head::ClassifierHead;
 use l2r::peft::{PeftConfig, PeftModule};
-use l2r::router::{fit_router, MemoryBatch, RouterConfig};
+use l2r::router::{fit_router, RouterConfig};
 use l2r::train::{optimisation_step, TaskModel};
 use std::str::FromStr;
 
@@ -192,7 +193,7 @@ pub fn run_timed(
             let tasks = (0..rows).map(|i| i % modules).collect();
             let labels = (0..rows).map(|i| i % NUM_LABELS).collect();
             // Untimed: tokenizing and the frozen embeddings, which a run computes once per memory.
-            let memory = MemoryBatch::new(backbone, &refs, tasks, labels)?;
+            let memory = EmbeddedExamples::new(backbone, &refs, tasks, labels)?;
             anyhow::ensure!(
                 memory.ids.iter().all(|ids| ids.len() == seq_len),
                 "the benchmark text is shorter than --seq-len"

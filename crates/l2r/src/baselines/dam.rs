@@ -1,14 +1,47 @@
-//! Similarity routing without training, the DAM-style baseline of design.md §1: each example's weights are a
-//! softmax (temperature 0.01) over its cosine to each task's centroid of frozen embeddings, kept for the top-2
-//! tasks only and zero elsewhere. The same weights serve every layer; the modules are merged per example.
+//! Similarity routing without training, the DAM-style baseline (docs/design.md, "Baselines"): each example's
+//! weights are a softmax (temperature 0.01) over its cosine to each task's centroid of frozen embeddings, kept for
+//! the top-2 tasks only and zero elsewhere. The same weights serve every layer; the modules are merged per example.
 
-use crate::compose::LayerWeights;
+use super::routing::{ModuleWeights, RoutingBaseline};
+use crate::compose::{CompositionMode, Decision};
 use crate::error::{Error, Result};
+use crate::metrics::{Approach, Setup};
 use candle_core::{Device, Tensor};
 
 /// DAM's published choices: the two most similar tasks, a sharp softmax between them.
 pub const DAM_TOP_K: usize = 2;
 pub const DAM_TEMPERATURE: f64 = 0.01;
+
+/// DAM-style routing to the memory's task centroids.
+pub struct Dam {
+    /// (T, d) unit-norm centroids of each task's memory embeddings.
+    centroids: Tensor,
+}
+
+impl Dam {
+    pub fn new(centroids: Tensor) -> Self {
+        Dam { centroids }
+    }
+}
+
+impl RoutingBaseline for Dam {
+    fn setups(&self) -> &'static [(Setup, Decision)] {
+        const SETUPS: &[(Setup, Decision)] = &[
+            (Setup::til(Approach::Dam), Decision::OwnHead),
+            (Setup::cil(Approach::Dam), Decision::AllHeads),
+            (Setup::cil(Approach::DamTopTask), Decision::TopModuleHead),
+            (Setup::routing(Approach::Dam), Decision::TopModule),
+        ];
+        SETUPS
+    }
+
+    fn weights(&self, frozen: &Tensor) -> Result<ModuleWeights<'_>> {
+        Ok(ModuleWeights::PerExample {
+            weights: CentroidWeights::dam(frozen, &self.centroids)?.weights,
+            mode: Some(CompositionMode::Merge),
+        })
+    }
+}
 
 /// Per-example module weights from centroid similarity, computed once per batch.
 pub struct CentroidWeights {
@@ -48,12 +81,6 @@ impl CentroidWeights {
     /// (batch, T) weights, rows summing to one.
     pub fn weights(&self) -> &Tensor {
         &self.weights
-    }
-}
-
-impl LayerWeights for CentroidWeights {
-    fn weights(&self, _layer: usize, _hidden: &Tensor) -> candle_core::Result<Tensor> {
-        Ok(self.weights.clone())
     }
 }
 

@@ -1,0 +1,157 @@
+//! Training a task's module and head (or loading them when a run already trained them), and what the routing
+//! baselines keep of a task. Every method's modules come from here: isolated, progressive, sequential, multitask.
+
+use super::config::RunConfig;
+use super::layout::RunLayout;
+use crate::backbone::Backbone;
+use crate::baselines::TaskStatistics;
+use crate::compose::ModuleStack;
+use crate::data::{BenchmarkTask, Example};
+use crate::embedded::EmbeddedExamples;
+use crate::error::Result;
+use crate::head::ClassifierHead;
+use crate::peft::PeftModule;
+use crate::train::{
+    tokenize_examples, train_task, SplitSpec, TaskArtifacts, TaskModel, TaskRecord,
+};
+
+/// How a new module starts its training.
+pub enum TrainingStart<'a> {
+    /// A seeded initialisation, trained alone.
+    Fresh,
+    /// The weights of another module (sequential fine-tuning).
+    From(&'a PeftModule),
+    /// A seeded initialisation, trained with these earlier modules active beside it (progressive ablation).
+    Alongside(ModuleStack),
+}
+
+/// Loads a trained module and head from `artifacts`, or trains them on `task` as `start` says and saves them
+/// there. Returns the model and its test accuracy.
+pub fn ensure_trained(
+    config: &RunConfig,
+    artifacts: &TaskArtifacts,
+    backbone: &Backbone,
+    task: &BenchmarkTask,
+    seed: u64,
+    start: TrainingStart,
+    show_progress: bool,
+) -> Result<(TaskModel, f64)> {
+    if artifacts.record_path().is_file() {
+        let (record, model) = artifacts.load(&backbone.encoder.config)?;
+        let oracle = record.test.map(|t| t.accuracy).unwrap_or(0.0);
+        return Ok((model, oracle));
+    }
+    if show_progress {
+        eprintln!(
+            "training the {} module of task {} (seed {seed})",
+            config.module.kind(),
+            task.name
+        );
+    }
+    let encoder = &backbone.encoder.config;
+    let module = PeftModule::new(&config.module, encoder, seed)?;
+    let mut model = TaskModel::new(
+        module,
+        ClassifierHead::new(encoder.hidden_size, task.labels.len(), seed)?,
+    );
+    match start {
+        TrainingStart::Fresh => {}
+        TrainingStart::From(init) => {
+            let tensors = crate::peft::varmap_tensors(init.varmap())?
+                .into_iter()
+                .collect();
+            model
+                .module
+                .set_tensors(&tensors, artifacts.module_path().as_path())?;
+        }
+        TrainingStart::Alongside(previous) => model.previous = Some(previous),
+    }
+    let train = tokenize_examples(&backbone.tokenizer, &task.train)?;
+    let validation = tokenize_examples(&backbone.tokenizer, &task.validation)?;
+    let train_config = crate::train::TrainConfig {
+        seed,
+        ..config.train.clone()
+    };
+    let report = train_task(
+        backbone,
+        &model,
+        &train,
+        &validation,
+        &train_config,
+        show_progress,
+    )?;
+    let test = model.scores(
+        backbone,
+        &tokenize_examples(&backbone.tokenizer, &task.test)?,
+        train_config.eval_batch_size,
+    )?;
+    let record = TaskRecord {
+        task: task.name.clone(),
+        labels: task.labels.clone(),
+        backbone: config.backbone,
+        max_len: config.max_len,
+        peft: config.module.clone(),
+        train: train_config,
+        split: SplitSpec {
+            seed,
+            ..SplitSpec::default()
+        },
+        report: Some(report),
+        test: Some(test),
+    };
+    artifacts.save(&record, &model)?;
+    Ok((model, test.accuracy))
+}
+
+/// Loads the routing baselines' statistics of `task` from beside its module, or computes them from its training
+/// split and saves them.
+pub fn ensure_statistics(
+    config: &RunConfig,
+    layout: &RunLayout,
+    backbone: &Backbone,
+    task: &BenchmarkTask,
+    seed: u64,
+) -> Result<TaskStatistics> {
+    let dim = backbone.encoder.hidden_size();
+    crate::io::load_or_compute(
+        &layout.statistics(seed, &task.name),
+        |path| TaskStatistics::load(path, task.labels.len(), dim),
+        || {
+            let train = embed(backbone, &task.train, 0)?;
+            TaskStatistics::fit(
+                &train.frozen,
+                &train.labels,
+                task.labels.len(),
+                &config.baselines.mocl_key,
+                seed,
+            )
+        },
+        |path, statistics| statistics.save(path),
+    )
+}
+
+/// The test examples of every task seen so far, each tokenized and embedded the first time it is needed (a resumed
+/// run whose evaluations are all on disk never needs them).
+pub fn test_sets<'a>(
+    backbone: &Backbone,
+    tasks: &[&BenchmarkTask],
+    tests: &'a mut [Option<EmbeddedExamples>],
+) -> Result<Vec<&'a EmbeddedExamples>> {
+    for (task, slot) in tests.iter_mut().enumerate() {
+        if slot.is_none() {
+            *slot = Some(embed(backbone, &tasks[task].test, task)?);
+        }
+    }
+    Ok(tests.iter().flatten().collect())
+}
+
+/// `examples` of task number `task`, embedded.
+pub fn embed(backbone: &Backbone, examples: &[Example], task: usize) -> Result<EmbeddedExamples> {
+    let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
+    EmbeddedExamples::new(
+        backbone,
+        &texts,
+        vec![task; examples.len()],
+        examples.iter().map(|e| e.label).collect(),
+    )
+}

@@ -1,0 +1,152 @@
+//! The method over one task sequence: for each task, its module (isolated, or progressive for the ablation), its
+//! memory, the routers fitted on the memory of every task so far, and the evaluation of every task seen.
+
+use super::config::RunConfig;
+use super::evaluate::{evaluate_step, SeenTasks};
+use super::evaluation::StepEvaluation;
+use super::layout::{RunLayout, SequenceLayout};
+use super::modules::{ensure_statistics, ensure_trained, test_sets, TrainingStart};
+use super::summary::step_line;
+use crate::backbone::Backbone;
+use crate::baselines::TaskStatistics;
+use crate::compose::{ModuleStack, Routed};
+use crate::data::BenchmarkTask;
+use crate::embedded::EmbeddedExamples;
+use crate::error::Result;
+use crate::head::ClassifierHead;
+use crate::memory::Memory;
+use crate::peft::PeftModule;
+use crate::router::{fit_router, FitSchedule, RouterNetwork};
+use crate::train::TaskModel;
+
+/// One seed × order sequence of the method. Returns each step's evaluation and each task's own-module accuracy.
+pub fn routed_sequence(
+    config: &RunConfig,
+    layout: &RunLayout,
+    backbone: &Backbone,
+    tasks: &[&BenchmarkTask],
+    (seed, order): (u64, usize),
+    show_progress: bool,
+) -> Result<(Vec<StepEvaluation>, Vec<f64>)> {
+    let sequence = layout.sequence(seed, order);
+    let mut memory = match sequence.memory().is_file() {
+        true => Memory::load(&sequence.memory())?,
+        false => Memory::default(),
+    };
+    let (mut models, mut oracle, mut tests, mut evaluations, mut stats) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let names: Vec<String> = tasks.iter().map(|t| t.name.clone()).collect();
+    for (step, task) in tasks.iter().enumerate() {
+        let artifacts = layout.routed_module(seed, order, step, &task.name);
+        let start = match config.module_training.trains_alongside(step) {
+            true => TrainingStart::Alongside(earlier_modules(backbone, &models)?),
+            false => TrainingStart::Fresh,
+        };
+        let (model, accuracy) = ensure_trained(
+            config,
+            &artifacts,
+            backbone,
+            task,
+            seed,
+            start,
+            show_progress,
+        )?;
+        models.push(model);
+        oracle.push(accuracy);
+        tests.push(None);
+        if !memory.entries.iter().any(|e| e.task == step) {
+            memory.add_task(step, &task.train, config.memory.per_class, seed)?;
+            memory.save(&sequence.memory())?;
+        }
+        if config.router.fit_after == FitSchedule::LastTask && step + 1 < tasks.len() {
+            evaluations.push(StepEvaluation::empty(step, &names[..=step]));
+            continue;
+        }
+        let eval = crate::io::json_or_compute(&sequence.evaluation(step), || {
+            while stats.len() <= step {
+                let task = tasks[stats.len()];
+                stats.push(ensure_statistics(config, layout, backbone, task, seed)?);
+            }
+            let modules: Vec<&PeftModule> = models.iter().map(|m| &m.module).collect();
+            let heads: Vec<&ClassifierHead> = models.iter().map(|m| &m.head).collect();
+            let stack = ModuleStack::new(&modules, backbone.encoder.num_layers())?
+                .with_precision(backbone.precision)?;
+            let routed = Routed {
+                backbone,
+                stack: &stack,
+                heads: &heads,
+                mode: config.composition,
+            };
+            let memory = memory_examples(backbone, &memory, step)?;
+            let fit_seed = seed.wrapping_mul(1000).wrapping_add(step as u64);
+            let network = ensure_router(
+                config,
+                &sequence,
+                &routed,
+                &memory,
+                step,
+                fit_seed,
+                show_progress,
+            )?;
+            let test_refs = test_sets(backbone, tasks, &mut tests)?;
+            let stat_refs: Vec<&TaskStatistics> = stats.iter().collect();
+            let seen = SeenTasks {
+                names: &names[..=step],
+                tests: &test_refs,
+                oracle: &oracle,
+                statistics: &stat_refs,
+            };
+            let eval = evaluate_step(&routed, &network, &memory, &seen, show_progress)?;
+            if show_progress {
+                eprintln!("{}", step_line(&eval));
+            }
+            Ok(eval)
+        })?;
+        evaluations.push(eval);
+    }
+    Ok((evaluations, oracle))
+}
+
+/// The modules trained so far, stacked, to be active beside a new one (the progressive ablation).
+fn earlier_modules(backbone: &Backbone, models: &[TaskModel]) -> Result<ModuleStack> {
+    let earlier: Vec<&PeftModule> = models.iter().map(|m| &m.module).collect();
+    ModuleStack::new(&earlier, backbone.encoder.num_layers())?.with_precision(backbone.precision)
+}
+
+/// The memory of tasks `0..=step`, tokenized, with frozen embeddings.
+fn memory_examples(backbone: &Backbone, memory: &Memory, step: usize) -> Result<EmbeddedExamples> {
+    let entries = memory.up_to(step);
+    let texts: Vec<&str> = entries.iter().map(|e| e.text.as_str()).collect();
+    EmbeddedExamples::new(
+        backbone,
+        &texts,
+        entries.iter().map(|e| e.task).collect(),
+        entries.iter().map(|e| e.label).collect(),
+    )
+}
+
+/// Loads the routers fitted after `step`, or fits them on the memory of tasks `0..=step` and saves them.
+fn ensure_router(
+    config: &RunConfig,
+    sequence: &SequenceLayout,
+    routed: &Routed,
+    memory: &EmbeddedExamples,
+    step: usize,
+    fit_seed: u64,
+    show_progress: bool,
+) -> Result<RouterNetwork> {
+    let encoder = &routed.backbone.encoder;
+    crate::io::load_or_compute(
+        &sequence.router(step),
+        |path| {
+            RouterNetwork::load(
+                path,
+                &config.router,
+                encoder.num_layers(),
+                encoder.hidden_size(),
+            )
+        },
+        || Ok(fit_router(routed, memory, &config.router, fit_seed, show_progress)?.0),
+        |path, network| network.save(path),
+    )
+}
