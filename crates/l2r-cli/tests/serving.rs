@@ -11,6 +11,10 @@ use std::process::{Command, Stdio};
 
 fn finished_run(dir: &Path) -> std::path::PathBuf {
     common::write_tasks(dir);
+    run_config(dir)
+}
+
+fn run_config(dir: &Path) -> std::path::PathBuf {
     let out = dir.join("run");
     let status = Command::new(env!("CARGO_BIN_EXE_l2r"))
         .args(["run", dir.join("run.toml").to_str().unwrap(), "--out"])
@@ -58,6 +62,34 @@ fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, serde_json::V
         _ => serde_json::Value::Null,
     };
     (status, json)
+}
+
+#[test]
+fn predict_on_a_progressive_run_uses_the_modules_its_routers_were_fitted_on() {
+    let dir = tempfile::tempdir().unwrap();
+    common::write_tasks(dir.path());
+    let config = std::fs::read_to_string(dir.path().join("run.toml")).unwrap();
+    let config = format!("module_training = \"progressive\"\n{config}");
+    std::fs::write(dir.path().join("run.toml"), config).unwrap();
+    let run = run_config(dir.path());
+    // The second task's module was trained beside the first: it lives in the sequence's folder only.
+    assert!(run
+        .join("seed0-order0/progressive/food/task.json")
+        .is_file());
+    assert!(!run.join("modules/seed0/food/task.json").exists());
+    let output = Command::new(env!("CARGO_BIN_EXE_l2r"))
+        .args(["predict", "--json", "--run"])
+        .arg(&run)
+        .args(["Sugar cake from Rome"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let rows: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    check_prediction(&rows[0]["prediction"]);
 }
 
 #[test]
