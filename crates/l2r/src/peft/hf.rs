@@ -81,11 +81,11 @@ pub fn export_hf_lora(module: &PeftModule, base_model: &str, dir: &Path) -> Resu
         "alpha_pattern": {},
     });
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let tensors = super::varmap_tensors(module.varmap())?
+    let tensors = crate::io::varmap_tensors(module.varmap())?
         .into_iter()
         .map(|(name, tensor)| (format!("{PREFIX}{name}"), tensor))
         .collect();
-    super::save_tensors(&dir.join(WEIGHTS_FILE), tensors)?;
+    crate::io::write_safetensors(&dir.join(WEIGHTS_FILE), tensors)?;
     crate::io::write_json_atomic(&dir.join(CONFIG_FILE), &config)
 }
 
@@ -154,9 +154,9 @@ pub fn import_hf_lora(dir: &Path, encoder: &EncoderConfig) -> Result<PeftModule>
 
 /// The file's LoRA tensors under l2r's names (PEFT's prefix, a `bert.` level and `.default` removed).
 fn lora_tensors(path: &Path) -> Result<HashMap<String, Tensor>> {
-    let weights = crate::backbone::WeightMap::load(path)?;
+    let weights = crate::io::read_safetensors(path, "adapter weights")?;
     let mut out = HashMap::new();
-    for (name, tensor) in weights.iter() {
+    for (name, tensor) in &weights {
         let mut short = name.strip_prefix(PREFIX).unwrap_or(name);
         short = short.strip_prefix("bert.").unwrap_or(short);
         let short = short.replace(".default.", ".");

@@ -12,4 +12,6 @@ pub use adapter::BottleneckAdapter;
 pub use config::PeftConfig;
 pub use hf::{export_hf_lora, import_hf_lora, is_hf_peft_dir};
 pub use lora::LoraLinear;
-pub use module::{save_tensors, save_varmap, site_name, varmap_tensors, PeftModule};
+pub use module::{site_name, PeftModule};
+// The safetensors helpers live in `crate::io`; these paths stay for callers not yet moved there.
+pub use crate::io::{save_varmap, varmap_tensors, write_safetensors as save_tensors};
