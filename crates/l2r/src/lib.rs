@@ -10,6 +10,7 @@ pub mod continual;
 pub mod data;
 pub mod error;
 pub mod faults;
+pub mod hash;
 pub mod head;
 pub mod init;
 pub mod io;
