@@ -21,6 +21,8 @@ pub mod peft;
 pub mod predict;
 pub mod report;
 pub mod router;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
 pub mod train;
 
 pub use error::{Error, Result};

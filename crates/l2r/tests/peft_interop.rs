@@ -1,23 +1,18 @@
 //! HF PEFT LoRA folders: export and import reproduce the module exactly, tensor names follow PEFT's BERT
 //! naming, and folders l2r cannot represent are refused with the reason.
 
-use candle_core::{Device, Tensor};
 use l2r::backbone::tiny::tiny_backbone;
-use l2r::backbone::LinearSite;
+use l2r::backbone::{Backbone, LinearSite};
 use l2r::peft::{export_hf_lora, import_hf_lora, PeftConfig, PeftModule};
+use l2r::testing::{max_diff, random_module};
 
-fn random_lora(backbone: &l2r::backbone::Backbone, targets: Vec<LinearSite>) -> PeftModule {
+fn random_lora(backbone: &Backbone, targets: Vec<LinearSite>) -> PeftModule {
     let config = PeftConfig::Lora {
         rank: 4,
         alpha: 8.0,
         targets,
     };
-    let module = PeftModule::new(&config, &backbone.encoder.config, 1).unwrap();
-    for var in module.varmap().all_vars() {
-        var.set(&Tensor::rand(-0.5f32, 0.5, var.shape(), &Device::Cpu).unwrap())
-            .unwrap();
-    }
-    module
+    random_module(&config, &backbone.encoder.config, 1, 0.5).unwrap()
 }
 
 #[test]
@@ -51,19 +46,13 @@ fn export_then_import_gives_the_same_module_and_outputs() {
     let a = backbone.embed_with(&texts, &module).unwrap();
     let b = backbone.embed_with(&texts, &imported).unwrap();
     let frozen = backbone.embed(&texts).unwrap();
-    let diff = |x: &Tensor, y: &Tensor| {
-        (x - y)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
-    };
-    assert_eq!(diff(&a, &b), 0.0, "the imported module must be identical");
+    assert_eq!(
+        max_diff(&a, &b).unwrap(),
+        0.0,
+        "the imported module must be identical"
+    );
     assert!(
-        diff(&a, &frozen) > 1e-3,
+        max_diff(&a, &frozen).unwrap() > 1e-3,
         "the random LoRA must change the output"
     );
 }

@@ -1,5 +1,5 @@
-//! A tiny randomly initialised BERT with a word-level tokenizer, built in code: the model of unit tests and
-//! examples, so they need no downloaded asset.
+//! A tiny randomly initialised BERT with a word-level tokenizer, built in code: the model of tests, so they need
+//! no downloaded asset. Compiled for tests and with the `test-support` feature.
 
 use super::{Backbone, BackboneName, Encoder, EncoderConfig, TextTokenizer, WeightMap};
 use crate::error::{Error, Result};
