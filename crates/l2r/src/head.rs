@@ -33,14 +33,13 @@ impl ClassifierHead {
     }
 
     pub fn load(path: &Path, hidden: usize, num_labels: usize) -> Result<Self> {
-        let mut head = Self::new(hidden, num_labels, 0)?;
-        crate::assets::require_file(path, "head weights")?;
-        head.varmap.load(path).map_err(|e| Error::Weights {
-            path: path.to_owned(),
-            message: format!(
-                "does not hold a head for {num_labels} labels over {hidden} features: {e}"
-            ),
-        })?;
+        let head = Self::new(hidden, num_labels, 0)?;
+        crate::io::load_varmap(
+            &head.varmap,
+            path,
+            "head weights",
+            &format!("does not hold a head for {num_labels} labels over {hidden} features"),
+        )?;
         Ok(head)
     }
 
@@ -58,6 +57,6 @@ impl ClassifierHead {
     }
 
     pub fn save(&self, path: &Path) -> Result<()> {
-        crate::peft::save_varmap(&self.varmap, path)
+        crate::io::save_varmap(&self.varmap, path)
     }
 }

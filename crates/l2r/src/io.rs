@@ -1,6 +1,10 @@
-//! Crash-safe file writes: write to a sibling temporary file, fsync, then rename over the target.
+//! Files on disk: crash-safe writes (a sibling temporary file, fsync, then a rename over the target), JSON, and
+//! the safetensors files of modules, heads, routers and task statistics.
 
 use crate::error::{Error, Result};
+use candle_core::{Device, Tensor};
+use candle_nn::VarMap;
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 
@@ -57,6 +61,87 @@ pub fn json_or_compute<T: serde::Serialize + serde::de::DeserializeOwned>(
     load_or_compute(path, read_json, compute, write_json_atomic)
 }
 
+/// Writes named tensors as one safetensors file, atomically.
+pub fn write_safetensors(path: &Path, tensors: Vec<(String, Tensor)>) -> Result<()> {
+    let bytes = safetensors::serialize(
+        tensors
+            .iter()
+            .map(|(k, v)| (k.clone(), v))
+            .collect::<Vec<_>>(),
+        None,
+    )
+    .map_err(|e| Error::invalid(format!("cannot serialise {}: {e}", path.display())))?;
+    write_atomic(path, &bytes)
+}
+
+/// Every tensor of a safetensors file, on the CPU in its stored dtype. A missing file is reported as `what`
+/// (with the set-up hint), a damaged one as truncated or corrupt, both naming the file.
+pub fn read_safetensors(path: &Path, what: &str) -> Result<HashMap<String, Tensor>> {
+    crate::assets::require_file(path, what)?;
+    candle_core::safetensors::load(path, &Device::Cpu).map_err(|e| Error::Weights {
+        path: path.to_owned(),
+        message: format!("cannot parse safetensors ({e}); the file is truncated or corrupt"),
+    })
+}
+
+/// The current value of every variable of `varmap`, by name.
+pub fn varmap_tensors(varmap: &VarMap) -> Result<Vec<(String, Tensor)>> {
+    let data = varmap
+        .data()
+        .lock()
+        .map_err(|_| Error::invalid("variable store poisoned by an earlier panic"))?;
+    Ok(data
+        .iter()
+        .map(|(name, var)| (name.clone(), var.as_tensor().clone()))
+        .collect())
+}
+
+/// Saves the variables of `varmap` under their names; a crash mid-write leaves the old file intact.
+pub fn save_varmap(varmap: &VarMap, path: &Path) -> Result<()> {
+    write_safetensors(path, varmap_tensors(varmap)?)
+}
+
+/// Sets every variable of `varmap` from the tensor of the same name in `tensors`, read from `path`; tensors
+/// without a variable are ignored. A missing or misshapen tensor is an error that starts with `mismatch`
+/// (what the file should have held).
+pub fn set_vars(
+    varmap: &VarMap,
+    tensors: &HashMap<String, Tensor>,
+    path: &Path,
+    mismatch: &str,
+) -> Result<()> {
+    let bad = |detail: String| Error::Weights {
+        path: path.to_owned(),
+        message: format!("{mismatch}: {detail}"),
+    };
+    let data = varmap
+        .data()
+        .lock()
+        .map_err(|_| Error::invalid("variable store poisoned by an earlier panic"))?;
+    let mut names: Vec<&String> = data.keys().collect();
+    names.sort();
+    for name in names {
+        let var = &data[name];
+        let tensor = tensors
+            .get(name)
+            .ok_or_else(|| bad(format!("tensor '{name}' is missing")))?;
+        if tensor.dims() != var.dims() {
+            return Err(bad(format!(
+                "tensor '{name}' has shape {:?}, expected {:?}",
+                tensor.dims(),
+                var.dims()
+            )));
+        }
+        var.set(&tensor.to_dtype(var.dtype())?)?;
+    }
+    Ok(())
+}
+
+/// Loads a file written by [`save_varmap`] into `varmap` (see [`read_safetensors`] and [`set_vars`]).
+pub fn load_varmap(varmap: &VarMap, path: &Path, what: &str, mismatch: &str) -> Result<()> {
+    set_vars(varmap, &read_safetensors(path, what)?, path, mismatch)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,5 +168,51 @@ mod tests {
         let second: Vec<u32> =
             json_or_compute(&path, || panic!("computed although stored")).unwrap();
         assert_eq!((first, second), (vec![1, 2], vec![1, 2]));
+    }
+
+    #[test]
+    fn safetensors_round_trip_and_mismatches_name_the_tensor() {
+        use candle_core::DType;
+        use candle_nn::{Init, VarBuilder};
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vars.safetensors");
+        let varmap = VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+        vb.get_with_hints((2, 3), "a.weight", Init::Const(1.5))
+            .unwrap();
+        vb.get_with_hints(4, "b", Init::Const(-2.0)).unwrap();
+        save_varmap(&varmap, &path).unwrap();
+
+        let read = read_safetensors(&path, "test weights").unwrap();
+        assert_eq!(read.len(), 2);
+        assert_eq!(read["b"].to_vec1::<f32>().unwrap(), vec![-2.0; 4]);
+
+        let copy = VarMap::new();
+        let vb = VarBuilder::from_varmap(&copy, DType::F32, &Device::Cpu);
+        let a = vb
+            .get_with_hints((2, 3), "a.weight", Init::Const(0.0))
+            .unwrap();
+        load_varmap(&copy, &path, "test weights", "does not hold the test vars").unwrap();
+        assert_eq!(a.sum_all().unwrap().to_scalar::<f32>().unwrap(), 9.0);
+
+        let other = VarMap::new();
+        let vb = VarBuilder::from_varmap(&other, DType::F32, &Device::Cpu);
+        vb.get_with_hints(5, "b", Init::Const(0.0)).unwrap();
+        let error = load_varmap(&other, &path, "test weights", "does not hold the test vars")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("does not hold the test vars"), "{error}");
+        assert!(error.contains("'b' has shape [4], expected [5]"), "{error}");
+        assert!(error.contains("vars.safetensors"), "{error}");
+
+        let missing = dir.path().join("absent.safetensors");
+        let error = read_safetensors(&missing, "test weights")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("test weights") && error.contains("absent.safetensors"),
+            "{error}"
+        );
     }
 }

@@ -11,6 +11,7 @@ pub mod data;
 pub mod embedded;
 pub mod error;
 pub mod faults;
+pub mod hash;
 pub mod head;
 pub mod init;
 pub mod io;
@@ -21,6 +22,8 @@ pub mod peft;
 pub mod predict;
 pub mod report;
 pub mod router;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
 pub mod train;
 
 pub use error::{Error, Result};

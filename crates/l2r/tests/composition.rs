@@ -12,21 +12,13 @@ use l2r::router::{
     adapt_router, fit_router, nearest_memory, GateKind, LocalAdaptation, RouterConfig, RouterInput,
     RouterScope,
 };
+use l2r::testing;
 
 const TEXTS: [&str; 3] = ["the movie was good", "a cat eats red food", "dog"];
 
 /// Modules with random (non-identity) parameters, so they differ from each other.
 fn random_modules(backbone: &Backbone, peft: &PeftConfig, count: usize) -> Vec<PeftModule> {
-    (0..count)
-        .map(|i| {
-            let module = PeftModule::new(peft, &backbone.encoder.config, i as u64).unwrap();
-            for var in module.varmap().all_vars() {
-                let noise = Tensor::rand(-0.3f32, 0.3, var.shape(), &Device::Cpu).unwrap();
-                var.set(&noise).unwrap();
-            }
-            module
-        })
-        .collect()
+    testing::random_modules(peft, &backbone.encoder.config, count, 0.3).unwrap()
 }
 
 fn pooled(backbone: &Backbone, hooks: &dyn l2r::backbone::EncoderHooks) -> Tensor {
@@ -39,16 +31,7 @@ fn pooled(backbone: &Backbone, hooks: &dyn l2r::backbone::EncoderHooks) -> Tenso
 }
 
 fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
+    testing::max_diff(a, b).unwrap()
 }
 
 fn weights(rows: &[[f32; 3]]) -> Tensor {

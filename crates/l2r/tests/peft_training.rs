@@ -50,16 +50,7 @@ fn hidden_states(backbone: &Backbone, hooks: &dyn l2r::backbone::EncoderHooks) -
 }
 
 fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
+    l2r::testing::max_diff(a, b).unwrap()
 }
 
 #[test]

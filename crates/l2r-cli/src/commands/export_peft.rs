@@ -29,7 +29,7 @@ pub fn run(args: ExportPeftArgs, output: &Output) -> anyhow::Result<()> {
         }
         .to_owned()
     });
-    export_hf_lora(&model.module, &base, &args.out)?;
+    export_hf_lora(&model.module, &backbone.encoder.config, &base, &args.out)?;
     if output.json {
         return output.print_json(&serde_json::json!({ "exported": args.out, "base_model": base }));
     }

@@ -74,13 +74,7 @@ impl Encoder {
 
     /// Final hidden states (batch, seq, hidden).
     pub fn forward(&self, batch: &TokenBatch, hooks: &dyn EncoderHooks) -> Result<Tensor> {
-        let mut x = self.embeddings.forward(batch)?;
-        let bias = self.attention_bias(batch)?;
-        for (index, layer) in self.layers.iter().enumerate() {
-            hooks.begin_layer(index, &x)?;
-            x = layer.forward(&x, &bias, hooks)?;
-        }
-        Ok(x)
+        self.run(batch, hooks, None)
     }
 
     /// Every layer's input state plus the final output.
@@ -89,13 +83,32 @@ impl Encoder {
         batch: &TokenBatch,
         hooks: &dyn EncoderHooks,
     ) -> Result<EncoderOutput> {
-        let mut states = vec![self.embeddings.forward(batch)?];
-        let bias = self.attention_bias(batch)?;
-        for layer in &self.layers {
-            let next = layer.forward(states.last().expect("non-empty"), &bias, hooks)?;
-            states.push(next);
-        }
+        let mut states = Vec::with_capacity(self.layers.len() + 1);
+        let last = self.run(batch, hooks, Some(&mut states))?;
+        states.push(last);
         Ok(EncoderOutput { states })
+    }
+
+    /// The one forward loop of [`Encoder::forward`] and [`Encoder::forward_states`]: embeddings, then every
+    /// layer, with `hooks.begin_layer` called on the state entering it. `states`, when given, receives each of
+    /// those entering states; the final output is returned.
+    fn run(
+        &self,
+        batch: &TokenBatch,
+        hooks: &dyn EncoderHooks,
+        mut states: Option<&mut Vec<Tensor>>,
+    ) -> Result<Tensor> {
+        let mut x = self.embeddings.forward(batch)?;
+        let bias = self.attention_bias(batch)?;
+        for (index, layer) in self.layers.iter().enumerate() {
+            hooks.begin_layer(index, &x)?;
+            let next = layer.forward(&x, &bias, hooks)?;
+            if let Some(states) = states.as_deref_mut() {
+                states.push(x);
+            }
+            x = next;
+        }
+        Ok(x)
     }
 
     /// The additive attention-score bias every layer shares: the padding mask (batch, 1, 1, seq), plus for
@@ -152,6 +165,68 @@ fn relative_position_bucket(relative_position: i64, num_buckets: usize, max_dist
 #[cfg(test)]
 mod tests {
     use super::relative_position_bucket;
+    use crate::backbone::tiny::tiny_backbone;
+    use crate::backbone::{EncoderHooks, LinearSite};
+    use crate::testing::max_diff;
+    use candle_core::Tensor;
+    use std::cell::RefCell;
+
+    /// Records the state every `begin_layer` call sees, and adds a delta to the value projection that depends on
+    /// it, as a router computing its gates in `begin_layer` would: a path that skipped the call would differ.
+    #[derive(Default)]
+    struct Recorder {
+        seen: RefCell<Vec<(usize, Tensor)>>,
+    }
+
+    impl EncoderHooks for Recorder {
+        fn begin_layer(&self, layer: usize, hidden: &Tensor) -> candle_core::Result<()> {
+            self.seen.borrow_mut().push((layer, hidden.clone()));
+            Ok(())
+        }
+
+        fn linear_delta(
+            &self,
+            layer: usize,
+            site: LinearSite,
+            input: &Tensor,
+        ) -> candle_core::Result<Option<Tensor>> {
+            let seen = self.seen.borrow();
+            match seen.last() {
+                Some((l, state)) if *l == layer && site == LinearSite::Value => Ok(Some(
+                    (input.zeros_like()? + state.mean_all()?.to_scalar::<f32>()? as f64)?,
+                )),
+                _ => Ok(None),
+            }
+        }
+    }
+
+    #[test]
+    fn forward_and_forward_states_run_the_same_hooked_loop() {
+        let backbone = tiny_backbone(3).unwrap();
+        let batch = backbone
+            .tokenizer
+            .encode(&["the movie was good", "a cat"])
+            .unwrap();
+        let (plain, with_states) = (Recorder::default(), Recorder::default());
+        let last = backbone.encoder.forward(&batch, &plain).unwrap();
+        let output = backbone
+            .encoder
+            .forward_states(&batch, &with_states)
+            .unwrap();
+
+        let layers = backbone.encoder.num_layers();
+        for recorder in [&plain, &with_states] {
+            let layers_seen: Vec<usize> = recorder.seen.borrow().iter().map(|(l, _)| *l).collect();
+            assert_eq!(layers_seen, (0..layers).collect::<Vec<_>>());
+        }
+        assert_eq!(output.states.len(), layers + 1);
+        for (l, (_, state)) in with_states.seen.borrow().iter().enumerate() {
+            let diff = |other: &Tensor| max_diff(state, other).unwrap();
+            assert_eq!(diff(&output.states[l]), 0.0, "layer {l}");
+            assert_eq!(diff(&plain.seen.borrow()[l].1), 0.0, "layer {l}");
+        }
+        assert_eq!(max_diff(&last, output.last()).unwrap(), 0.0);
+    }
 
     #[test]
     fn relative_buckets_match_hugging_face() {

@@ -13,6 +13,7 @@ mod layer;
 mod nn;
 mod pooling;
 mod precision;
+#[cfg(any(test, feature = "test-support"))]
 pub mod tiny;
 mod tokenizer;
 mod weights;

@@ -1,7 +1,9 @@
-//! A tiny randomly initialised BERT with a word-level tokenizer, built in code: the model of unit tests and
-//! examples, so they need no downloaded asset.
+//! A tiny randomly initialised BERT (and an MPNet of the same size) with a word-level tokenizer, built in code:
+//! the model of tests, so they need no downloaded asset. Compiled for tests and with the `test-support` feature.
 
-use super::{Backbone, BackboneName, Encoder, EncoderConfig, TextTokenizer, WeightMap};
+use super::{
+    Architecture, Backbone, BackboneName, Encoder, EncoderConfig, TextTokenizer, WeightMap,
+};
 use crate::error::{Error, Result};
 use candle_core::{Device, Tensor};
 use rand::SeedableRng;
@@ -30,8 +32,18 @@ pub fn tiny_config() -> EncoderConfig {
     }
 }
 
-/// Names and shapes of a BERT checkpoint's tensors; `true` marks layer-norm scales (initialised to one).
-fn tiny_tensor_specs(config: &EncoderConfig) -> Vec<(String, Vec<usize>, bool)> {
+/// The tiny MPNet: [`tiny_config`]'s shape with MPNet's architecture (no token types, relative-position bias).
+pub fn tiny_mpnet_config() -> EncoderConfig {
+    EncoderConfig {
+        model_type: "mpnet".into(),
+        ..tiny_config()
+    }
+}
+
+/// Names and shapes of a BERT or MPNet checkpoint's tensors, as transformers names them; `true` marks
+/// layer-norm scales (initialised to one).
+fn tiny_tensor_specs(config: &EncoderConfig) -> Result<Vec<(String, Vec<usize>, bool)>> {
+    let architecture = config.architecture().map_err(Error::invalid)?;
     let (h, i) = (config.hidden_size, config.intermediate_size);
     let mut specs = vec![
         (
@@ -44,41 +56,71 @@ fn tiny_tensor_specs(config: &EncoderConfig) -> Vec<(String, Vec<usize>, bool)> 
             vec![config.max_position_embeddings, h],
             false,
         ),
-        (
-            "embeddings.token_type_embeddings.weight".to_owned(),
-            vec![2, h],
-            false,
-        ),
     ];
+    let (attention, attention_norm) = match architecture {
+        Architecture::Bert => {
+            specs.push((
+                "embeddings.token_type_embeddings.weight".to_owned(),
+                vec![2, h],
+                false,
+            ));
+            (
+                [
+                    "attention.self.query",
+                    "attention.self.key",
+                    "attention.self.value",
+                    "attention.output.dense",
+                ],
+                "attention.output.LayerNorm",
+            )
+        }
+        Architecture::MPNet => {
+            specs.push((
+                "encoder.relative_attention_bias.weight".to_owned(),
+                vec![
+                    config.relative_attention_num_buckets,
+                    config.num_attention_heads,
+                ],
+                false,
+            ));
+            (
+                [
+                    "attention.attn.q",
+                    "attention.attn.k",
+                    "attention.attn.v",
+                    "attention.attn.o",
+                ],
+                "attention.LayerNorm",
+            )
+        }
+    };
     let mut norms = vec!["embeddings.LayerNorm".to_owned()];
     for layer in 0..config.num_hidden_layers {
         let p = format!("encoder.layer.{layer}");
-        for (name, out_dim, in_dim) in [
-            ("attention.self.query", h, h),
-            ("attention.self.key", h, h),
-            ("attention.self.value", h, h),
-            ("attention.output.dense", h, h),
-            ("intermediate.dense", i, h),
-            ("output.dense", h, i),
-        ] {
+        let linears = attention
+            .iter()
+            .map(|name| (*name, h, h))
+            .chain([("intermediate.dense", i, h), ("output.dense", h, i)]);
+        for (name, out_dim, in_dim) in linears {
             specs.push((format!("{p}.{name}.weight"), vec![out_dim, in_dim], false));
             specs.push((format!("{p}.{name}.bias"), vec![out_dim], false));
         }
-        norms.push(format!("{p}.attention.output.LayerNorm"));
+        norms.push(format!("{p}.{attention_norm}"));
         norms.push(format!("{p}.output.LayerNorm"));
     }
     for norm in norms {
         specs.push((format!("{norm}.weight"), vec![h], true));
         specs.push((format!("{norm}.bias"), vec![h], false));
     }
-    specs
+    Ok(specs)
 }
 
-/// The weights of a tiny BERT, random with `seed`, named like a Hugging Face checkpoint.
+/// The weights of a tiny BERT or MPNet (as `config.model_type` says), random with `seed`, named like a
+/// Hugging Face checkpoint.
 pub fn tiny_weights(config: &EncoderConfig, seed: u64) -> Result<WeightMap> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut tensors = HashMap::new();
-    for (name, shape, ones) in tiny_tensor_specs(config) {
+    for (name, shape, ones) in tiny_tensor_specs(config)? {
         let tensor = if ones {
             Tensor::ones(shape, candle_core::DType::F32, &Device::Cpu)?
         } else {
@@ -126,13 +168,21 @@ pub fn tiny_tokenizer(max_len: usize) -> Result<TextTokenizer> {
     TextTokenizer::from_tokenizer(tokenizer, max_len)
 }
 
-/// A complete tiny backbone (random weights from `seed`).
+/// A complete tiny BERT backbone (random weights from `seed`).
 pub fn tiny_backbone(seed: u64) -> Result<Backbone> {
-    let config = tiny_config();
-    let weights = tiny_weights(&config, seed)?;
+    tiny_backbone_from(BackboneName::Minilm, &tiny_config(), seed)
+}
+
+/// A complete tiny MPNet backbone (random weights from `seed`), for code that depends on the architecture.
+pub fn tiny_mpnet_backbone(seed: u64) -> Result<Backbone> {
+    tiny_backbone_from(BackboneName::Mpnet, &tiny_mpnet_config(), seed)
+}
+
+fn tiny_backbone_from(name: BackboneName, config: &EncoderConfig, seed: u64) -> Result<Backbone> {
+    let weights = tiny_weights(config, seed)?;
     Ok(Backbone::from_parts(
-        BackboneName::Minilm,
-        Encoder::load(&weights, &config)?,
+        name,
+        Encoder::load(&weights, config)?,
         tiny_tokenizer(32)?,
     ))
 }

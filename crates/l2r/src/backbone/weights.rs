@@ -1,7 +1,7 @@
 //! Named tensors of a safetensors file, with errors that name the file and the tensor.
 
 use crate::error::{Error, Result};
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Tensor};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -13,14 +13,7 @@ pub struct WeightMap {
 impl WeightMap {
     /// Loads every tensor of `path` into memory as f32 (integer tensors such as `position_ids` keep their type).
     pub fn load(path: &Path) -> Result<Self> {
-        crate::assets::require_file(path, "weights file")?;
-        let tensors =
-            candle_core::safetensors::load(path, &Device::Cpu).map_err(|e| Error::Weights {
-                path: path.to_owned(),
-                message: format!(
-                    "cannot parse safetensors ({e}); the file is truncated or corrupt"
-                ),
-            })?;
+        let tensors = crate::io::read_safetensors(path, "weights file")?;
         Ok(WeightMap {
             path: path.to_owned(),
             tensors,

@@ -32,7 +32,7 @@ impl TaskStatistics {
     }
 
     pub fn save(&self, path: &Path) -> Result<()> {
-        crate::peft::save_tensors(
+        crate::io::write_safetensors(
             path,
             vec![
                 ("epi.class_means".into(), self.epi.class_means.clone()),

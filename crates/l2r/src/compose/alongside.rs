@@ -104,14 +104,7 @@ mod tests {
             .unwrap()
             .add(&residual(&old[1]))
             .unwrap();
-        let diff = (got - expected)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
+        let diff = crate::testing::max_diff(&got, &expected).unwrap();
         assert!(diff < 1e-5, "{diff}");
     }
 }

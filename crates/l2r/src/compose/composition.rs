@@ -169,32 +169,16 @@ mod tests {
     use super::*;
     use crate::backbone::tiny::tiny_config;
     use crate::peft::{PeftConfig, PeftModule};
+    use crate::testing::random_modules;
     use candle_core::Device;
 
     /// Three modules with every parameter non-zero, as after training.
     fn modules(config: &PeftConfig) -> Vec<PeftModule> {
-        let encoder = tiny_config();
-        (0..3)
-            .map(|seed| {
-                let module = PeftModule::new(config, &encoder, seed).unwrap();
-                for var in module.varmap().all_vars() {
-                    let noise = Tensor::randn(0f32, 0.1, var.shape(), &Device::Cpu).unwrap();
-                    var.set(&noise).unwrap();
-                }
-                module
-            })
-            .collect()
+        random_modules(config, &tiny_config(), 3, 0.2).unwrap()
     }
 
     fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
+        crate::testing::max_diff(a, b).unwrap()
     }
 
     #[test]

@@ -203,9 +203,10 @@ impl RunConfig {
         }
         .map_err(|e| Error::invalid(format!("cannot key the module cache: {e}")))?;
         let name = self.benchmark.as_deref().unwrap_or("user");
-        Ok(Some(
-            cache.join(format!("{name}-{:016x}", fnv1a(key.as_bytes()))),
-        ))
+        Ok(Some(cache.join(format!(
+            "{name}-{:016x}",
+            crate::hash::fnv1a(key.as_bytes())
+        ))))
     }
 
     fn validate(&self) -> Result<()> {
@@ -232,13 +233,6 @@ impl RunConfig {
         self.train.validate()?;
         self.router.validate()
     }
-}
-
-/// 64-bit FNV-1a: a stable hash (std's hasher may change between Rust releases).
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
-    })
 }
 
 /// toml's message, with the line number made explicit.

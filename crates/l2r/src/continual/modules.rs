@@ -57,7 +57,7 @@ pub fn ensure_trained(
     match start {
         TrainingStart::Fresh => {}
         TrainingStart::From(init) => {
-            let tensors = crate::peft::varmap_tensors(init.varmap())?
+            let tensors = crate::io::varmap_tensors(init.varmap())?
                 .into_iter()
                 .collect();
             model

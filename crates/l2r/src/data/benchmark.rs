@@ -484,7 +484,7 @@ fn removed_note(
 
 /// Caps each class at `caps.total()`, then splits it in the caps' proportions.
 fn split_task(dataset: Dataset, caps: SizeCaps, seed: u64) -> Result<BenchmarkTask> {
-    let task_seed = seed ^ fnv1a(dataset.name.as_bytes());
+    let task_seed = seed ^ crate::hash::fnv1a(dataset.name.as_bytes());
     let capped = Dataset {
         examples: subsample_per_class(&dataset.examples, caps.total(), task_seed),
         ..dataset
@@ -506,13 +506,6 @@ fn split_task(dataset: Dataset, caps: SizeCaps, seed: u64) -> Result<BenchmarkTa
         validation: splits.validation,
         test: splits.test,
         labels: capped.labels,
-    })
-}
-
-/// FNV-1a, a fixed hash (unlike `std`'s, stable across Rust versions) to derive task seeds.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })
 }
 

@@ -311,7 +311,7 @@ pub fn attention(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::testing::{assert_close, gradients};
+    use crate::testing::{assert_close, gradients};
     use candle_core::{Device, Var, D};
 
     /// The composition the backbone used before: split heads, scores, softmax, context, merge heads.

@@ -141,7 +141,7 @@ pub fn add_bias(x: &Tensor, bias: &Tensor) -> Result<Tensor> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::testing::assert_same_op;
+    use crate::testing::assert_same_op;
     use candle_core::Var;
 
     #[test]

@@ -256,7 +256,7 @@ pub fn frozen_linear_bf16(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::testing::{assert_close, gradients};
+    use crate::testing::{assert_close, gradients};
     use candle_core::{Device, Var};
 
     #[test]

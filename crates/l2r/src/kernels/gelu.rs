@@ -79,7 +79,7 @@ pub fn gelu_erf(x: &Tensor) -> Result<Tensor> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::testing::{assert_close, gradients};
+    use crate::testing::{assert_close, gradients};
     use candle_core::{Device, Var};
 
     #[test]

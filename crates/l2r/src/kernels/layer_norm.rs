@@ -219,7 +219,7 @@ pub fn add_layer_norm(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::testing::{assert_close, gradients};
+    use crate::testing::{assert_close, gradients};
     use candle_core::{Device, Var, D};
 
     fn plain(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f64) -> Result<Tensor> {

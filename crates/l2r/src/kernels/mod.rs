@@ -11,8 +11,6 @@ mod layer_norm;
 mod math;
 mod rows;
 mod softmax;
-#[cfg(test)]
-mod testing;
 mod weighted_relu;
 
 pub use attention::attention;

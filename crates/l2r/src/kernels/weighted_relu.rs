@@ -130,7 +130,7 @@ pub fn weighted_relu(x: &Tensor, w: &Tensor) -> Result<Tensor> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::testing::assert_same_op;
+    use crate::testing::assert_same_op;
     use candle_core::Var;
 
     #[test]

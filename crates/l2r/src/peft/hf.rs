@@ -1,10 +1,13 @@
 //! HF PEFT interop for LoRA modules: `adapter_config.json` + `adapter_model.safetensors` with the tensor names
-//! PEFT writes for a BERT model (`base_model.model.encoder.layer.{i}.attention.self.query.lora_A.weight`, …),
-//! exported from and imported into l2r modules.
+//! PEFT writes for the base model's architecture, exported from and imported into l2r modules. PEFT names a LoRA
+//! weight after the module it wraps, so the names follow transformers' modules: BERT's
+//! `base_model.model.encoder.layer.{i}.attention.self.query.lora_A.weight`, MPNet's
+//! `base_model.model.encoder.layer.{i}.attention.attn.q.lora_A.weight`. Inside l2r a module keys its weights by
+//! the BERT names ([`site_name`]) whatever the backbone; the translation happens here, at the border.
 
 use super::module::site_name;
 use super::{PeftConfig, PeftModule};
-use crate::backbone::{EncoderConfig, LinearSite};
+use crate::backbone::{Architecture, EncoderConfig, LinearSite};
 use crate::error::{Error, Result};
 use candle_core::Tensor;
 use serde_json::{json, Value};
@@ -25,16 +28,57 @@ const SITES: [LinearSite; 6] = [
     LinearSite::Output,
 ];
 
-/// The path of `site` inside a layer, as PEFT's module names end.
-fn site_suffix(site: LinearSite) -> &'static str {
-    match site {
-        LinearSite::Query => "attention.self.query",
-        LinearSite::Key => "attention.self.key",
-        LinearSite::Value => "attention.self.value",
-        LinearSite::AttentionOutput => "attention.output.dense",
-        LinearSite::Intermediate => "intermediate.dense",
-        LinearSite::Output => "output.dense",
+/// The LoRA weights of one wrapped linear, as PEFT names them after the module's name.
+const LORA_PARTS: [&str; 2] = ["lora_A.weight", "lora_B.weight"];
+
+/// The path of `site` inside a layer of `architecture`, as transformers names the module (`BertLayer`,
+/// `MPNetLayer`) and so as PEFT's module names end.
+fn site_suffix(architecture: Architecture, site: LinearSite) -> &'static str {
+    match (architecture, site) {
+        (Architecture::Bert, LinearSite::Query) => "attention.self.query",
+        (Architecture::Bert, LinearSite::Key) => "attention.self.key",
+        (Architecture::Bert, LinearSite::Value) => "attention.self.value",
+        (Architecture::Bert, LinearSite::AttentionOutput) => "attention.output.dense",
+        (Architecture::MPNet, LinearSite::Query) => "attention.attn.q",
+        (Architecture::MPNet, LinearSite::Key) => "attention.attn.k",
+        (Architecture::MPNet, LinearSite::Value) => "attention.attn.v",
+        (Architecture::MPNet, LinearSite::AttentionOutput) => "attention.attn.o",
+        (_, LinearSite::Intermediate) => "intermediate.dense",
+        (_, LinearSite::Output) => "output.dense",
     }
+}
+
+/// The attribute under which a transformers task model (`BertForSequenceClassification`, …) holds the
+/// base model: PEFT folders saved from such a model carry it in every name.
+fn base_attribute(architecture: Architecture) -> &'static str {
+    match architecture {
+        Architecture::Bert => "bert.",
+        Architecture::MPNet => "mpnet.",
+    }
+}
+
+/// Pairs (l2r's name, the HF name without PEFT's prefix) of every LoRA weight a module of an encoder of
+/// `num_layers` layers of `architecture` can hold.
+fn name_pairs(architecture: Architecture, num_layers: usize) -> Vec<(String, String)> {
+    let mut pairs = Vec::with_capacity(num_layers * SITES.len() * LORA_PARTS.len());
+    for layer in 0..num_layers {
+        for site in SITES {
+            for part in LORA_PARTS {
+                pairs.push((
+                    format!("{}.{part}", site_name(layer, site)),
+                    format!(
+                        "encoder.layer.{layer}.{}.{part}",
+                        site_suffix(architecture, site)
+                    ),
+                ));
+            }
+        }
+    }
+    pairs
+}
+
+fn architecture_of(encoder: &EncoderConfig) -> Result<Architecture> {
+    encoder.architecture().map_err(Error::invalid)
 }
 
 /// Whether `dir` looks like an HF PEFT adapter folder.
@@ -42,8 +86,14 @@ pub fn is_hf_peft_dir(dir: &Path) -> bool {
     dir.join(CONFIG_FILE).is_file() && dir.join(WEIGHTS_FILE).is_file()
 }
 
-/// Writes a LoRA `module` as an HF PEFT adapter folder for the base model `base_model` (a hub id or path).
-pub fn export_hf_lora(module: &PeftModule, base_model: &str, dir: &Path) -> Result<()> {
+/// Writes a LoRA `module` of an encoder shaped like `encoder` (whose architecture decides the module names) as
+/// an HF PEFT adapter folder for the base model `base_model` (a hub id or path).
+pub fn export_hf_lora(
+    module: &PeftModule,
+    encoder: &EncoderConfig,
+    base_model: &str,
+    dir: &Path,
+) -> Result<()> {
     let PeftConfig::Lora {
         rank,
         alpha,
@@ -54,11 +104,12 @@ pub fn export_hf_lora(module: &PeftModule, base_model: &str, dir: &Path) -> Resu
             "only LoRA modules have an HF PEFT format here; bottleneck adapters are l2r's own",
         ));
     };
+    let architecture = architecture_of(encoder)?;
     // A regex matched in full against module names: exact, unlike PEFT's suffix lists, where "output.dense"
-    // would also catch "attention.output.dense".
+    // would also catch BERT's "attention.output.dense".
     let alternatives: Vec<String> = targets
         .iter()
-        .map(|s| site_suffix(*s).replace('.', r"\."))
+        .map(|s| site_suffix(architecture, *s).replace('.', r"\."))
         .collect();
     let target_regex = format!(r".*encoder\.layer\.\d+\.({})", alternatives.join("|"));
     let config = json!({
@@ -80,16 +131,26 @@ pub fn export_hf_lora(module: &PeftModule, base_model: &str, dir: &Path) -> Resu
         "rank_pattern": {},
         "alpha_pattern": {},
     });
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let tensors = super::varmap_tensors(module.varmap())?
+    let hf_names: HashMap<String, String> = name_pairs(architecture, encoder.num_hidden_layers)
         .into_iter()
-        .map(|(name, tensor)| (format!("{PREFIX}{name}"), tensor))
         .collect();
-    super::save_tensors(&dir.join(WEIGHTS_FILE), tensors)?;
+    let tensors = crate::io::varmap_tensors(module.varmap())?
+        .into_iter()
+        .map(|(name, tensor)| match hf_names.get(&name) {
+            Some(hf) => Ok((format!("{PREFIX}{hf}"), tensor)),
+            None => Err(Error::invalid(format!(
+                "the module's weight '{name}' has no place in a {}-layer {} encoder: export it with the \
+                 backbone it was trained on",
+                encoder.num_hidden_layers, encoder.model_type
+            ))),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    crate::io::write_safetensors(&dir.join(WEIGHTS_FILE), tensors)?;
     crate::io::write_json_atomic(&dir.join(CONFIG_FILE), &config)
 }
 
-/// Reads an HF PEFT LoRA folder (trained in Python on the same BERT base) as an l2r module.
+/// Reads an HF PEFT LoRA folder (trained in Python on the same base model as `encoder`) as an l2r module.
 pub fn import_hf_lora(dir: &Path, encoder: &EncoderConfig) -> Result<PeftModule> {
     let config_path = dir.join(CONFIG_FILE);
     let config: Value = crate::io::read_json(&config_path)?;
@@ -137,7 +198,7 @@ pub fn import_hf_lora(dir: &Path, encoder: &EncoderConfig) -> Result<PeftModule>
         alpha *= (rank as f64).sqrt();
     }
     let weights_path = dir.join(WEIGHTS_FILE);
-    let tensors = lora_tensors(&weights_path)?;
+    let tensors = lora_tensors(&weights_path, encoder)?;
     let targets = targets_of(&tensors, encoder.num_hidden_layers, &weights_path)?;
     let module = PeftModule::new(
         &PeftConfig::Lora {
@@ -152,13 +213,21 @@ pub fn import_hf_lora(dir: &Path, encoder: &EncoderConfig) -> Result<PeftModule>
     Ok(module)
 }
 
-/// The file's LoRA tensors under l2r's names (PEFT's prefix, a `bert.` level and `.default` removed).
-fn lora_tensors(path: &Path) -> Result<HashMap<String, Tensor>> {
-    let weights = crate::backbone::WeightMap::load(path)?;
+/// The file's LoRA tensors under l2r's names (PEFT's prefix, a `bert.`/`mpnet.` level and `.default`
+/// removed, then the architecture's module names mapped to l2r's).
+fn lora_tensors(path: &Path, encoder: &EncoderConfig) -> Result<HashMap<String, Tensor>> {
+    let architecture = architecture_of(encoder)?;
+    let l2r_names: HashMap<String, String> = name_pairs(architecture, encoder.num_hidden_layers)
+        .into_iter()
+        .map(|(l2r, hf)| (hf, l2r))
+        .collect();
+    let weights = crate::io::read_safetensors(path, "adapter weights")?;
     let mut out = HashMap::new();
-    for (name, tensor) in weights.iter() {
+    for (name, tensor) in &weights {
         let mut short = name.strip_prefix(PREFIX).unwrap_or(name);
-        short = short.strip_prefix("bert.").unwrap_or(short);
+        short = short
+            .strip_prefix(base_attribute(architecture))
+            .unwrap_or(short);
         let short = short.replace(".default.", ".");
         if !short.contains("lora_") {
             return Err(Error::Weights {
@@ -168,7 +237,20 @@ fn lora_tensors(path: &Path) -> Result<HashMap<String, Tensor>> {
                 ),
             });
         }
-        out.insert(short, tensor.clone());
+        let Some(l2r_name) = l2r_names.get(&short) else {
+            return Err(Error::Weights {
+                path: path.to_owned(),
+                message: format!(
+                    "holds '{name}', which is not a LoRA weight of a linear of this {}-layer {} encoder \
+                     (their names look like '{PREFIX}encoder.layer.0.{}.lora_A.weight'): was the adapter \
+                     trained on another base model?",
+                    encoder.num_hidden_layers,
+                    encoder.model_type,
+                    site_suffix(architecture, LinearSite::Query)
+                ),
+            });
+        };
+        out.insert(l2r_name.clone(), tensor.clone());
     }
     Ok(out)
 }

@@ -12,4 +12,4 @@ pub use adapter::BottleneckAdapter;
 pub use config::PeftConfig;
 pub use hf::{export_hf_lora, import_hf_lora, is_hf_peft_dir};
 pub use lora::LoraLinear;
-pub use module::{save_tensors, save_varmap, site_name, varmap_tensors, PeftModule};
+pub use module::{site_name, PeftModule};

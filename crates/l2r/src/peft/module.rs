@@ -92,15 +92,13 @@ impl PeftModule {
 
     /// Loads a module saved by [`PeftModule::save`]; shapes and names are checked against `config`.
     pub fn load(path: &Path, config: &PeftConfig, encoder: &EncoderConfig) -> Result<Self> {
-        let mut module = Self::new(config, encoder, 0)?;
-        crate::assets::require_file(path, "module weights")?;
-        module.varmap.load(path).map_err(|e| Error::Weights {
-            path: path.to_owned(),
-            message: format!(
-                "does not hold a {} module of this shape: {e}",
-                config.kind()
-            ),
-        })?;
+        let module = Self::new(config, encoder, 0)?;
+        crate::io::load_varmap(
+            &module.varmap,
+            path,
+            "module weights",
+            &format!("does not hold a {} module of this shape", config.kind()),
+        )?;
         Ok(module)
     }
 
@@ -158,38 +156,8 @@ impl PeftModule {
 
     /// Writes every variable to a safetensors file, atomically.
     pub fn save(&self, path: &Path) -> Result<()> {
-        save_varmap(&self.varmap, path)
+        crate::io::save_varmap(&self.varmap, path)
     }
-}
-
-/// Saves the variables of `varmap` under their names; a crash mid-write leaves the old file intact.
-pub fn save_varmap(varmap: &VarMap, path: &Path) -> Result<()> {
-    save_tensors(path, varmap_tensors(varmap)?)
-}
-
-/// The current value of every variable of `varmap`, by name.
-pub fn varmap_tensors(varmap: &VarMap) -> Result<Vec<(String, Tensor)>> {
-    let data = varmap
-        .data()
-        .lock()
-        .map_err(|_| Error::invalid("variable store poisoned by an earlier panic"))?;
-    Ok(data
-        .iter()
-        .map(|(name, var)| (name.clone(), var.as_tensor().clone()))
-        .collect())
-}
-
-/// Writes named tensors as one safetensors file, atomically.
-pub fn save_tensors(path: &Path, tensors: Vec<(String, Tensor)>) -> Result<()> {
-    let bytes = safetensors::serialize(
-        tensors
-            .iter()
-            .map(|(k, v)| (k.clone(), v))
-            .collect::<Vec<_>>(),
-        None,
-    )
-    .map_err(|e| Error::invalid(format!("cannot serialise {}: {e}", path.display())))?;
-    crate::io::write_atomic(path, &bytes)
 }
 
 impl EncoderHooks for PeftModule {

@@ -43,8 +43,10 @@ impl<'a> RouterWeights<'a> {
         match self.network.config.gate {
             GateKind::Softmax => candle_nn::ops::softmax(&(z / tau)?, D::Minus1),
             GateKind::GumbelSigmoid => match &self.noise {
-                Some(rng) => sigmoid(&((z + logistic_noise(z, &mut rng.borrow_mut())?)? / tau)?),
-                None => sigmoid(z),
+                Some(rng) => candle_nn::ops::sigmoid(
+                    &((z + logistic_noise(z, &mut rng.borrow_mut())?)? / tau)?,
+                ),
+                None => candle_nn::ops::sigmoid(z),
             },
         }
     }
@@ -69,11 +71,6 @@ impl LayerWeights for RouterWeights<'_> {
     }
 }
 
-/// σ(x) from differentiable primitives.
-pub fn sigmoid(x: &Tensor) -> Result<Tensor> {
-    (x.neg()?.exp()? + 1.0)?.recip()
-}
-
 /// log u − log(1 − u), u ~ U(0, 1): the difference of two Gumbels.
 fn logistic_noise(like: &Tensor, rng: &mut StdRng) -> Result<Tensor> {
     let values: Vec<f32> = (0..like.elem_count())
@@ -83,4 +80,21 @@ fn logistic_noise(like: &Tensor, rng: &mut StdRng) -> Result<Tensor> {
         })
         .collect();
     Tensor::from_vec(values, like.shape(), like.device())
+}
+
+#[cfg(test)]
+mod tests {
+    use candle_core::{Device, Var};
+
+    #[test]
+    fn candle_sigmoid_carries_the_gradient_the_gates_need() {
+        let x = Var::new(&[-2f32, 0.0, 3.0], &Device::Cpu).unwrap();
+        let y = candle_nn::ops::sigmoid(x.as_tensor()).unwrap();
+        let grads = y.sum_all().unwrap().backward().unwrap();
+        let got = grads.get(x.as_tensor()).unwrap().to_vec1::<f32>().unwrap();
+        for (g, x) in got.iter().zip([-2f32, 0.0, 3.0]) {
+            let s = 1.0 / (1.0 + (-x).exp());
+            assert!((g - s * (1.0 - s)).abs() < 1e-6, "σ'({x}) = {g}");
+        }
+    }
 }

@@ -181,10 +181,10 @@ impl RouterNetwork {
     }
 
     pub fn save(&self, path: &Path) -> Result<()> {
-        let mut tensors = crate::peft::varmap_tensors(&self.varmap)?;
+        let mut tensors = crate::io::varmap_tensors(&self.varmap)?;
         tensors.push(("prior.references".into(), self.prior.references.clone()));
         tensors.push(("prior.membership".into(), self.prior.membership.clone()));
-        crate::peft::save_tensors(path, tensors)
+        crate::io::write_safetensors(path, tensors)
     }
 
     /// Loads routers saved by [`RouterNetwork::save`] for an encoder of `num_layers` layers of width `hidden`.
@@ -195,23 +195,20 @@ impl RouterNetwork {
         hidden: usize,
     ) -> Result<Self> {
         let input_dim = config.input_dim(num_layers, hidden);
-        let weights = crate::backbone::WeightMap::load(path)?;
+        let tensors = crate::io::read_safetensors(path, "router weights")?;
+        let get_any = |name: &str| tensors.get(name).and_then(|t| t.to_dtype(DType::F32).ok());
         let bad = |message: String| Error::Weights {
             path: path.to_owned(),
             message,
         };
-        let prior = match (
-            weights.get_any("prior.references"),
-            weights.get_any("prior.membership"),
-        ) {
+        let prior = match (get_any("prior.references"), get_any("prior.membership")) {
             (Some(references), Some(membership)) => SimilarityPrior {
                 references,
                 membership,
             },
             // Routers saved before the prior had a choice of references kept only the task centroids.
             _ => {
-                let centroids = weights
-                    .get_any("centroids")
+                let centroids = get_any("centroids")
                     .ok_or_else(|| bad("no 'prior.references' tensor".into()))?;
                 let tasks = centroids.dim(0)?;
                 SimilarityPrior {
@@ -220,11 +217,13 @@ impl RouterNetwork {
                 }
             }
         };
-        let mut network = Self::new(config, num_layers, input_dim, prior)?;
-        network
-            .varmap
-            .load(path)
-            .map_err(|e| bad(format!("does not match this router configuration: {e}")))?;
+        let network = Self::new(config, num_layers, input_dim, prior)?;
+        crate::io::set_vars(
+            &network.varmap,
+            &tensors,
+            path,
+            "does not match this router configuration",
+        )?;
         Ok(network)
     }
 }

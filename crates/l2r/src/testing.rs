@@ -1,6 +1,16 @@
-//! Comparison helpers of the kernels' tests against the plain candle compositions.
+//! Helpers shared by the tests of every crate of the workspace: tensor comparisons, gradient checks of the
+//! kernels against plain candle compositions, and PEFT modules with random parameters. The tiny model they run
+//! on is [`crate::backbone::tiny`]. Compiled for this crate's tests and with the `test-support` feature, which
+//! the workspace's crates enable in their dev-dependencies only: release builds do not contain it.
 
+use crate::backbone::EncoderConfig;
+use crate::peft::{PeftConfig, PeftModule};
 use candle_core::{bail, Result, Tensor, Var};
+
+/// max |a − b| over all elements.
+pub fn max_diff(a: &Tensor, b: &Tensor) -> Result<f32> {
+    (a - b)?.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()
+}
 
 /// Fails unless max |actual − expected| ≤ tol · max(1, max |expected|).
 pub fn assert_close(actual: &Tensor, expected: &Tensor, tol: f32) -> Result<()> {
@@ -48,4 +58,30 @@ pub fn assert_same_op(
         assert_close(f, p, tol)?;
     }
     Ok(())
+}
+
+/// A module of `config` for an encoder shaped like `encoder` with every parameter uniform in ±`bound`, drawn
+/// from `seed`: unlike a fresh module (zero up-projections, zero LoRA B) it changes the encoder's output, as a
+/// trained one does.
+pub fn random_module(
+    config: &PeftConfig,
+    encoder: &EncoderConfig,
+    seed: u64,
+    bound: f64,
+) -> crate::Result<PeftModule> {
+    let module = PeftModule::new(config, encoder, seed)?;
+    crate::init::randomize_vars(module.varmap(), seed, |_, _| Some(bound))?;
+    Ok(module)
+}
+
+/// `count` such modules, from seeds 0, 1, …: they differ from each other.
+pub fn random_modules(
+    config: &PeftConfig,
+    encoder: &EncoderConfig,
+    count: usize,
+    bound: f64,
+) -> crate::Result<Vec<PeftModule>> {
+    (0..count as u64)
+        .map(|seed| random_module(config, encoder, seed, bound))
+        .collect()
 }
