@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""l2r against PyTorch + HF PEFT, side by side on identical work, in one invocation (issue 6, design.md §3).
+"""l2r against PyTorch + HF PEFT, side by side on identical work, in one invocation (issue 6; docs/design.md,
+"Performance design").
 
 For every work item, R rounds; each round runs `l2r bench --work W --repeats K --json` and
 `bench/torch_bench.py --work W --repeats K --json` (with --dtypes fp32,bf16 also `l2r bench --precision bf16` and

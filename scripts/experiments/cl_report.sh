@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The issue-4 report runs: a benchmark at quick size, task order 0, one run folder per seed and composition
-# (L2R-wavg and L2R-merge with the shipped defaults); every run also evaluates the uniform average and the
-# DAM-style baseline on the same modules. Seeds run as parallel single-thread processes (on 2 cores two
-# single-thread jobs beat one two-thread job, design.md §3); modules are shared through `module_cache`.
+# (L2R-wavg and L2R-merge with the shipped defaults); every run also evaluates the uniform average and the DAM-style
+# baseline on the same modules. Seeds run as parallel single-thread processes (on 2 cores two single-thread jobs
+# beat one two-thread job; docs/design.md, "Performance design"); modules are shared through `module_cache`.
 #   scripts/experiments/cl_report.sh far5 "0 1 2" "wavg merge"
 # Table: python3 scripts/experiments/run_table.py "l2r-wavg=runs/report/far5/l2r-wavg-seed0,...seed1,...seed2"
 set -euo pipefail

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs parts of an `l2r compare` grid one after another, one single-thread process per part, so that two (or more)
 # instances with disjoint method groups share a machine's cores (on 2 cores two single-thread jobs beat one
-# two-thread job, design.md §3). Each line of JOBS is `CONFIG METHODS SEEDS ORDERS`; every part writes into OUT
-# and resumes where it stopped; the table of everything comes from one last `l2r compare` over all the methods
-# (it finds the runs done and only reads them).
+# two-thread job; docs/design.md, "Performance design"). Each line of JOBS is `CONFIG METHODS SEEDS ORDERS`; every
+# part writes into OUT and resumes where it stopped; the table of everything comes from one last `l2r compare` over
+# all the methods (it finds the runs done and only reads them).
 #   scripts/experiments/compare_jobs.sh runs/compare-quick jobs-a.txt &
 #   scripts/experiments/compare_jobs.sh runs/compare-quick jobs-b.txt &
 #   l2r compare configs/far5.toml --methods default --seeds 3 --orders 1 --out runs/compare-quick

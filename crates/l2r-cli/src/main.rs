@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand};
 
 #[global_allocator]
 // Training allocates many short-lived activation buffers; a caching allocator avoids the page faults of fresh
-// zeroed pages from the system allocator (design.md §3).
+// zeroed pages from the system allocator (docs/design.md, "Performance design").
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// `mi_option_purge_delay` in mimalloc v3's `mi_option_e` (the bundled header; libmimalloc-sys names no constant).

@@ -6,7 +6,7 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// An asset of design.md §2 is not on disk: the fix is always the set-up script.
+    /// An asset (docs/design.md, "Data and benchmarks") is not on disk: the fix is always the set-up script.
     #[error("{what} not found at {path}: run `scripts/setup.sh` first (or set L2R_ASSETS to where the assets are)")]
     MissingAsset { what: String, path: PathBuf },
 

@@ -1,5 +1,5 @@
 //! l2r — Learning to Route: continual text classification with a frozen encoder, one PEFT module per task,
-//! and learned routers that compose the modules. See `shared/design.md` for the method.
+//! and learned routers that compose the modules. See docs/design.md, "The method".
 
 pub mod assets;
 pub mod backbone;

@@ -1,9 +1,11 @@
-//! The real encoders against reference values (design.md §2). MiniLM must be present (run `scripts/setup.sh`);
-//! MPNet is optional (`scripts/setup.sh --with-mpnet`) and skipped with a message when absent.
+//! The real encoders against golden values from the design reference of the people steering the project
+//! (docs/design.md, "Data and benchmarks"). MiniLM must be present (run `scripts/setup.sh`); MPNet is optional
+//! (`scripts/setup.sh --with-mpnet`) and skipped with a message when absent.
 
 use l2r::backbone::{cosine_similarity, Backbone, BackboneName, Precision, DEFAULT_MAX_LEN};
 
-/// design.md §2: cosine similarity of "A man is eating pasta." to each of these.
+/// The steering reference's golden values (docs/design.md, "Data and benchmarks"): cosine similarity of "A man is
+/// eating pasta." to each of these.
 const GOLDEN_OTHERS: [&str; 5] = [
     "A man is eating food.",
     "A man is eating a piece of bread.",

@@ -1,6 +1,7 @@
-//! Throughput of the benchmark's work items (design.md §3's work sizes): median seconds per iteration, tokens/s,
-//! achieved GFLOP/s of the encoder's matmuls and peak memory. `bench/torch_bench.py` does the same work in
-//! PyTorch + HF PEFT and prints the same JSON; `bench/compare.py` runs both sides alternately (BENCHMARKS.md).
+//! Throughput of the benchmark's work items (BENCHMARKS.md, "Work items"; docs/design.md, "Performance design"):
+//! median seconds per iteration, tokens/s, achieved GFLOP/s of the encoder's matmuls and peak memory.
+//! `bench/torch_bench.py` does the same work in PyTorch + HF PEFT and prints the same JSON; `bench/compare.py` runs
+//! both sides alternately (BENCHMARKS.md).
 
 mod flops;
 mod work;

@@ -1,7 +1,7 @@
-//! Arrow routing (Ostapenko et al., ICML 2024, "Towards modular LLMs by building and re-using a library of LoRAs"),
-//! design.md §1: zero-shot, no data. At every LoRA site, each task's prototype is the top right singular vector
-//! of its update ΔW = B·A; each token x is routed by |⟨x, v_t⟩| over the tasks, kept for the top-k and
-//! softmax-normalised, and the site adds Σ_t w_t · ΔW_t x. Arrow is defined for LoRA modules only.
+//! Arrow routing (Ostapenko et al., ICML 2024, "Towards modular LLMs by building and re-using a library of LoRAs";
+//! docs/design.md, "Baselines"): zero-shot, no data. At every LoRA site, each task's prototype is the top right
+//! singular vector of its update ΔW = B·A; each token x is routed by |⟨x, v_t⟩| over the tasks, kept for the top-k
+//! and softmax-normalised, and the site adds Σ_t w_t · ΔW_t x. Arrow is defined for LoRA modules only.
 
 use super::routing::{ModuleWeights, RoutingBaseline};
 use crate::backbone::{EncoderHooks, LinearSite};

@@ -1,6 +1,7 @@
 //! EPI-style task identification (Wang et al., ACL 2023, "Rehearsal-free continual language learning via efficient
-//! parameter isolation"), design.md §1: the mean of every class and a covariance shared by all classes, from frozen
-//! features of each task's training split; an input goes to the task of the class at minimum Mahalanobis distance.
+//! parameter isolation"; docs/design.md, "Baselines"): the mean of every class and a covariance shared by all
+//! classes, from frozen features of each task's training split; an input goes to the task of the class at minimum
+//! Mahalanobis distance.
 //!
 //! Each task keeps only its class means and its within-class scatter (no examples); the shared covariance pools the
 //! scatter of every task seen so far. A covariance per task would not do: with fewer examples than dimensions it

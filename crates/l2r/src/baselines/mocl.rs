@@ -1,7 +1,7 @@
 //! MoCL-style routing (Wang et al., NAACL 2024, "Rehearsal-free modular and compositional continual learning for
-//! language models"), design.md §1: each task owns a trainable key, fitted while its task is learned with the
-//! matching loss `1 − cos(q, k_t)` on the task's own training inputs (q = frozen mean-pooled embedding); at test
-//! time the modules are weighted by `softmax(scale · cos(q, k))` over all keys and their outputs averaged.
+//! language models"; docs/design.md, "Baselines"): each task owns a trainable key, fitted while its task is learned
+//! with the matching loss `1 − cos(q, k_t)` on the task's own training inputs (q = frozen mean-pooled embedding);
+//! at test time the modules are weighted by `softmax(scale · cos(q, k))` over all keys and their outputs averaged.
 
 use super::routing::{ModuleWeights, RoutingBaseline};
 use crate::compose::{CompositionMode, Decision};

@@ -8,6 +8,7 @@ mod dam;
 mod epi;
 mod mocl;
 mod routing;
+mod step;
 mod task_stats;
 mod uniform;
 
@@ -16,6 +17,7 @@ pub use config::BaselinesConfig;
 pub use dam::{CentroidWeights, Dam, DAM_TEMPERATURE, DAM_TOP_K};
 pub use epi::{EpiIdentifier, EpiTask};
 pub use mocl::{train_key, KeyTraining, Mocl, MoclWeights, MOCL_SCALE};
-pub use routing::{step_baselines, ModuleWeights, RoutingBaseline};
+pub use routing::{ModuleWeights, RoutingBaseline};
+pub use step::step_baselines;
 pub use task_stats::{stacked_keys, TaskStatistics};
 pub use uniform::Uniform;

@@ -36,11 +36,27 @@ pub fn ensure_trained(
     start: TrainingStart,
     show_progress: bool,
 ) -> Result<(TaskModel, f64)> {
-    if artifacts.record_path().is_file() {
-        let (record, model) = artifacts.load(&backbone.encoder.config)?;
-        let oracle = record.test.map(|t| t.accuracy).unwrap_or(0.0);
-        return Ok((model, oracle));
-    }
+    // task.json is written last, so a folder that has it holds the whole task.
+    let (record, model) = crate::io::load_or_compute(
+        &artifacts.record_path(),
+        |_| artifacts.load(&backbone.encoder.config),
+        || train_new(config, artifacts, backbone, task, seed, start, show_progress),
+        |_, (record, model)| artifacts.save(record, model),
+    )?;
+    let oracle = record.test.map(|t| t.accuracy).unwrap_or(0.0);
+    Ok((model, oracle))
+}
+
+/// Trains a new module and head on `task` as `start` says, and scores them on its test split.
+fn train_new(
+    config: &RunConfig,
+    artifacts: &TaskArtifacts,
+    backbone: &Backbone,
+    task: &BenchmarkTask,
+    seed: u64,
+    start: TrainingStart,
+    show_progress: bool,
+) -> Result<(TaskRecord, TaskModel)> {
     if show_progress {
         eprintln!(
             "training the {} module of task {} (seed {seed})",
@@ -99,8 +115,7 @@ pub fn ensure_trained(
         report: Some(report),
         test: Some(test),
     };
-    artifacts.save(&record, &model)?;
-    Ok((model, test.accuracy))
+    Ok((record, model))
 }
 
 /// Loads the routing baselines' statistics of `task` from beside its module, or computes them from its training

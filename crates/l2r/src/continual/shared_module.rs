@@ -1,6 +1,6 @@
-//! The two bounds of design.md §1, where every task shares one module and no router is needed:
-//! sequential fine-tuning (lower bound: the module forgets) and multitask joint training (upper bound: it sees
-//! every task's data at once). Their accuracies are the setups of approaches `Sequential` and `Multitask`
+//! The two bounds of docs/design.md, "Shared-module bounds", where every task shares one module and no router is
+//! needed: sequential fine-tuning (lower bound: the module forgets) and multitask joint training (upper bound: it
+//! sees every task's data at once). Their accuracies are the setups of approaches `Sequential` and `Multitask`
 //! (`til_sequential`, `cil_multitask`, …); where their files live: [`super::layout`].
 
 use super::config::RunConfig;

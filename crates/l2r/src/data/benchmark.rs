@@ -1,5 +1,5 @@
-//! The offline continual-learning benchmarks of design.md §2: each a sequence of tasks with their
-//! own label sets, split per class, capped in size and given several fixed task orders.
+//! The offline continual-learning benchmarks of docs/design.md, "Data and benchmarks": each a sequence of tasks
+//! with their own label sets, split per class, capped in size and given several fixed task orders.
 //!
 //! | benchmark | tasks (natural order) | stands in for |
 //! |---|---|---|

@@ -1,6 +1,6 @@
-//! Text-classification data: the built-in corpora of design.md §2 (BBC, SpamAssassin, VADER,
-//! WordNet), the paper's own formats (MTL5 CSVs, WOS, AfriSenti TSVs), user task files (CSV /
-//! JSONL / TSV), deterministic stratified splits, and the offline benchmarks built from them.
+//! Text-classification data: the built-in corpora of docs/design.md, "Data and benchmarks" (BBC, SpamAssassin,
+//! VADER, WordNet), the paper's own formats (MTL5 CSVs, WOS, AfriSenti TSVs), user task files (CSV / JSONL / TSV),
+//! deterministic stratified splits, and the offline benchmarks built from them.
 //!
 //! Every loader returns a [`Dataset`] whose texts are whitespace-normalised and deduplicated by
 //! exact text (first occurrence wins), so that no text can appear in two splits.

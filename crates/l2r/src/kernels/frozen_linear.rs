@@ -1,7 +1,7 @@
-//! `x Wᵀ + b` for a frozen weight W and bias b. candle's matmul backward also computes the gradient of W,
-//! which a frozen backbone never uses (+43 GFLOP and ~1.5 GB per MiniLM training step, design.md §3); this
-//! op's backward returns only the input's gradient, `dy W`. The forward calls gemm directly so that the bias
-//! is the initial value of the output (candle zero-fills it, then a broadcast add makes another pass).
+//! `x Wᵀ + b` for a frozen weight W and bias b. candle's matmul backward also computes the gradient of W, which a
+//! frozen backbone never uses (+43 GFLOP and ~1.5 GB per MiniLM training step; docs/design.md, "Performance
+//! design"); this op's backward returns only the input's gradient, `dy W`. The forward calls gemm directly so that
+//! the bias is the initial value of the output (candle zero-fills it, then a broadcast add makes another pass).
 //!
 //! The bf16 variant packs W once, in both orientations, for the AVX-512 BF16 GEMM (`bf16_gemm`): the forward
 //! multiplies by Wᵀ and the input gradient by W, each a custom op so the gradient is itself differentiable.

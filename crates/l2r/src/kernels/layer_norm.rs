@@ -1,6 +1,6 @@
-//! Layer normalisation over the last dimension with a frozen weight and bias, optionally of a residual sum
-//! `a + b`. The broadcast-op composition makes ~8 passes and allocations over the activations, and candle's
-//! own fused layer norm has no backward (design.md §3); this one makes one pass forward and one backward,
+//! Layer normalisation over the last dimension with a frozen weight and bias, optionally of a residual sum `a + b`.
+//! The broadcast-op composition makes ~8 passes and allocations over the activations, and candle's own fused layer
+//! norm has no backward (docs/design.md, "Performance design"); this one makes one pass forward and one backward,
 //! row by row in cache. The backward recomputes each row's mean and 1/σ rather than storing them.
 //!
 //! Forward: y = x̂·w + β with x̂ = (x − μ)·r, r = 1/√(σ² + ε).

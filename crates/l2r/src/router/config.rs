@@ -62,7 +62,8 @@ pub enum FitSchedule {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RouterObjective {
-    /// Cross-entropy over the concatenation of all heads' logits; CIL = argmax over it (design.md §1).
+    /// Cross-entropy over the concatenation of all heads' logits; CIL = argmax over it
+    /// (docs/design.md, "Fitting the routers").
     Concat,
     /// The routers' layer-averaged weights are a task posterior: p(task, class) = w_task · softmax(head_task)_class,
     /// fitted by its negative log-likelihood; CIL = argmax over (task, class).

@@ -1,5 +1,7 @@
-//! Fitting the routers on the memory: backbone, modules and heads frozen; loss = cross-entropy over the
-//! concatenated label space of all heads (plus, optionally, a per-gate task-id loss).
+//! Fitting the routers on the memory: backbone, modules and heads frozen. The loss follows the objective
+//! (docs/design.md, "Fitting the routers"): by default (`joint`) the negative log-likelihood of (task, class) when the
+//! routers' layer-averaged weights are read as a task posterior times each calibrated head's softmax; with
+//! `concat`, cross-entropy over the concatenated label space of all heads. A per-gate task-id loss can be added.
 
 use super::config::{RouterConfig, RouterObjective};
 use super::gates::RouterWeights;

@@ -1,5 +1,6 @@
-//! Local adaptation (design.md §1, off by default): per test batch, a copy of the routers takes a few gradient
-//! steps on the memory examples nearest to the batch (cosine of frozen embeddings), predicts, and is discarded.
+//! Local adaptation (docs/design.md, "Local adaptation"; off by default): per test batch, a copy of the routers
+//! takes a few gradient steps on the memory examples nearest to the batch (cosine of frozen embeddings), predicts,
+//! and is discarded.
 
 use super::config::LocalAdaptation;
 use super::fit::FitStep;

@@ -1,6 +1,7 @@
 //! Linear probe: logistic regression on the frozen encoder's mean-pooled features. The reference a PEFT module
 //! must beat to be worth its cost.
 
+use super::batches::LengthOrder;
 use super::trainer::{progress_bar, restore, snapshot};
 use crate::backbone::{mean_pool, Backbone, NoHooks};
 use crate::data::Example;
@@ -48,18 +49,21 @@ pub fn frozen_features(
     show_progress: bool,
 ) -> Result<Tensor> {
     let bar = progress_bar(show_progress, examples.len() as u64);
-    let mut rows = Vec::new();
-    for chunk in examples.chunks(batch_size.max(1)) {
-        let texts: Vec<&str> = chunk.iter().map(|e| e.text.as_str()).collect();
-        let batch = backbone.tokenizer.encode(&texts)?;
-        rows.push(mean_pool(
+    let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
+    let ids = backbone.tokenizer.encode_ids(&texts)?;
+    let order = LengthOrder::of_ids(&ids);
+    let rows = order.chunks(batch_size, |items| {
+        let rows: Vec<&[u32]> = items.iter().map(|&i| ids[i].as_slice()).collect();
+        let batch = backbone.tokenizer.pad(&rows)?;
+        let pooled = mean_pool(
             &backbone.encoder.forward(&batch, &NoHooks)?,
             &batch.attention_mask,
-        )?);
-        bar.inc(chunk.len() as u64);
-    }
+        )?;
+        bar.inc(items.len() as u64);
+        Ok(pooled)
+    })?;
     bar.finish_and_clear();
-    Ok(Tensor::cat(&rows, 0)?)
+    order.restore_rows(&Tensor::cat(&rows, 0)?)
 }
 
 /// Full-batch logistic regression on frozen features, keeping the epoch with the best validation accuracy.

@@ -1,5 +1,6 @@
-//! The benchmark's work items (design.md §3), each set up once and then timed; `bench/torch_bench.py` does the
-//! same work in PyTorch + HF PEFT on the same weights and token ids.
+//! The benchmark's work items (BENCHMARKS.md, "Work items"; docs/design.md, "Performance design"), each set up
+//! once and then timed; `bench/torch_bench.py` does the same work in PyTorch + HF PEFT on the same weights and
+//! token ids.
 
 use candle_core::{Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
