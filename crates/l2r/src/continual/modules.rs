@@ -40,7 +40,17 @@ pub fn ensure_trained(
     let (record, model) = crate::io::load_or_compute(
         &artifacts.record_path(),
         |_| artifacts.load(&backbone.encoder.config),
-        || train_new(config, artifacts, backbone, task, seed, start, show_progress),
+        || {
+            train_new(
+                config,
+                artifacts,
+                backbone,
+                task,
+                seed,
+                start,
+                show_progress,
+            )
+        },
         |_, (record, model)| artifacts.save(record, model),
     )?;
     let oracle = record.test.map(|t| t.accuracy).unwrap_or(0.0);

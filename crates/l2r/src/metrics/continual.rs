@@ -78,15 +78,25 @@ impl MeanStd {
     }
 }
 
+/// `mean ± std`; a single value has no spread to show, so it stands alone.
 impl std::fmt::Display for MeanStd {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:.4} ± {:.4}", self.mean, self.std)
+        match self.n {
+            0 | 1 => write!(f, "{:.4}", self.mean),
+            _ => write!(f, "{:.4} ± {:.4}", self.mean, self.std),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_value_is_shown_without_a_spread() {
+        assert_eq!(MeanStd::of(&[0.5]).to_string(), "0.5000");
+        assert_eq!(MeanStd::of(&[0.5, 0.7]).to_string(), "0.6000 ± 0.1414");
+    }
 
     #[test]
     fn summaries_match_hand_computed_values() {

@@ -153,17 +153,11 @@ fn training_curves(records: &[TaskRecord]) -> Result<String> {
     Ok(out)
 }
 
-/// Every setup's final metrics, by display name, with a legend of what each setup is. With one sequence there is
-/// no spread to show, so values stand alone.
+/// Every setup's final metrics, by display name, with a legend of what each setup is.
 fn metrics_table(summary: &RunSummary) -> String {
-    let one = summary.sequences.len() == 1;
-    let cell = |value: Option<&MeanStd>| match value {
-        None => String::new(),
-        Some(v) if one => format!("{:.4}", v.mean),
-        Some(v) => v.to_string(),
-    };
+    let cell = |value: Option<&MeanStd>| value.map(MeanStd::to_string).unwrap_or_default();
     let mut html = String::from(
-        "<table><tr><th>setup</th><th>average accuracy</th><th>BWT</th><th>forgetting</th><th>what it is</th></tr>",
+        "<table><tr><th>setup</th><th>average accuracy</th><th>BWT</th><th>forgetting</th><th class=\"legend\">what it is</th></tr>",
     );
     for (setup, accuracy) in &summary.average_accuracy {
         let _ = write!(
@@ -176,7 +170,7 @@ fn metrics_table(summary: &RunSummary) -> String {
             escape(&setup.description()),
         );
     }
-    html.push_str("</table><table><tr><th>routing</th><th>accuracy after the last task</th><th>what it is</th></tr>");
+    html.push_str("</table><table><tr><th>routing</th><th>accuracy after the last task</th><th class=\"legend\">what it is</th></tr>");
     for (setup, accuracy) in &summary.routing_accuracy {
         let _ = write!(
             html,
@@ -196,12 +190,11 @@ fn metrics_table(summary: &RunSummary) -> String {
 
 /// CIL and TIL average accuracy of every approach, side by side.
 fn method_chart(summary: &RunSummary) -> Result<String> {
-    let mut approaches: Vec<Approach> = summary
+    let approaches: std::collections::BTreeSet<Approach> = summary
         .average_accuracy
         .keys()
         .map(|s| s.approach)
         .collect();
-    approaches.dedup();
     let value = |setup: Setup| summary.average_accuracy.get(&setup).map(|v| v.mean);
     let groups: Vec<(String, Vec<Option<f64>>)> = approaches
         .iter()
@@ -242,6 +235,7 @@ table {{ border-collapse: collapse; margin: 1em 0; }}
 td, th {{ border: 1px solid #ccc; padding: 4px 10px; text-align: right; }}
 td:first-child, th:first-child {{ text-align: left; }}
 td.legend {{ text-align: left; color: #555; font-size: 90%; }}
+th.legend {{ text-align: left; }}
 .grid {{ display: flex; flex-wrap: wrap; gap: 12px; }}
 figure {{ margin: 0; }}
 </style></head><body>
