@@ -116,6 +116,20 @@ fn segment_name(value: &SegmentValue<usize>, names: &[String], flipped: bool) ->
     }
 }
 
+/// The series' legend, in the lower right corner.
+fn draw_series_labels<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+) -> Result<()> {
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .label_font(("sans-serif", 12))
+        .position(SeriesLabelPosition::LowerRight)
+        .draw()
+        .map_err(plot_error)
+}
+
 /// One line per series over x = 1, 2, ...
 pub struct LineChart<'a> {
     pub title: &'a str,
@@ -178,14 +192,7 @@ pub fn line_chart(chart_spec: &LineChart) -> Result<String> {
                     PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
                 });
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .label_font(("sans-serif", 12))
-            .position(SeriesLabelPosition::LowerRight)
-            .draw()
-            .map_err(plot_error)?;
+        draw_series_labels(&mut chart)?;
         root.present().map_err(plot_error)?;
     }
     Ok(svg)
@@ -260,14 +267,7 @@ pub fn bar_chart(spec: &BarChart) -> Result<String> {
                     Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled())
                 });
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .label_font(("sans-serif", 12))
-            .position(SeriesLabelPosition::LowerRight)
-            .draw()
-            .map_err(plot_error)?;
+        draw_series_labels(&mut chart)?;
         root.present().map_err(plot_error)?;
     }
     Ok(svg)
