@@ -74,6 +74,9 @@ enum Command {
     Report(commands::report::ReportArgs),
     /// Export a task's LoRA module as an HF PEFT adapter (adapter_config.json + adapter_model.safetensors).
     ExportPeft(commands::export_peft::ExportPeftArgs),
+    /// A task library that learns and forgets tasks one at a time: init, add, remove, list, show, history,
+    /// rollback, gc. Each change publishes a new generation; `l2r serve --library` follows it without a restart.
+    Library(commands::library::LibraryArgs),
 }
 
 fn main() {
@@ -97,6 +100,7 @@ fn main() {
         Command::Serve(args) => commands::serve::run(args, &output),
         Command::Report(args) => commands::report::run(args, &output),
         Command::ExportPeft(args) => commands::export_peft::run(args, &output),
+        Command::Library(args) => commands::library::run(args, &output),
     };
     if let Err(error) = result {
         eprintln!("error: {error:#}");

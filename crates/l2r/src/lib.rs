@@ -16,6 +16,7 @@ pub mod head;
 pub mod init;
 pub mod io;
 pub mod kernels;
+pub mod library;
 pub mod memory;
 pub mod metrics;
 pub mod peft;

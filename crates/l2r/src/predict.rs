@@ -46,6 +46,8 @@ pub struct RunPredictor {
     pub order: usize,
     /// The step whose routers answer (the last task seen).
     pub step: usize,
+    /// The task library's generation that answers (`None` for a run folder).
+    pub generation: Option<u64>,
     backbone: Backbone,
     tasks: Vec<TaskInfo>,
     models: Vec<TaskModel>,
@@ -78,24 +80,38 @@ impl RunPredictor {
             });
             models.push(model);
         }
-        let modules: Vec<&PeftModule> = models.iter().map(|m| &m.module).collect();
-        let stack = ModuleStack::new(&modules, backbone.encoder.num_layers())?
-            .with_precision(backbone.precision)?;
         let (layers, hidden) = (
             backbone.encoder.num_layers(),
             backbone.encoder.hidden_size(),
         );
         let network = RouterNetwork::load(&sequence.router(step), &config.router, layers, hidden)?;
+        let mut predictor = Self::new(backbone, tasks, models, network, config.composition)?;
+        (predictor.seed, predictor.order, predictor.step) = (seed, order, step);
+        Ok(predictor)
+    }
+
+    /// A predictor over `models` (in task order) composed by `network`.
+    pub fn new(
+        backbone: Backbone,
+        tasks: Vec<TaskInfo>,
+        models: Vec<TaskModel>,
+        network: RouterNetwork,
+        mode: CompositionMode,
+    ) -> Result<Self> {
+        let modules: Vec<&PeftModule> = models.iter().map(|m| &m.module).collect();
+        let stack = ModuleStack::new(&modules, backbone.encoder.num_layers())?
+            .with_precision(backbone.precision)?;
         Ok(RunPredictor {
-            seed,
-            order,
-            step,
+            seed: 0,
+            order: 0,
+            step: tasks.len().saturating_sub(1),
+            generation: None,
             backbone,
             tasks,
             models,
             stack,
             network,
-            mode: config.composition,
+            mode,
         })
     }
 

@@ -5,6 +5,7 @@ pub mod compare;
 pub mod embed;
 pub mod eval_task;
 pub mod export_peft;
+pub mod library;
 pub mod predict;
 pub mod probe;
 pub mod report;

@@ -25,12 +25,32 @@ pub struct FitReport {
     pub examples: usize,
 }
 
+/// Routers fitted earlier, to start a new fit from: `tasks[i]` is the index, among `previous`'s tasks, of the
+/// new fit's task i (`None` for a task the earlier routers did not know, which starts at zero).
+pub struct WarmStart<'a> {
+    pub previous: &'a RouterNetwork,
+    pub tasks: Vec<Option<usize>>,
+}
+
 /// Fits new routers for the modules of `routed` on `memory`, deterministically in `seed`.
 pub fn fit_router(
     routed: &Routed,
     memory: &EmbeddedExamples,
     config: &RouterConfig,
     seed: u64,
+    show_progress: bool,
+) -> Result<(RouterNetwork, FitReport)> {
+    fit_router_from(routed, memory, config, seed, None, show_progress)
+}
+
+/// [`fit_router`], starting from earlier routers' parameters where `warm` gives them (a task library adding or
+/// removing one task keeps what the routers learned of the others).
+pub fn fit_router_from(
+    routed: &Routed,
+    memory: &EmbeddedExamples,
+    config: &RouterConfig,
+    seed: u64,
+    warm: Option<&WarmStart>,
     show_progress: bool,
 ) -> Result<(RouterNetwork, FitReport)> {
     let started = std::time::Instant::now();
@@ -45,6 +65,9 @@ pub fn fit_router(
     let prior = SimilarityPrior::from_memory(memory, num_tasks, config)?;
     let input_dim = config.input_dim(encoder.num_layers(), encoder.hidden_size());
     let network = RouterNetwork::new(config, encoder.num_layers(), input_dim, prior)?;
+    if let Some(warm) = warm {
+        network.warm_start(warm.previous, &warm.tasks)?;
+    }
     let mut optimizer = network.optimizer(config.learning_rate)?;
     let offsets = routed.label_offsets();
     let mut rng = StdRng::seed_from_u64(seed);

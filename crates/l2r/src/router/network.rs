@@ -180,6 +180,43 @@ impl RouterNetwork {
         Ok(copy)
     }
 
+    /// Sets every parameter from `previous` where it has one: per-task rows (gate weights and biases, head
+    /// calibration) of task i from `previous`'s task `tasks[i]`, shared parameters (the prior's scale) as they are.
+    /// Rows of tasks `previous` did not know keep their initial values.
+    pub fn warm_start(&self, previous: &RouterNetwork, tasks: &[Option<usize>]) -> Result<()> {
+        if tasks.len() != self.num_tasks || self.config.scope != previous.config.scope {
+            return Err(Error::invalid(format!(
+                "cannot warm-start {} task routers ({:?}) from {} task routers ({:?})",
+                self.num_tasks, self.config.scope, previous.num_tasks, previous.config.scope
+            )));
+        }
+        let source = previous.varmap.data().lock().map_err(|_| poisoned())?;
+        let target = self.varmap.data().lock().map_err(|_| poisoned())?;
+        for (name, var) in target.iter() {
+            let Some(old) = source.get(name) else {
+                continue;
+            };
+            let old = old.as_tensor();
+            if var.dims().first() != Some(&self.num_tasks) || var.dims() == [1] {
+                if old.dims() == var.dims() {
+                    var.set(old)?;
+                }
+                continue;
+            }
+            let rows = (0..self.num_tasks)
+                .map(|i| match tasks[i] {
+                    Some(j) if j < previous.num_tasks => old.narrow(0, j, 1),
+                    _ => var.as_tensor().narrow(0, i, 1),
+                })
+                .collect::<candle_core::Result<Vec<_>>>()?;
+            let rows = Tensor::cat(&rows, 0)?;
+            if rows.dims() == var.dims() {
+                var.set(&rows)?;
+            }
+        }
+        Ok(())
+    }
+
     pub fn save(&self, path: &Path) -> Result<()> {
         let mut tensors = crate::io::varmap_tensors(&self.varmap)?;
         tensors.push(("prior.references".into(), self.prior.references.clone()));

@@ -1,0 +1,281 @@
+//! `l2r library`: a task library that learns and forgets tasks one at a time, each change a new generation.
+
+use super::Output;
+use clap::{Args, Subcommand};
+use l2r::continual::TaskFileFormat;
+use l2r::library::{Library, LibraryConfig, Manifest, Published, TaskSource};
+use l2r::metrics::{Approach, Setup};
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct LibraryArgs {
+    #[command(subcommand)]
+    command: LibraryCommand,
+}
+
+#[derive(Subcommand)]
+enum LibraryCommand {
+    /// Create an empty library: backbone, module, memory, router and precision settings (`--config`, a TOML file
+    /// with the keys of a run config less `benchmark`, `[[tasks]]`, `seeds` and `orders`; `seed` instead).
+    Init {
+        dir: PathBuf,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Train a task in isolation, refit the routers and publish a new generation; prints every task's accuracy
+    /// before and after.
+    Add {
+        dir: PathBuf,
+        /// The task's name (ASCII letters, digits, '-', '_', '.').
+        #[arg(long)]
+        name: String,
+        /// Its data: .csv/.tsv with `text` and `label` columns, .jsonl, or a file in one of the paper's formats.
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long, value_enum, default_value = "text-label")]
+        format: Format,
+        /// Finish an add that was interrupted.
+        #[arg(long)]
+        resume: bool,
+    },
+    /// Publish a generation without the task (its files stay until `gc`).
+    Remove {
+        dir: PathBuf,
+        name: String,
+        /// Finish a remove that was interrupted.
+        #[arg(long)]
+        resume: bool,
+    },
+    /// The current generation's tasks.
+    List { dir: PathBuf },
+    /// One generation (default: the current): its tasks, change and per-task accuracies.
+    Show {
+        dir: PathBuf,
+        #[arg(long)]
+        generation: Option<u64>,
+    },
+    /// Every generation on disk.
+    History { dir: PathBuf },
+    /// Serve an earlier generation again.
+    Rollback { dir: PathBuf, generation: u64 },
+    /// Delete all but the `--keep` newest generations (and the current), and every task no kept generation holds.
+    Gc {
+        dir: PathBuf,
+        #[arg(long, default_value_t = 1)]
+        keep: usize,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Format {
+    TextLabel,
+    Mtl5,
+    Afrisenti,
+    WosLevel1,
+    WosLevel2,
+}
+
+impl From<Format> for TaskFileFormat {
+    fn from(format: Format) -> Self {
+        match format {
+            Format::TextLabel => TaskFileFormat::TextLabel,
+            Format::Mtl5 => TaskFileFormat::Mtl5,
+            Format::Afrisenti => TaskFileFormat::Afrisenti,
+            Format::WosLevel1 => TaskFileFormat::WosLevel1,
+            Format::WosLevel2 => TaskFileFormat::WosLevel2,
+        }
+    }
+}
+
+pub fn run(args: LibraryArgs, output: &Output) -> anyhow::Result<()> {
+    match args.command {
+        LibraryCommand::Init { dir, config } => {
+            let config = match config {
+                Some(path) => LibraryConfig::from_file(&path)?,
+                None => LibraryConfig::default(),
+            };
+            Library::init(&dir, config)?;
+            output.info(format!(
+                "created an empty task library in {}",
+                dir.display()
+            ));
+            Ok(())
+        }
+        LibraryCommand::Add {
+            dir,
+            name,
+            data,
+            format,
+            resume,
+        } => {
+            let library = Library::open(&dir)?;
+            let source = TaskSource {
+                name,
+                data,
+                format: format.into(),
+            };
+            let published = library.add(source, resume, output.progress())?;
+            print_published(&published, output)
+        }
+        LibraryCommand::Remove { dir, name, resume } => {
+            let published = Library::open(&dir)?.remove(&name, resume, output.progress())?;
+            print_published(&published, output)
+        }
+        LibraryCommand::List { dir } => {
+            let library = Library::open(&dir)?;
+            let Some(manifest) = library.current()? else {
+                return empty(output);
+            };
+            if output.json {
+                return output.print_json(&serde_json::to_value(&manifest.tasks)?);
+            }
+            println!(
+                "generation {} ({} tasks)",
+                manifest.generation,
+                manifest.tasks.len()
+            );
+            for task in &manifest.tasks {
+                println!("{}\t{}", task.name, task.labels.join(", "));
+            }
+            Ok(())
+        }
+        LibraryCommand::Show { dir, generation } => {
+            let library = Library::open(&dir)?;
+            let number =
+                match generation.map_or_else(|| library.current_generation(), |g| Ok(Some(g)))? {
+                    Some(n) => n,
+                    None => return empty(output),
+                };
+            let manifest = library.manifest(number)?;
+            let evaluation = library.evaluation(number)?;
+            if output.json {
+                return output.print_json(&serde_json::json!({
+                    "manifest": manifest, "evaluation": evaluation
+                }));
+            }
+            print_manifest_line(&manifest, library.current_generation()?);
+            print_table(None, &evaluation);
+            Ok(())
+        }
+        LibraryCommand::History { dir } => {
+            let library = Library::open(&dir)?;
+            let history = library.history()?;
+            if output.json {
+                return output.print_json(&serde_json::to_value(&history)?);
+            }
+            let current = library.current_generation()?;
+            for manifest in &history {
+                print_manifest_line(manifest, current);
+            }
+            Ok(())
+        }
+        LibraryCommand::Rollback { dir, generation } => {
+            let manifest = Library::open(&dir)?.rollback(generation)?;
+            output.info(format!(
+                "generation {} serves again: {}",
+                manifest.generation,
+                manifest.task_names().join(", ")
+            ));
+            Ok(())
+        }
+        LibraryCommand::Gc { dir, keep } => {
+            let collected = Library::open(&dir)?.gc(keep)?;
+            if output.json {
+                return output.print_json(&serde_json::to_value(&collected)?);
+            }
+            println!(
+                "deleted {} generation(s) {:?} and {} task folder(s) {:?}",
+                collected.generations.len(),
+                collected.generations,
+                collected.tasks.len(),
+                collected.tasks
+            );
+            Ok(())
+        }
+    }
+}
+
+fn empty(output: &Output) -> anyhow::Result<()> {
+    output.info(
+        "the library has no task yet; add one with `l2r library add DIR --name NAME --data FILE`",
+    );
+    Ok(())
+}
+
+fn print_manifest_line(manifest: &Manifest, current: Option<u64>) {
+    let marker = if Some(manifest.generation) == current {
+        "*"
+    } else {
+        " "
+    };
+    println!(
+        "{marker} generation {:>4}: {:<24} CIL {:.4}  routing {:.4}  tasks: {}",
+        manifest.generation,
+        manifest.change.to_string(),
+        manifest.cil,
+        manifest.routing,
+        manifest.task_names().join(", ")
+    );
+}
+
+fn print_published(published: &Published, output: &Output) -> anyhow::Result<()> {
+    if output.json {
+        return output.print_json(&serde_json::json!({
+            "manifest": published.manifest,
+            "before": published.before,
+            "after": published.after,
+        }));
+    }
+    println!(
+        "published generation {} ({})",
+        published.manifest.generation, published.manifest.change
+    );
+    print_table(published.before.as_ref(), &published.after);
+    Ok(())
+}
+
+/// Per task: CIL, TIL routed and routing accuracy, before → after (forgetting made visible), then the means.
+fn print_table(
+    before: Option<&l2r::continual::StepEvaluation>,
+    after: &l2r::continual::StepEvaluation,
+) {
+    let setups = [
+        ("CIL", Setup::cil(Approach::L2r)),
+        ("TIL", Setup::til(Approach::L2r)),
+        ("routing", Setup::routing(Approach::L2r)),
+    ];
+    let value = |eval: &l2r::continual::StepEvaluation, setup: Setup, task: &str| {
+        let index = eval.tasks.iter().position(|t| t == task)?;
+        eval.row(setup).get(index).copied()
+    };
+    let cell = |v: Option<f64>| v.map_or_else(|| "   —  ".to_owned(), |v| format!("{v:.4}"));
+    let width = after
+        .tasks
+        .iter()
+        .map(String::len)
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    print!("{:<width$}", "task");
+    for (label, _) in &setups {
+        print!("  {:>17}", format!("{label} before→after"));
+    }
+    println!();
+    for task in &after.tasks {
+        print!("{task:<width$}");
+        for (_, setup) in &setups {
+            let old = before.and_then(|b| value(b, *setup, task));
+            print!("  {:>8}→{:<8}", cell(old), cell(value(after, *setup, task)));
+        }
+        println!();
+    }
+    print!("{:<width$}", "mean");
+    for (_, setup) in &setups {
+        print!(
+            "  {:>8}→{:<8}",
+            cell(before.and_then(|b| b.mean(*setup))),
+            cell(after.mean(*setup))
+        );
+    }
+    println!();
+}

@@ -1,0 +1,141 @@
+//! A library's settings (`library.toml`): what a `[[tasks]]` run config holds, without the tasks, seeds or orders.
+//! Fixed at `l2r library init`; every task added later is trained and routed with them.
+
+use crate::backbone::{BackboneName, Precision};
+use crate::baselines::BaselinesConfig;
+use crate::compose::CompositionMode;
+use crate::continual::{MemoryConfig, ModuleTraining, RunConfig};
+use crate::data::BenchmarkSize;
+use crate::error::{Error, Result};
+use crate::peft::PeftConfig;
+use crate::router::RouterConfig;
+use crate::train::TrainConfig;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LibraryConfig {
+    #[serde(default = "default_backbone")]
+    pub backbone: BackboneName,
+    #[serde(default = "default_max_len")]
+    pub max_len: usize,
+    #[serde(default)]
+    pub precision: Precision,
+    /// How much of each added task's data is used: `quick` caps each class at 60 / 15 / 40 train / validation /
+    /// test examples, `full` at the full-size caps (see the README's benchmarks).
+    #[serde(default = "default_size")]
+    pub size: BenchmarkSize,
+    /// Seeds every split, initialisation, memory sample and router fit.
+    #[serde(default)]
+    pub seed: u64,
+    #[serde(default)]
+    pub module: PeftConfig,
+    #[serde(default)]
+    pub train: TrainConfig,
+    #[serde(default)]
+    pub memory: MemoryConfig,
+    #[serde(default)]
+    pub router: RouterConfig,
+    #[serde(default = "default_composition")]
+    pub composition: CompositionMode,
+    #[serde(default)]
+    pub baselines: BaselinesConfig,
+}
+
+fn default_backbone() -> BackboneName {
+    BackboneName::Minilm
+}
+fn default_max_len() -> usize {
+    crate::backbone::DEFAULT_MAX_LEN
+}
+fn default_size() -> BenchmarkSize {
+    BenchmarkSize::Quick
+}
+fn default_composition() -> CompositionMode {
+    CompositionMode::Wavg
+}
+
+impl Default for LibraryConfig {
+    fn default() -> Self {
+        toml::from_str("").expect("every field has a default")
+    }
+}
+
+impl LibraryConfig {
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let config: LibraryConfig = toml::from_str(&text).map_err(|e| Error::Config {
+            path: path.to_owned(),
+            message: format!(
+                "{}{}",
+                e.message(),
+                e.span()
+                    .map(|s| format!(
+                        " (line {})",
+                        text[..s.start.min(text.len())].matches('\n').count() + 1
+                    ))
+                    .unwrap_or_default()
+            ),
+        })?;
+        config.validate().map_err(|e| Error::Config {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        Ok(config)
+    }
+
+    pub fn to_toml(&self) -> Result<String> {
+        toml::to_string_pretty(self)
+            .map_err(|e| Error::invalid(format!("cannot write the library config as TOML: {e}")))
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        self.module.validate()?;
+        self.train.validate()?;
+        self.router.validate()
+    }
+
+    /// The same settings as a run config (isolated modules, one seed), for the run's training and routing code.
+    pub fn run_config(&self) -> RunConfig {
+        RunConfig {
+            backbone: self.backbone,
+            max_len: self.max_len,
+            precision: self.precision,
+            benchmark: None,
+            tasks: vec![],
+            size: self.size,
+            orders: vec![0],
+            seeds: vec![self.seed],
+            module: self.module.clone(),
+            module_training: ModuleTraining::Isolated,
+            train: self.train.clone(),
+            memory: self.memory.clone(),
+            router: self.router.clone(),
+            composition: self.composition,
+            baselines: self.baselines.clone(),
+            module_cache: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_refused_with_their_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("library.toml");
+        std::fs::write(&path, "seed = 3\n\n[router]\nepochz = 4\n").unwrap();
+        let error = LibraryConfig::from_file(&path).unwrap_err().to_string();
+        assert!(
+            error.contains("epochz") && error.contains("line 4"),
+            "{error}"
+        );
+        std::fs::write(&path, "seed = 3\n[memory]\nper_class = 5\n").unwrap();
+        let config = LibraryConfig::from_file(&path).unwrap();
+        assert_eq!((config.seed, config.memory.per_class), (3, 5));
+        assert_eq!(config.run_config().seeds, vec![3]);
+    }
+}

@@ -1,0 +1,172 @@
+//! Building a generation: the routers fitted on the memory of its tasks (warm-started from the parent's), and every
+//! task evaluated on its own held-back test split. Each file goes through `load_or_compute`, so an interrupted build
+//! resumes where it stopped; the manifest is written last.
+
+use super::layout::{GenerationFolder, TaskFolder};
+use super::manifest::{Change, LibraryTask, Manifest};
+use crate::backbone::Backbone;
+use crate::baselines::TaskStatistics;
+use crate::compose::{ModuleStack, Routed};
+use crate::continual::{evaluate_step, RunConfig, SeenTasks, StepEvaluation};
+use crate::data::Example;
+use crate::embedded::EmbeddedExamples;
+use crate::error::Result;
+use crate::head::ClassifierHead;
+use crate::memory::Memory;
+use crate::metrics::{Approach, Setup};
+use crate::peft::PeftModule;
+use crate::router::{fit_router_from, RouterNetwork, WarmStart};
+use crate::train::TaskModel;
+
+/// What a new generation is made of.
+pub struct GenerationPlan<'a> {
+    pub number: u64,
+    pub parent: Option<(&'a Manifest, &'a GenerationFolder)>,
+    pub change: Change,
+    /// The tasks in composition order, each with the folder its files are in now.
+    pub tasks: Vec<(LibraryTask, TaskFolder)>,
+}
+
+/// Fits, evaluates and writes the generation into `out`; returns its manifest and evaluation.
+pub fn build_generation(
+    config: &RunConfig,
+    backbone: &Backbone,
+    plan: &GenerationPlan,
+    out: &GenerationFolder,
+    show_progress: bool,
+) -> Result<(Manifest, StepEvaluation)> {
+    let (models, oracle) = load_models(backbone, &plan.tasks)?;
+    let modules: Vec<&PeftModule> = models.iter().map(|m| &m.module).collect();
+    let heads: Vec<&ClassifierHead> = models.iter().map(|m| &m.head).collect();
+    let stack = ModuleStack::new(&modules, backbone.encoder.num_layers())?
+        .with_precision(backbone.precision)?;
+    let routed = Routed {
+        backbone,
+        stack: &stack,
+        heads: &heads,
+        mode: config.composition,
+    };
+    let memory = memory_of(backbone, &plan.tasks)?;
+    let network = ensure_router(config, &routed, &memory, plan, out, show_progress)?;
+    let evaluation = crate::io::json_or_compute(&out.evaluation(), || {
+        let tests = plan
+            .tasks
+            .iter()
+            .enumerate()
+            .map(|(index, (_, folder))| {
+                let test: Vec<Example> = crate::io::read_json(&folder.test())?;
+                crate::continual::embed(backbone, &test, index)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let dim = backbone.encoder.hidden_size();
+        let statistics = plan
+            .tasks
+            .iter()
+            .map(|(task, folder)| {
+                TaskStatistics::load(&folder.statistics(), task.labels.len(), dim)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let names: Vec<String> = plan.tasks.iter().map(|(t, _)| t.name.clone()).collect();
+        let seen = SeenTasks {
+            names: &names,
+            tests: &tests.iter().collect::<Vec<_>>(),
+            oracle: &oracle,
+            statistics: &statistics.iter().collect::<Vec<_>>(),
+        };
+        evaluate_step(&routed, &network, &memory, &seen, show_progress)
+    })?;
+    let manifest = Manifest {
+        generation: plan.number,
+        parent: plan.parent.map(|(m, _)| m.generation),
+        created: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        change: plan.change.clone(),
+        tasks: plan.tasks.iter().map(|(t, _)| t.clone()).collect(),
+        cil: evaluation.mean(Setup::cil(Approach::L2r)).unwrap_or(0.0),
+        routing: evaluation
+            .mean(Setup::routing(Approach::L2r))
+            .unwrap_or(0.0),
+    };
+    crate::io::write_json_atomic(&out.manifest(), &manifest)?;
+    Ok((manifest, evaluation))
+}
+
+/// Every task's model and its own test accuracy (the oracle).
+fn load_models(
+    backbone: &Backbone,
+    tasks: &[(LibraryTask, TaskFolder)],
+) -> Result<(Vec<TaskModel>, Vec<f64>)> {
+    let mut models = Vec::with_capacity(tasks.len());
+    let mut oracle = Vec::with_capacity(tasks.len());
+    for (_, folder) in tasks {
+        let (record, model) = folder.artifacts().load(&backbone.encoder.config)?;
+        oracle.push(record.test.map_or(0.0, |t| t.accuracy));
+        models.push(model);
+    }
+    Ok((models, oracle))
+}
+
+/// The memory samples of every task, numbered in composition order, embedded.
+fn memory_of(backbone: &Backbone, tasks: &[(LibraryTask, TaskFolder)]) -> Result<EmbeddedExamples> {
+    let (mut texts, mut task_ids, mut labels) = (Vec::new(), Vec::new(), Vec::new());
+    for (index, (_, folder)) in tasks.iter().enumerate() {
+        for entry in Memory::load(&folder.memory())?.entries {
+            texts.push(entry.text);
+            task_ids.push(index);
+            labels.push(entry.label);
+        }
+    }
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    EmbeddedExamples::new(backbone, &refs, task_ids, labels)
+}
+
+/// The generation's routers: loaded when already fitted, else fitted from the parent's where tasks are shared.
+fn ensure_router(
+    config: &RunConfig,
+    routed: &Routed,
+    memory: &EmbeddedExamples,
+    plan: &GenerationPlan,
+    out: &GenerationFolder,
+    show_progress: bool,
+) -> Result<RouterNetwork> {
+    let encoder = &routed.backbone.encoder;
+    let (layers, hidden) = (encoder.num_layers(), encoder.hidden_size());
+    crate::io::load_or_compute(
+        &out.router(),
+        |path| RouterNetwork::load(path, &config.router, layers, hidden),
+        || {
+            let previous = match plan.parent {
+                Some((_, folder)) => Some(RouterNetwork::load(
+                    &folder.router(),
+                    &config.router,
+                    layers,
+                    hidden,
+                )?),
+                None => None,
+            };
+            let warm = match (&previous, plan.parent) {
+                (Some(previous), Some((manifest, _))) => Some(WarmStart {
+                    previous,
+                    tasks: plan
+                        .tasks
+                        .iter()
+                        .map(|(task, _)| manifest.tasks.iter().position(|t| t.id == task.id))
+                        .collect(),
+                }),
+                _ => None,
+            };
+            let seed = config.seeds[0].wrapping_mul(1000).wrapping_add(plan.number);
+            let (network, _) = fit_router_from(
+                routed,
+                memory,
+                &config.router,
+                seed,
+                warm.as_ref(),
+                show_progress,
+            )?;
+            Ok(network)
+        },
+        |path, network| network.save(path),
+    )
+}

@@ -1,0 +1,457 @@
+//! A living task library: tasks arrive one at a time and can be forgotten, each change published as a new immutable
+//! **generation** (the tasks, their routers, their evaluation) that a pointer file names; a server follows the
+//! pointer without a restart. A change is staged first and published by renames, so a crash at any point leaves the
+//! previous generation intact and serving, and `--resume` finishes the change. Paths: [`LibraryLayout`].
+
+mod config;
+mod generation;
+mod layout;
+mod lock;
+mod manifest;
+mod names;
+mod train;
+
+pub use config::LibraryConfig;
+pub use layout::{generation_name, GenerationFolder, LibraryLayout, TaskFolder};
+pub use lock::LibraryLock;
+pub use manifest::{Change, LibraryTask, Manifest};
+pub use names::{check_name, ALLOWED};
+pub use train::TaskSource;
+
+use crate::backbone::Backbone;
+use crate::continual::StepEvaluation;
+use crate::error::{Error, Result};
+use crate::predict::{RunPredictor, TaskInfo};
+use crate::router::RouterNetwork;
+use generation::{build_generation, GenerationPlan};
+use layout::ChangeFolder;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+pub struct Library {
+    layout: LibraryLayout,
+    pub config: LibraryConfig,
+}
+
+/// A published change: the new generation, and the evaluations before and after it.
+pub struct Published {
+    pub manifest: Manifest,
+    pub before: Option<StepEvaluation>,
+    pub after: StepEvaluation,
+}
+
+/// What garbage collection deleted.
+#[derive(Debug, Default, Serialize)]
+pub struct Collected {
+    pub generations: Vec<u64>,
+    pub tasks: Vec<String>,
+}
+
+/// A change in progress, decided before any work so that `--resume` finishes the same change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct ChangePlan {
+    generation: u64,
+    parent: Option<u64>,
+    change: Change,
+    /// For an add: the task's source and its folder id.
+    task: Option<(TaskSource, String)>,
+}
+
+impl Library {
+    /// Creates an empty library in `dir` (which may exist, but must not hold a library).
+    pub fn init(dir: &Path, config: LibraryConfig) -> Result<Self> {
+        let layout = LibraryLayout::new(dir);
+        if layout.config().exists() {
+            return Err(Error::invalid(format!(
+                "{} already holds a task library; add tasks with `l2r library add {} --name NAME --data FILE`",
+                dir.display(),
+                dir.display()
+            )));
+        }
+        config.validate()?;
+        crate::io::write_atomic(&layout.config(), config.to_toml()?.as_bytes())?;
+        Ok(Library { layout, config })
+    }
+
+    pub fn open(dir: &Path) -> Result<Self> {
+        let layout = LibraryLayout::new(dir);
+        if !layout.config().is_file() {
+            return Err(Error::invalid(format!(
+                "{} is not a task library (no library.toml); create one with `l2r library init {}`",
+                dir.display(),
+                dir.display()
+            )));
+        }
+        let config = LibraryConfig::from_file(&layout.config())?;
+        Ok(Library { layout, config })
+    }
+
+    pub fn layout(&self) -> &LibraryLayout {
+        &self.layout
+    }
+
+    /// The number of the generation that serves, if any task was ever added.
+    pub fn current_generation(&self) -> Result<Option<u64>> {
+        let path = self.layout.current();
+        if !path.is_file() {
+            return Ok(None);
+        }
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        text.trim().parse().map(Some).map_err(|_| {
+            Error::parse(
+                &path,
+                1,
+                None,
+                format!("'{}' is not a generation number", text.trim()),
+            )
+        })
+    }
+
+    pub fn current(&self) -> Result<Option<Manifest>> {
+        self.current_generation()?
+            .map(|n| self.manifest(n))
+            .transpose()
+    }
+
+    pub fn manifest(&self, generation: u64) -> Result<Manifest> {
+        let path = self.layout.generation(generation).manifest();
+        if !path.is_file() {
+            return Err(Error::invalid(format!(
+                "generation {generation} does not exist in {}; `l2r library history` lists them",
+                self.layout.root().display()
+            )));
+        }
+        crate::io::read_json(&path)
+    }
+
+    pub fn evaluation(&self, generation: u64) -> Result<StepEvaluation> {
+        crate::io::read_json(&self.layout.generation(generation).evaluation())
+    }
+
+    /// Every generation still on disk, oldest first.
+    pub fn history(&self) -> Result<Vec<Manifest>> {
+        self.generation_numbers()?
+            .into_iter()
+            .map(|n| self.manifest(n))
+            .collect()
+    }
+
+    fn generation_numbers(&self) -> Result<Vec<u64>> {
+        let dir = self.layout.generations();
+        if !dir.is_dir() {
+            return Ok(vec![]);
+        }
+        let mut numbers: Vec<u64> = std::fs::read_dir(&dir)
+            .map_err(|e| Error::io(&dir, e))?
+            .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+            .collect();
+        numbers.sort_unstable();
+        Ok(numbers)
+    }
+
+    /// Trains `source` in isolation, refits the routers and publishes a generation with it.
+    pub fn add(&self, source: TaskSource, resume: bool, show_progress: bool) -> Result<Published> {
+        check_name("task", &source.name)?;
+        let _lock = LibraryLock::acquire(&self.layout.lock())?;
+        let change = self.layout.change(&format!("add-{}", source.name));
+        let plan = self.plan(&change, resume, Change::Added(source.name.clone()), |current, generation| {
+            if let Some(m) = current.filter(|m| m.tasks.iter().any(|t| t.name == source.name)) {
+                return Err(Error::invalid(format!(
+                    "task '{}' is already in the library (generation {}); remove it first with `l2r library remove`",
+                    source.name, m.generation
+                )));
+            }
+            Ok(Some((source.clone(), format!("{}-g{generation}", source.name))))
+        })?;
+        let Some((planned, id)) = &plan.task else {
+            return Err(Error::invalid("an add without a task"));
+        };
+        if planned != &source {
+            return Err(Error::invalid(format!(
+                "the interrupted add of '{}' read {} ({:?}); resume it with the same --data and --format",
+                source.name,
+                planned.data.display(),
+                planned.format
+            )));
+        }
+        let config = self.config.run_config();
+        let backbone = self.backbone()?;
+        let staged = change.task();
+        let final_folder = self.layout.task(id);
+        if !final_folder.dir.exists() {
+            let task = train::load_task(&config, &source)?;
+            train::train_into(&config, &backbone, &task, &staged, show_progress)?;
+        }
+        crate::faults::crash_point("library-trained");
+        let folder = match final_folder.dir.exists() {
+            true => final_folder.clone(),
+            false => staged.clone(),
+        };
+        let labels = folder.artifacts().load_record()?.labels;
+        let mut tasks = self.parent_tasks(plan.parent)?;
+        tasks.push((
+            LibraryTask {
+                name: source.name.clone(),
+                id: id.clone(),
+                labels,
+            },
+            folder,
+        ));
+        self.publish(
+            &change,
+            &plan,
+            tasks,
+            Some((staged, final_folder)),
+            &backbone,
+            show_progress,
+        )
+    }
+
+    /// Publishes a generation without task `name` (its files stay until `gc`), routers refitted.
+    pub fn remove(&self, name: &str, resume: bool, show_progress: bool) -> Result<Published> {
+        check_name("task", name)?;
+        let _lock = LibraryLock::acquire(&self.layout.lock())?;
+        let change = self.layout.change(&format!("remove-{name}"));
+        let plan = self.plan(&change, resume, Change::Removed(name.to_owned()), |current, _| {
+            let known = current.map(|m| m.task_names()).unwrap_or_default();
+            if !known.iter().any(|t| t == name) {
+                return Err(Error::invalid(format!(
+                    "task '{name}' is not in the library; it holds: {}",
+                    if known.is_empty() { "no task".into() } else { known.join(", ") }
+                )));
+            }
+            if known.len() == 1 {
+                return Err(Error::invalid(format!(
+                    "'{name}' is the library's only task; a library needs at least one (add another first)"
+                )));
+            }
+            Ok(None)
+        })?;
+        let tasks: Vec<_> = self
+            .parent_tasks(plan.parent)?
+            .into_iter()
+            .filter(|(t, _)| t.name != name)
+            .collect();
+        let backbone = self.backbone()?;
+        self.publish(&change, &plan, tasks, None, &backbone, show_progress)
+    }
+
+    /// Makes `generation` the one that serves again (a new change then builds on it).
+    pub fn rollback(&self, generation: u64) -> Result<Manifest> {
+        let _lock = LibraryLock::acquire(&self.layout.lock())?;
+        let manifest = self.manifest(generation)?;
+        crate::io::write_atomic(&self.layout.current(), format!("{generation}\n").as_bytes())?;
+        Ok(manifest)
+    }
+
+    /// Deletes every generation but the `keep` newest and the current one, then every task folder no remaining
+    /// generation names: a removed task's module, statistics, memory and test texts are gone from the library.
+    pub fn gc(&self, keep: usize) -> Result<Collected> {
+        let _lock = LibraryLock::acquire(&self.layout.lock())?;
+        let current = self.current_generation()?;
+        let numbers = self.generation_numbers()?;
+        let kept: Vec<u64> = numbers
+            .iter()
+            .rev()
+            .take(keep)
+            .copied()
+            .chain(current)
+            .collect();
+        let mut collected = Collected::default();
+        for n in numbers.iter().filter(|n| !kept.contains(n)) {
+            let dir = self.layout.generation(*n).dir;
+            std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+            collected.generations.push(*n);
+        }
+        let mut referenced = std::collections::HashSet::new();
+        for n in kept {
+            referenced.extend(self.manifest(n)?.tasks.into_iter().map(|t| t.id));
+        }
+        let tasks = self.layout.tasks();
+        if tasks.is_dir() {
+            for entry in std::fs::read_dir(&tasks).map_err(|e| Error::io(&tasks, e))? {
+                let entry = entry.map_err(|e| Error::io(&tasks, e))?;
+                let id = entry.file_name().to_string_lossy().into_owned();
+                if !referenced.contains(&id) {
+                    std::fs::remove_dir_all(entry.path())
+                        .map_err(|e| Error::io(&entry.path(), e))?;
+                    collected.tasks.push(id);
+                }
+            }
+        }
+        collected.tasks.sort();
+        Ok(collected)
+    }
+
+    /// The predictor of `generation` (default: the current one).
+    pub fn predictor(&self, generation: Option<u64>) -> Result<RunPredictor> {
+        let number = match generation {
+            Some(n) => n,
+            None => self.current_generation()?.ok_or_else(|| {
+                Error::invalid(format!(
+                    "the library {} has no task yet; add one with `l2r library add`",
+                    self.layout.root().display()
+                ))
+            })?,
+        };
+        let manifest = self.manifest(number)?;
+        let backbone = self.backbone()?;
+        let mut models = Vec::with_capacity(manifest.tasks.len());
+        for task in &manifest.tasks {
+            let (_, model) = self
+                .layout
+                .task(&task.id)
+                .artifacts()
+                .load(&backbone.encoder.config)?;
+            models.push(model);
+        }
+        let encoder = &backbone.encoder;
+        let network = RouterNetwork::load(
+            &self.layout.generation(number).router(),
+            &self.config.router,
+            encoder.num_layers(),
+            encoder.hidden_size(),
+        )?;
+        let tasks = manifest
+            .tasks
+            .iter()
+            .map(|t| TaskInfo {
+                name: t.name.clone(),
+                labels: t.labels.clone(),
+            })
+            .collect();
+        let mut predictor =
+            RunPredictor::new(backbone, tasks, models, network, self.config.composition)?;
+        predictor.seed = self.config.seed;
+        predictor.generation = Some(number);
+        Ok(predictor)
+    }
+
+    fn backbone(&self) -> Result<Backbone> {
+        Backbone::load(self.config.backbone, self.config.max_len)?
+            .with_precision(self.config.precision)
+    }
+
+    /// The change's plan: the one an interrupted change left (with `--resume`), or a new one that `decide` checks
+    /// against the current generation and completes.
+    fn plan(
+        &self,
+        change: &ChangeFolder,
+        resume: bool,
+        what: Change,
+        decide: impl FnOnce(Option<&Manifest>, u64) -> Result<Option<(TaskSource, String)>>,
+    ) -> Result<ChangePlan> {
+        let current = self.current()?;
+        let plan = match (change.plan().is_file(), resume) {
+            (true, false) => {
+                return Err(Error::invalid(format!(
+                    "an earlier `{what}` was interrupted ({}); finish it with --resume, or delete that folder to start over",
+                    change.dir.display()
+                )))
+            }
+            (false, true) => {
+                return Err(Error::invalid(format!("there is no interrupted `{what}` to resume")))
+            }
+            (true, true) => crate::io::read_json::<ChangePlan>(&change.plan())?,
+            (false, false) => {
+                let generation = self.generation_numbers()?.last().copied().unwrap_or(0) + 1;
+                let plan = ChangePlan {
+                    generation,
+                    parent: current.as_ref().map(|m| m.generation),
+                    change: what,
+                    task: decide(current.as_ref(), generation)?,
+                };
+                crate::io::write_json_atomic(&change.plan(), &plan)?;
+                plan
+            }
+        };
+        let now = current.map(|m| m.generation);
+        if now != plan.parent && !self.layout.generation(plan.generation).dir.exists() {
+            return Err(Error::invalid(format!(
+                "the library moved to generation {now:?} after this change began from {:?}; delete {} and start again",
+                plan.parent,
+                change.dir.display()
+            )));
+        }
+        Ok(plan)
+    }
+
+    /// The tasks of generation `parent`, each with its folder.
+    fn parent_tasks(&self, parent: Option<u64>) -> Result<Vec<(LibraryTask, TaskFolder)>> {
+        let Some(parent) = parent else {
+            return Ok(vec![]);
+        };
+        Ok(self
+            .manifest(parent)?
+            .tasks
+            .into_iter()
+            .map(|t| {
+                let folder = self.layout.task(&t.id);
+                (t, folder)
+            })
+            .collect())
+    }
+
+    /// Builds the generation in the change's folder, then publishes it by renames: the new task's folder into
+    /// `tasks/`, the generation into `generations/`, and last the `CURRENT` pointer.
+    fn publish(
+        &self,
+        change: &ChangeFolder,
+        plan: &ChangePlan,
+        tasks: Vec<(LibraryTask, TaskFolder)>,
+        new_task: Option<(TaskFolder, TaskFolder)>,
+        backbone: &Backbone,
+        show_progress: bool,
+    ) -> Result<Published> {
+        let target = self.layout.generation(plan.generation);
+        let parent_manifest = plan.parent.map(|n| self.manifest(n)).transpose()?;
+        let parent_folder = plan.parent.map(|n| self.layout.generation(n));
+        let (manifest, after) = if target.manifest().is_file() {
+            (
+                self.manifest(plan.generation)?,
+                self.evaluation(plan.generation)?,
+            )
+        } else {
+            let generation_plan = GenerationPlan {
+                number: plan.generation,
+                parent: parent_manifest.as_ref().zip(parent_folder.as_ref()),
+                change: plan.change.clone(),
+                tasks,
+            };
+            let built = build_generation(
+                &self.config.run_config(),
+                backbone,
+                &generation_plan,
+                &change.generation(),
+                show_progress,
+            )?;
+            crate::faults::crash_point("library-built");
+            if let Some((staged, final_folder)) = new_task.filter(|(s, _)| s.dir.exists()) {
+                rename(&staged.dir, &final_folder.dir)?;
+            }
+            crate::faults::crash_point("library-task-moved");
+            rename(&change.generation().dir, &target.dir)?;
+            built
+        };
+        crate::faults::crash_point("library-generation-moved");
+        crate::io::write_atomic(
+            &self.layout.current(),
+            format!("{}\n", plan.generation).as_bytes(),
+        )?;
+        std::fs::remove_dir_all(&change.dir).map_err(|e| Error::io(&change.dir, e))?;
+        let before = plan.parent.map(|n| self.evaluation(n)).transpose()?;
+        Ok(Published {
+            manifest,
+            before,
+            after,
+        })
+    }
+}
+
+/// Renames `from` to `to`, creating `to`'s parent folder.
+fn rename(from: &Path, to: &Path) -> Result<()> {
+    if let Some(parent) = to.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    }
+    std::fs::rename(from, to).map_err(|e| Error::io(to, e))
+}

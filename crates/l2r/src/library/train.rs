@@ -1,0 +1,80 @@
+//! Training one new task of a library in isolation: its module and head, the statistics the routing baselines keep,
+//! its memory sample and its held-back test split, all into one folder (resumable: each file is skipped when there).
+
+use super::layout::TaskFolder;
+use crate::backbone::Backbone;
+use crate::baselines::TaskStatistics;
+use crate::continual::{ensure_trained, RunConfig, TaskFileFormat, TrainingStart, UserTask};
+use crate::data::{benchmark_from_datasets, BenchmarkTask};
+use crate::error::{Error, Result};
+use crate::memory::Memory;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// A task to add: its name and data file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskSource {
+    pub name: String,
+    pub data: PathBuf,
+    #[serde(default)]
+    pub format: TaskFileFormat,
+}
+
+/// Splits the task's data (stratified, deterministic in the seed, capped at the library's size).
+pub fn load_task(config: &RunConfig, source: &TaskSource) -> Result<BenchmarkTask> {
+    let dataset = UserTask {
+        name: source.name.clone(),
+        path: source.data.clone(),
+        format: source.format,
+    }
+    .load()?;
+    let mut benchmark =
+        benchmark_from_datasets("library", vec![dataset], config.size, config.seeds[0])?;
+    benchmark
+        .tasks
+        .pop()
+        .ok_or_else(|| Error::invalid(format!("task '{}' has no examples", source.name)))
+}
+
+/// Trains `task` into `folder` and returns its own test accuracy.
+pub fn train_into(
+    config: &RunConfig,
+    backbone: &Backbone,
+    task: &BenchmarkTask,
+    folder: &TaskFolder,
+    show_progress: bool,
+) -> Result<f64> {
+    let seed = config.seeds[0];
+    let (_, accuracy) = ensure_trained(
+        config,
+        &folder.artifacts(),
+        backbone,
+        task,
+        seed,
+        TrainingStart::Fresh,
+        show_progress,
+    )?;
+    let dim = backbone.encoder.hidden_size();
+    crate::io::load_or_compute(
+        &folder.statistics(),
+        |path| TaskStatistics::load(path, task.labels.len(), dim),
+        || {
+            let train = crate::continual::embed(backbone, &task.train, 0)?;
+            TaskStatistics::fit(
+                &train.frozen,
+                &train.labels,
+                task.labels.len(),
+                &config.baselines.mocl_key,
+                seed,
+            )
+        },
+        |path, statistics| statistics.save(path),
+    )?;
+    crate::io::json_or_compute(&folder.memory(), || {
+        let mut memory = Memory::default();
+        memory.add_task(0, &task.train, config.memory.per_class, seed)?;
+        Ok(memory)
+    })?;
+    crate::io::json_or_compute(&folder.test(), || Ok(task.test.clone()))?;
+    Ok(accuracy)
+}
