@@ -274,7 +274,7 @@ impl Library {
                 let id = entry.file_name().to_string_lossy().into_owned();
                 if !referenced.contains(&id) {
                     std::fs::remove_dir_all(entry.path())
-                        .map_err(|e| Error::io(&entry.path(), e))?;
+                        .map_err(|e| Error::io(entry.path(), e))?;
                     collected.tasks.push(id);
                 }
             }
