@@ -6,7 +6,9 @@ use crate::error::ApiError;
 use crate::stats::Stats;
 use l2r::predict::{Prediction, RunPredictor};
 use std::collections::BTreeMap;
-use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::mpsc::{
+    channel, sync_channel, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError,
+};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
@@ -31,7 +33,8 @@ impl Default for BatchPolicy {
     }
 }
 
-type Reply = Result<Vec<Prediction>, ApiError>;
+/// The predictions, and the library generation that made them (`None` for a run folder).
+pub type Reply = Result<(Vec<Prediction>, Option<u64>), ApiError>;
 
 struct Job {
     texts: Vec<String>,
@@ -43,17 +46,28 @@ struct Job {
 #[derive(Clone)]
 pub struct Batcher {
     jobs: SyncSender<Job>,
+    models: Sender<RunPredictor>,
 }
 
 impl Batcher {
-    /// Starts the model thread; it stops when the last handle is dropped.
-    pub fn start(predictor: RunPredictor, policy: BatchPolicy, stats: Arc<Stats>) -> Self {
+    /// Starts the model thread (with no model yet, requests are answered 503 until [`Batcher::swap`] gives one);
+    /// it stops when the last handle is dropped.
+    pub fn start(predictor: Option<RunPredictor>, policy: BatchPolicy, stats: Arc<Stats>) -> Self {
         let (jobs, queue) = sync_channel(policy.queue.max(1));
+        let (models, swaps) = channel();
         std::thread::Builder::new()
             .name("l2r-model".into())
-            .spawn(move || model_loop(predictor, queue, policy, stats))
+            .spawn(move || model_loop(predictor, queue, swaps, policy, stats))
             .expect("spawning the model thread");
-        Batcher { jobs }
+        Batcher { jobs, models }
+    }
+
+    /// Hands the model thread a new model: it answers with it from its next batch on (a batch in progress finishes
+    /// with the old one, so no request sees a half-loaded model).
+    pub fn swap(&self, predictor: RunPredictor) -> Result<(), ApiError> {
+        self.models
+            .send(predictor)
+            .map_err(|_| ApiError::unavailable("the model thread has stopped"))
     }
 
     pub async fn classify(&self, texts: Vec<String>, task: Option<String>) -> Reply {
@@ -75,8 +89,9 @@ impl Batcher {
 }
 
 fn model_loop(
-    predictor: RunPredictor,
+    mut predictor: Option<RunPredictor>,
     queue: Receiver<Job>,
+    swaps: Receiver<RunPredictor>,
     policy: BatchPolicy,
     stats: Arc<Stats>,
 ) {
@@ -94,7 +109,20 @@ fn model_loop(
                 Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
             }
         }
-        answer(&predictor, jobs, &stats);
+        // Between batches: the newest model handed over since the last batch answers this one.
+        while let Ok(newer) = swaps.try_recv() {
+            predictor = Some(newer);
+        }
+        match &predictor {
+            Some(predictor) => answer(predictor, jobs, &stats),
+            None => {
+                for job in jobs {
+                    let _ = job.reply.send(Err(ApiError::unavailable(
+                        "no model is loaded yet (the library has no generation); retry once /readyz answers 200",
+                    )));
+                }
+            }
+        }
     }
 }
 
@@ -115,13 +143,24 @@ fn answer(predictor: &RunPredictor, jobs: Vec<Job>, stats: &Stats) {
                 let mut answers = predictions.into_iter();
                 for job in group {
                     let mine: Vec<Prediction> = answers.by_ref().take(job.texts.len()).collect();
-                    let _ = job.reply.send(Ok(mine));
+                    let _ = job.reply.send(Ok((mine, predictor.generation)));
                 }
             }
             Err(error) => {
-                tracing::error!("prediction failed: {error}");
+                // A task the model does not know (a request validated against another generation) is the
+                // client's error; anything else is ours.
+                let unknown_task = task
+                    .as_deref()
+                    .is_some_and(|t| !predictor.tasks().iter().any(|i| i.name == t));
+                if !unknown_task {
+                    tracing::error!("prediction failed: {error}");
+                }
                 for job in group {
-                    let _ = job.reply.send(Err(ApiError::internal(error.to_string())));
+                    let reply = match unknown_task {
+                        true => ApiError::bad_request(error.to_string()),
+                        false => ApiError::internal(error.to_string()),
+                    };
+                    let _ = job.reply.send(Err(reply));
                 }
             }
         }

@@ -1,7 +1,11 @@
 //! The l2r inference server: a finished run's modules and routers behind an HTTP API (axum).
 //!
 //! - `POST /v1/classify` `{"texts": [...], "task": optional}` → `{"predictions": [{label, task, score, gates}]}`
-//! - `GET /v1/tasks` → the run's tasks and labels; `GET /v1/stats` → counters and peak memory; `GET /healthz`.
+//! - `GET /v1/tasks` → the run's tasks and labels; `GET /v1/stats` → counters and peak memory; `GET /healthz`;
+//!   `GET /readyz` (503 until a model is loaded); `POST /v1/admin/reload` (a library's current generation, now).
+//!
+//! A task library (`ModelSource::Library`) is followed without a restart: a new generation is loaded beside the
+//! serving one and takes over between batches; every answer names the generation that made it.
 //!
 //! Requests from all clients are queued to one model thread that answers them in dynamic batches; limits on
 //! body size, number of texts and text length answer 4xx with a JSON error; SIGTERM or Ctrl-C drains in-flight
@@ -9,18 +13,22 @@
 
 mod batcher;
 mod error;
+mod library;
 mod limits;
 mod routes;
 mod stats;
 
 pub use batcher::{BatchPolicy, Batcher};
 pub use error::ApiError;
+pub use library::Reloader;
 pub use limits::Limits;
 pub use stats::Stats;
 
+use l2r::library::Library;
 use l2r::predict::RunPredictor;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub struct ServerConfig {
     pub addr: SocketAddr,
@@ -28,15 +36,31 @@ pub struct ServerConfig {
     pub batching: BatchPolicy,
 }
 
-/// Serves `predictor` until SIGTERM or Ctrl-C; `on_ready` gets the bound address (port 0 picks a free one).
+/// What the server answers with: one run folder's model, or a task library's current generation (followed).
+pub enum ModelSource {
+    Run(RunPredictor),
+    Library(Library),
+}
+
+/// Serves `source` until SIGTERM or Ctrl-C; `on_ready` gets the bound address (port 0 picks a free one).
 pub async fn serve(
-    predictor: RunPredictor,
+    source: ModelSource,
     config: ServerConfig,
     on_ready: impl FnOnce(SocketAddr),
 ) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     on_ready(listener.local_addr()?);
-    let state = routes::AppState::new(predictor, config.limits, config.batching);
+    let state = match source {
+        ModelSource::Run(predictor) => {
+            routes::AppState::new(predictor, config.limits, config.batching)
+        }
+        ModelSource::Library(library) => routes::AppState::for_library(
+            Arc::new(Reloader::new(library)),
+            config.limits,
+            config.batching,
+            Duration::from_secs(1),
+        ),
+    };
     let app = routes::router(Arc::new(state));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())

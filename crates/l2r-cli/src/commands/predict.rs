@@ -1,14 +1,21 @@
 use super::Output;
 use anyhow::Context;
 use clap::Args;
+use l2r::library::Library;
 use l2r::predict::RunPredictor;
 use std::path::PathBuf;
 
 #[derive(Args)]
 pub struct PredictArgs {
     /// The run folder (the --out of `l2r run`).
+    #[arg(long, required_unless_present = "library", conflicts_with = "library")]
+    run: Option<PathBuf>,
+    /// A task library: its current generation answers (or `--generation`).
     #[arg(long)]
-    run: PathBuf,
+    library: Option<PathBuf>,
+    /// With --library: the generation that answers (default: the current one).
+    #[arg(long, requires = "library")]
+    generation: Option<u64>,
     /// Which seed's sequence answers (default: the config's first).
     #[arg(long)]
     seed: Option<u64>,
@@ -40,8 +47,17 @@ pub fn run(args: PredictArgs, output: &Output) -> anyhow::Result<()> {
     if texts.is_empty() {
         anyhow::bail!("no texts to classify: give them as arguments or with --file");
     }
-    output.info(format!("loading run {}", args.run.display()));
-    let predictor = RunPredictor::load(&args.run, args.seed, args.order)?;
+    let predictor = match (&args.run, &args.library) {
+        (_, Some(dir)) => {
+            output.info(format!("loading task library {}", dir.display()));
+            Library::open(dir)?.predictor(args.generation)?
+        }
+        (Some(run), None) => {
+            output.info(format!("loading run {}", run.display()));
+            RunPredictor::load(run, args.seed, args.order)?
+        }
+        (None, None) => anyhow::bail!("give --run DIR or --library DIR"),
+    };
     output.info(format!(
         "seed {} order {}: {} tasks after step {}",
         predictor.seed,

@@ -1,7 +1,8 @@
 use super::Output;
 use clap::Args;
+use l2r::library::Library;
 use l2r::predict::RunPredictor;
-use l2r_server::{BatchPolicy, Limits, ServerConfig};
+use l2r_server::{BatchPolicy, Limits, ModelSource, ServerConfig};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -9,8 +10,12 @@ use std::time::Duration;
 #[derive(Args)]
 pub struct ServeArgs {
     /// The run folder (the --out of `l2r run`).
+    #[arg(long, required_unless_present = "library", conflicts_with = "library")]
+    run: Option<PathBuf>,
+    /// A task library (`l2r library init`): its current generation answers, and the server moves to each new one
+    /// without a restart (the pointer is checked every second, or at once on `POST /v1/admin/reload`).
     #[arg(long)]
-    run: PathBuf,
+    library: Option<PathBuf>,
     /// Address to listen on (port 0 picks a free port; the chosen address is printed).
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
@@ -38,16 +43,31 @@ pub struct ServeArgs {
 }
 
 pub fn run(args: ServeArgs, output: &Output) -> anyhow::Result<()> {
-    output.info(format!("loading run {}", args.run.display()));
-    let predictor = RunPredictor::load(&args.run, args.seed, args.order)?;
-    let tasks: Vec<&str> = predictor.tasks().iter().map(|t| t.name.as_str()).collect();
-    output.info(format!(
-        "seed {} order {} step {}: tasks {}",
-        predictor.seed,
-        predictor.order,
-        predictor.step,
-        tasks.join(", ")
-    ));
+    let source = match (&args.run, &args.library) {
+        (_, Some(dir)) => {
+            let library = Library::open(dir)?;
+            output.info(format!(
+                "serving the task library {} (generation {:?}, followed)",
+                dir.display(),
+                library.current_generation()?
+            ));
+            ModelSource::Library(library)
+        }
+        (Some(run), None) => {
+            output.info(format!("loading run {}", run.display()));
+            let predictor = RunPredictor::load(run, args.seed, args.order)?;
+            let tasks: Vec<&str> = predictor.tasks().iter().map(|t| t.name.as_str()).collect();
+            output.info(format!(
+                "seed {} order {} step {}: tasks {}",
+                predictor.seed,
+                predictor.order,
+                predictor.step,
+                tasks.join(", ")
+            ));
+            ModelSource::Run(predictor)
+        }
+        (None, None) => anyhow::bail!("give --run DIR or --library DIR"),
+    };
     let config = ServerConfig {
         addr: args.addr,
         limits: Limits {
@@ -66,7 +86,7 @@ pub fn run(args: ServeArgs, output: &Output) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let json = output.json;
-    runtime.block_on(l2r_server::serve(predictor, config, |addr| {
+    runtime.block_on(l2r_server::serve(source, config, |addr| {
         // The address goes to stdout so scripts can read it (with port 0 it is the only way to learn it).
         if json {
             println!("{}", serde_json::json!({ "listening": addr.to_string() }));
