@@ -38,7 +38,7 @@ pub struct ServerConfig {
 
 /// What the server answers with: one run folder's model, or a task library's current generation (followed).
 pub enum ModelSource {
-    Run(RunPredictor),
+    Run(Box<RunPredictor>),
     Library(Library),
 }
 
