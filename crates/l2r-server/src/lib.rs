@@ -52,7 +52,7 @@ pub async fn serve(
     on_ready(listener.local_addr()?);
     let state = match source {
         ModelSource::Run(predictor) => {
-            routes::AppState::new(predictor, config.limits, config.batching)
+            routes::AppState::new(*predictor, config.limits, config.batching)
         }
         ModelSource::Library(library) => routes::AppState::for_library(
             Arc::new(Reloader::new(library)),
