@@ -37,8 +37,10 @@ pub struct ServerConfig {
 }
 
 /// What the server answers with: one run folder's model, or a task library's current generation (followed).
+// Built once at start-up and moved into the server: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum ModelSource {
-    Run(Box<RunPredictor>),
+    Run(RunPredictor),
     Library(Library),
 }
 
@@ -52,7 +54,7 @@ pub async fn serve(
     on_ready(listener.local_addr()?);
     let state = match source {
         ModelSource::Run(predictor) => {
-            routes::AppState::new(*predictor, config.limits, config.batching)
+            routes::AppState::new(predictor, config.limits, config.batching)
         }
         ModelSource::Library(library) => routes::AppState::for_library(
             Arc::new(Reloader::new(library)),

@@ -64,7 +64,7 @@ pub fn run(args: ServeArgs, output: &Output) -> anyhow::Result<()> {
                 predictor.step,
                 tasks.join(", ")
             ));
-            ModelSource::Run(Box::new(predictor))
+            ModelSource::Run(predictor)
         }
         (None, None) => anyhow::bail!("give --run DIR or --library DIR"),
     };
