@@ -4,8 +4,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -41,27 +40,6 @@ fn check_prediction(p: &serde_json::Value) {
     assert_eq!(gates.len(), 2);
     let total: f64 = gates.iter().map(|g| g["weight"].as_f64().unwrap()).sum();
     assert!((total - 1.0).abs() < 1e-3, "gates sum to {total}");
-}
-
-/// One HTTP/1.1 exchange on a fresh connection: (status, JSON body).
-fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, serde_json::Value) {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status: u16 = response[9..12].parse().unwrap();
-    let payload = response.split("\r\n\r\n").nth(1).unwrap_or("");
-    // The body may be chunked; the JSON object is between the first '{' and the last '}'.
-    let json = match (payload.find('{'), payload.rfind('}')) {
-        (Some(a), Some(b)) => serde_json::from_str(&payload[a..=b]).unwrap(),
-        _ => serde_json::Value::Null,
-    };
-    (status, json)
 }
 
 #[test]
@@ -143,11 +121,11 @@ fn predict_and_serve_a_finished_run() {
     let ready: serde_json::Value = serde_json::from_str(&line).unwrap();
     let addr = ready["listening"].as_str().unwrap().to_owned();
 
-    assert_eq!(http(&addr, "GET", "/healthz", "").0, 200);
-    let (status, tasks) = http(&addr, "GET", "/v1/tasks", "");
+    assert_eq!(common::http(&addr, "GET", "/healthz", "").0, 200);
+    let (status, tasks) = common::http(&addr, "GET", "/v1/tasks", "");
     assert_eq!(status, 200);
     assert_eq!(tasks["tasks"][1]["name"], "food");
-    let (status, answer) = http(
+    let (status, answer) = common::http(
         &addr,
         "POST",
         "/v1/classify",
@@ -157,7 +135,7 @@ fn predict_and_serve_a_finished_run() {
     for p in answer["predictions"].as_array().unwrap() {
         check_prediction(p);
     }
-    let (status, answer) = http(
+    let (status, answer) = common::http(
         &addr,
         "POST",
         "/v1/classify",
@@ -173,11 +151,11 @@ fn predict_and_serve_a_finished_run() {
         (r#"{"texts": ["a"], "task": "sports"}"#, 400),
         (r#"{"words": ["a"]}"#, 422),
     ] {
-        let (status, answer) = http(&addr, "POST", "/v1/classify", body);
+        let (status, answer) = common::http(&addr, "POST", "/v1/classify", body);
         assert_eq!(status, expected, "{body} -> {answer}");
         assert!(answer["error"].is_string(), "{body}: no JSON error");
     }
-    assert_eq!(http(&addr, "GET", "/nowhere", "").0, 404);
+    assert_eq!(common::http(&addr, "GET", "/nowhere", "").0, 404);
 
     let kill = Command::new("kill")
         .args(["-TERM", &server.id().to_string()])

@@ -1,5 +1,7 @@
 //! Fixtures shared by the CLI's integration tests.
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::path::Path;
 
 /// Two tiny user tasks (weather: sunny/rainy, food: sweet/salty) and `run.toml`, a fast continual run over
@@ -52,4 +54,26 @@ batch_size = 4
         dir.display()
     );
     std::fs::write(dir.join("run.toml"), config).unwrap();
+}
+
+#[allow(dead_code)] // not every test binary talks HTTP
+/// One HTTP/1.1 exchange on a fresh connection: (status, JSON body).
+pub fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, serde_json::Value) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status: u16 = response[9..12].parse().unwrap();
+    let payload = response.split("\r\n\r\n").nth(1).unwrap_or("");
+    // The body may be chunked; the JSON object is between the first '{' and the last '}'.
+    let json = match (payload.find('{'), payload.rfind('}')) {
+        (Some(a), Some(b)) => serde_json::from_str(&payload[a..=b]).unwrap(),
+        _ => serde_json::Value::Null,
+    };
+    (status, json)
 }

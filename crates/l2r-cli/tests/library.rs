@@ -1,0 +1,342 @@
+//! A task library from the command line: tasks added and removed one at a time, each change a generation; an add
+//! killed mid-way leaves the previous generation serving and `--resume` ends where an uninterrupted add does; gc
+//! erases a removed task's texts; a second writer and unsafe names are refused; the server follows the library.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn l2r(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_l2r"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+fn ok(args: &[&str], dir: &Path) -> String {
+    let out = l2r(args, dir);
+    assert!(
+        out.status.success(),
+        "l2r {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn refused(args: &[&str], dir: &Path) -> String {
+    let out = l2r(args, dir);
+    assert!(!out.status.success(), "l2r {args:?} should fail");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The tasks of `common::write_tasks` plus a third, and a library config as small as the run's.
+fn write_inputs(dir: &Path) {
+    common::write_tasks(dir);
+    let mut sport = String::from("text,label\n");
+    for i in 0..12 {
+        sport.push_str(&format!(
+            "The football team won the final match number {i},football\n"
+        ));
+        sport.push_str(&format!(
+            "A tennis player served an ace in set number {i},tennis\n"
+        ));
+    }
+    std::fs::write(dir.join("sport.csv"), sport).unwrap();
+    std::fs::write(
+        dir.join("library.toml"),
+        "max_len = 32\n[module]\ntype = \"adapter\"\nsize = 8\n[train]\nepochs = 2\nbatch_size = 8\npatience = 5\n\
+         [memory]\nper_class = 2\n[router]\nepochs = 3\nbatch_size = 4\n",
+    )
+    .unwrap();
+}
+
+fn add(library: &str, name: &str, dir: &Path) -> String {
+    ok(
+        &[
+            "library",
+            "add",
+            library,
+            "--name",
+            name,
+            "--data",
+            &format!("{name}.csv"),
+            "--quiet",
+        ],
+        dir,
+    )
+}
+
+fn current(dir: &Path, library: &str) -> String {
+    std::fs::read_to_string(dir.join(library).join("CURRENT"))
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+#[test]
+fn tasks_come_and_go_one_generation_at_a_time() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write_inputs(dir);
+    ok(&["library", "init", "lib", "--config", "library.toml"], dir);
+    assert!(refused(&["library", "init", "lib"], dir).contains("already holds a task library"));
+    let error = refused(
+        &[
+            "library",
+            "add",
+            "lib",
+            "--name",
+            "../escaped",
+            "--data",
+            "food.csv",
+        ],
+        dir,
+    );
+    assert!(error.contains("ASCII letters"), "{error}");
+    assert!(!dir.join("escaped").exists());
+
+    add("lib", "weather", dir);
+    let table = add("lib", "food", dir);
+    assert!(
+        table.contains("published generation 2 (added food)"),
+        "{table}"
+    );
+    assert!(
+        table.contains("before→after") && table.contains("weather"),
+        "{table}"
+    );
+    assert_eq!(current(dir, "lib"), "2");
+
+    // A second writer is refused while the first holds the lock (here: this test process, which is alive).
+    std::fs::write(
+        dir.join("lib/library.lock"),
+        format!("{}\n", std::process::id()),
+    )
+    .unwrap();
+    let error = refused(
+        &[
+            "library",
+            "add",
+            "lib",
+            "--name",
+            "sport",
+            "--data",
+            "sport.csv",
+        ],
+        dir,
+    );
+    assert!(
+        error.contains(&format!("locked by pid {}", std::process::id())),
+        "{error}"
+    );
+    std::fs::remove_file(dir.join("lib/library.lock")).unwrap();
+
+    // The same three adds, uninterrupted, are the reference.
+    ok(
+        &["library", "init", "again", "--config", "library.toml"],
+        dir,
+    );
+    for name in ["weather", "food", "sport"] {
+        add("again", name, dir);
+    }
+    let evaluation = |library: &str| {
+        std::fs::read(dir.join(library).join("generations/000003/evaluation.json")).unwrap()
+    };
+    // An add killed at any stage (mid-training, trained, generation built, task moved, generation moved): the
+    // previous generation still serves, a plain add is refused, and `--resume` ends where the reference does.
+    for (k, point) in [
+        "train-epoch",
+        "library-trained",
+        "library-built",
+        "library-task-moved",
+        "library-generation-moved",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let library = if k == 0 {
+            "lib".to_owned()
+        } else {
+            format!("lib{k}")
+        };
+        if k > 0 {
+            ok(
+                &["library", "init", &library, "--config", "library.toml"],
+                dir,
+            );
+            add(&library, "weather", dir);
+            add(&library, "food", dir);
+        }
+        let crashed = Command::new(env!("CARGO_BIN_EXE_l2r"))
+            .args([
+                "library",
+                "add",
+                &library,
+                "--name",
+                "sport",
+                "--data",
+                "sport.csv",
+                "--quiet",
+            ])
+            .current_dir(dir)
+            .env("L2R_CRASH_AT", format!("{point}#1"))
+            .status()
+            .unwrap();
+        assert!(!crashed.success(), "{point}: no crash");
+        assert_eq!(current(dir, &library), "2", "{point}");
+        let error = refused(
+            &[
+                "library",
+                "add",
+                &library,
+                "--name",
+                "sport",
+                "--data",
+                "sport.csv",
+            ],
+            dir,
+        );
+        assert!(error.contains("--resume"), "{point}: {error}");
+        ok(
+            &[
+                "library",
+                "add",
+                &library,
+                "--name",
+                "sport",
+                "--data",
+                "sport.csv",
+                "--resume",
+                "--quiet",
+            ],
+            dir,
+        );
+        assert_eq!(current(dir, &library), "3", "{point}");
+        assert_eq!(
+            evaluation(&library),
+            evaluation("again"),
+            "{point}: a resumed add ends elsewhere"
+        );
+        assert!(
+            !dir.join(&library).join("staging/add-sport").exists(),
+            "{point}"
+        );
+    }
+
+    let predicted = ok(
+        &[
+            "predict",
+            "--library",
+            "lib",
+            "--json",
+            "--quiet",
+            "Sugar cake from Rome",
+        ],
+        dir,
+    );
+    let rows: serde_json::Value = serde_json::from_str(&predicted).unwrap();
+    assert_eq!(rows[0]["prediction"]["gates"].as_array().unwrap().len(), 3);
+
+    // Forget a task: a new generation without it; after gc no file of the library holds its texts.
+    let table = ok(&["library", "remove", "lib", "food", "--quiet"], dir);
+    assert!(table.contains("removed food"), "{table}");
+    assert!(holds(&dir.join("lib"), "tastes of honey and sugar"));
+    ok(&["library", "gc", "lib", "--keep", "1"], dir);
+    assert!(
+        !holds(&dir.join("lib"), "tastes of honey and sugar"),
+        "a removed task's text survived gc"
+    );
+    assert!(refused(&["library", "rollback", "lib", "2"], dir).contains("does not exist"));
+    let history = ok(&["library", "history", "lib"], dir);
+    assert!(
+        history.contains("removed food") && !history.contains("added food"),
+        "{history}"
+    );
+    let list = ok(&["library", "list", "lib"], dir);
+    assert!(
+        list.contains("weather") && list.contains("sport") && !list.contains("food"),
+        "{list}"
+    );
+}
+
+/// Whether any file below `dir` contains `text`.
+fn holds(dir: &Path, text: &str) -> bool {
+    std::fs::read_dir(dir).unwrap().any(|entry| {
+        let path = entry.unwrap().path();
+        match path.is_dir() {
+            true => holds(&path, text),
+            false => std::fs::read(&path)
+                .unwrap()
+                .windows(text.len())
+                .any(|w| w == text.as_bytes()),
+        }
+    })
+}
+
+#[test]
+fn the_server_follows_the_library_without_a_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write_inputs(dir);
+    ok(&["library", "init", "lib", "--config", "library.toml"], dir);
+    let mut server = Command::new(env!("CARGO_BIN_EXE_l2r"))
+        .args([
+            "serve",
+            "--json",
+            "--addr",
+            "127.0.0.1:0",
+            "--library",
+            "lib",
+        ])
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let ready: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let addr = ready["listening"].as_str().unwrap().to_owned();
+    let classify = r#"{"texts": ["Heavy rain in Oslo"]}"#;
+    // An empty library: up, but not ready.
+    assert_eq!(common::http(&addr, "GET", "/healthz", "").0, 200);
+    assert_eq!(common::http(&addr, "GET", "/readyz", "").0, 503);
+    assert_eq!(common::http(&addr, "POST", "/v1/classify", classify).0, 503);
+
+    add("lib", "weather", dir);
+    let (status, reloaded) = common::http(&addr, "POST", "/v1/admin/reload", "");
+    assert_eq!(
+        (status, reloaded["generation"].as_u64()),
+        (200, Some(1)),
+        "{reloaded}"
+    );
+    assert_eq!(common::http(&addr, "GET", "/readyz", "").0, 200);
+    let (status, answer) = common::http(&addr, "POST", "/v1/classify", classify);
+    assert_eq!(
+        (status, answer["generation"].as_u64()),
+        (200, Some(1)),
+        "{answer}"
+    );
+
+    add("lib", "food", dir);
+    common::http(&addr, "POST", "/v1/admin/reload", "");
+    let (status, answer) = common::http(&addr, "POST", "/v1/classify", classify);
+    assert_eq!(
+        (status, answer["generation"].as_u64()),
+        (200, Some(2)),
+        "{answer}"
+    );
+    assert_eq!(
+        answer["predictions"][0]["gates"].as_array().unwrap().len(),
+        2
+    );
+    let (_, tasks) = common::http(&addr, "GET", "/v1/tasks", "");
+    assert_eq!(tasks["tasks"].as_array().unwrap().len(), 2, "{tasks}");
+
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
