@@ -29,7 +29,8 @@ enum LibraryCommand {
         /// The task's name (ASCII letters, digits, '-', '_', '.').
         #[arg(long)]
         name: String,
-        /// Its data: .csv/.tsv with `text` and `label` columns, .jsonl, or a file in one of the paper's formats.
+        /// Its data: .csv/.tsv with `text` and `label` columns, .jsonl, a file in one of the paper's formats
+        /// (`--format`), or a built-in task's name (`l2r tasks`).
         #[arg(long)]
         data: PathBuf,
         #[arg(long, value_enum, default_value = "text-label")]

@@ -22,12 +22,17 @@ pub struct TaskSource {
 
 /// Splits the task's data (stratified, deterministic in the seed, capped at the library's size).
 pub fn load_task(config: &RunConfig, source: &TaskSource) -> Result<BenchmarkTask> {
-    let dataset = UserTask {
-        name: source.name.clone(),
-        path: source.data.clone(),
-        format: source.format,
-    }
-    .load()?;
+    let mut dataset = match source.format {
+        // A built-in task's name (`l2r tasks`) or a text/label file.
+        TaskFileFormat::TextLabel => crate::data::load_task(&source.data.to_string_lossy())?,
+        format => UserTask {
+            name: source.name.clone(),
+            path: source.data.clone(),
+            format,
+        }
+        .load()?,
+    };
+    dataset.name = source.name.clone();
     let mut benchmark =
         benchmark_from_datasets("library", vec![dataset], config.size, config.seeds[0])?;
     benchmark
