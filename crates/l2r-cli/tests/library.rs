@@ -282,40 +282,54 @@ fn the_server_follows_the_library_without_a_restart() {
     let dir = tmp.path();
     write_inputs(dir);
     ok(&["library", "init", "lib", "--config", "library.toml"], dir);
-    let mut server = Command::new(env!("CARGO_BIN_EXE_l2r"))
-        .args([
-            "serve",
-            "--json",
-            "--addr",
-            "127.0.0.1:0",
-            "--library",
-            "lib",
-        ])
-        .current_dir(dir)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    std::fs::write(dir.join("key"), "s3cret-token\n").unwrap();
+    let mut server = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_l2r"))
+            .args([
+                "serve",
+                "--json",
+                "--addr",
+                "127.0.0.1:0",
+                "--library",
+                "lib",
+                "--api-key-file",
+                "key",
+            ])
+            .current_dir(dir)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap())
+    BufReader::new(server.0.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
     let ready: serde_json::Value = serde_json::from_str(&line).unwrap();
     let addr = ready["listening"].as_str().unwrap().to_owned();
     let classify = r#"{"texts": ["Heavy rain in Oslo"]}"#;
-    // An empty library: up, but not ready.
+    let key = "Authorization: Bearer s3cret-token\r\n";
+    let http =
+        |method: &str, path: &str, body: &str| common::http_with(&addr, method, path, body, key);
+    // An empty library: up, but not ready. The probes need no token; everything else does.
     assert_eq!(common::http(&addr, "GET", "/healthz", "").0, 200);
     assert_eq!(common::http(&addr, "GET", "/readyz", "").0, 503);
-    assert_eq!(common::http(&addr, "POST", "/v1/classify", classify).0, 503);
+    assert_eq!(common::http(&addr, "POST", "/v1/classify", classify).0, 401);
+    let wrong = "Authorization: Bearer s3cret-tokeN\r\n";
+    assert_eq!(
+        common::http_with(&addr, "GET", "/v1/tasks", "", wrong).0,
+        401
+    );
+    assert_eq!(http("POST", "/v1/classify", classify).0, 503);
 
     add("lib", "weather", dir);
-    let (status, reloaded) = common::http(&addr, "POST", "/v1/admin/reload", "");
+    let (status, reloaded) = http("POST", "/v1/admin/reload", "");
     assert_eq!(
         (status, reloaded["generation"].as_u64()),
         (200, Some(1)),
         "{reloaded}"
     );
     assert_eq!(common::http(&addr, "GET", "/readyz", "").0, 200);
-    let (status, answer) = common::http(&addr, "POST", "/v1/classify", classify);
+    let (status, answer) = http("POST", "/v1/classify", classify);
     assert_eq!(
         (status, answer["generation"].as_u64()),
         (200, Some(1)),
@@ -323,8 +337,8 @@ fn the_server_follows_the_library_without_a_restart() {
     );
 
     add("lib", "food", dir);
-    common::http(&addr, "POST", "/v1/admin/reload", "");
-    let (status, answer) = common::http(&addr, "POST", "/v1/classify", classify);
+    http("POST", "/v1/admin/reload", "");
+    let (status, answer) = http("POST", "/v1/classify", classify);
     assert_eq!(
         (status, answer["generation"].as_u64()),
         (200, Some(2)),
@@ -334,9 +348,17 @@ fn the_server_follows_the_library_without_a_restart() {
         answer["predictions"][0]["gates"].as_array().unwrap().len(),
         2
     );
-    let (_, tasks) = common::http(&addr, "GET", "/v1/tasks", "");
+    let (_, tasks) = http("GET", "/v1/tasks", "");
     assert_eq!(tasks["tasks"].as_array().unwrap().len(), 2, "{tasks}");
+}
 
-    server.kill().unwrap();
-    server.wait().unwrap();
+/// The server process, killed when the test ends, also when it fails (a leaked server would keep the test
+/// harness's output pipe open).
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

@@ -19,7 +19,7 @@ pub struct BatchPolicy {
     pub max_texts: usize,
     /// How long the first request of a batch waits for company.
     pub max_wait: Duration,
-    /// Requests that may wait in the queue before new ones are refused with 503.
+    /// Requests that may wait in the queue before new ones are refused with 429.
     pub queue: usize,
 }
 
@@ -75,9 +75,9 @@ impl Batcher {
         self.jobs
             .try_send(Job { texts, task, reply })
             .map_err(|e| match e {
-                TrySendError::Full(_) => {
-                    ApiError::unavailable("the server is at capacity; retry shortly")
-                }
+                TrySendError::Full(_) => ApiError::too_many(
+                    "the server's queue is full; retry shortly (the queue holds --queue requests)",
+                ),
                 TrySendError::Disconnected(_) => {
                     ApiError::unavailable("the model thread has stopped")
                 }

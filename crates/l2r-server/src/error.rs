@@ -41,6 +41,28 @@ impl ApiError {
         }
     }
 
+    /// The queue is full: the client should back off and retry.
+    pub fn too_many(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            message: message.into(),
+        }
+    }
+
+    pub fn unauthorized() -> Self {
+        ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            message: "missing or wrong bearer token (Authorization: Bearer <key>)".into(),
+        }
+    }
+
+    pub fn timed_out(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::GATEWAY_TIMEOUT,
+            message: message.into(),
+        }
+    }
+
     pub fn unavailable(message: impl Into<String>) -> Self {
         ApiError {
             status: StatusCode::SERVICE_UNAVAILABLE,

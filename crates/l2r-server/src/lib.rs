@@ -34,6 +34,8 @@ pub struct ServerConfig {
     pub addr: SocketAddr,
     pub limits: Limits,
     pub batching: BatchPolicy,
+    /// A bearer token every request but the probes must carry.
+    pub api_key: Option<String>,
 }
 
 /// What the server answers with: one run folder's model, or a task library's current generation (followed).
@@ -63,7 +65,7 @@ pub async fn serve(
             Duration::from_secs(1),
         ),
     };
-    let app = routes::router(Arc::new(state));
+    let app = routes::router(Arc::new(state.with_api_key(config.api_key)));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await

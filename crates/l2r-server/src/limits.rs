@@ -10,6 +10,8 @@ pub struct Limits {
     pub max_texts: usize,
     /// Longest text accepted (characters); longer inputs would be truncated to the model's token limit anyway.
     pub max_text_chars: usize,
+    /// How long a request may wait for its answer (queue included) before it is answered 504.
+    pub request_timeout: std::time::Duration,
 }
 
 impl Default for Limits {
@@ -18,6 +20,7 @@ impl Default for Limits {
             max_body_bytes: 1 << 20,
             max_texts: 64,
             max_text_chars: 10_000,
+            request_timeout: std::time::Duration::from_secs(30),
         }
     }
 }
@@ -64,6 +67,7 @@ mod tests {
             max_body_bytes: 100,
             max_texts: 2,
             max_text_chars: 5,
+            ..Limits::default()
         };
         let texts = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert!(limits.check(&texts(&["ok", "fine"])).is_ok());

@@ -6,7 +6,10 @@ use crate::library::Reloader;
 use crate::limits::Limits;
 use crate::stats::Stats;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::header;
+use axum::middleware::{self, Next};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use l2r::predict::{RunPredictor, TaskInfo};
@@ -23,6 +26,8 @@ pub struct AppState {
     stats: Arc<Stats>,
     /// Set when serving a task library: loads its current generation on demand.
     reloader: Option<Arc<Reloader>>,
+    /// The bearer token every request but the probes must carry, if any.
+    api_key: Option<String>,
 }
 
 /// The serving model's tasks and where it comes from.
@@ -80,7 +85,14 @@ impl AppState {
             info: Arc::new(RwLock::new(info)),
             stats,
             reloader,
+            api_key: None,
         }
+    }
+
+    /// Requires `Authorization: Bearer <key>` on every route but `/healthz` and `/readyz`.
+    pub fn with_api_key(mut self, key: Option<String>) -> Self {
+        self.api_key = key;
+        self
     }
 
     fn info(&self) -> Option<ModelInfo> {
@@ -90,19 +102,52 @@ impl AppState {
 
 pub fn router(state: Arc<AppState>) -> Router {
     let body_limit = state.limits.max_body_bytes;
+    // Behind the bearer token when there is one; the probes stay open to the orchestrator.
+    let protected = Router::new()
+        .route("/v1/admin/reload", post(reload))
+        .route("/v1/tasks", get(tasks))
+        .route("/v1/stats", get(stats))
+        .route("/v1/classify", post(classify))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_key));
     Router::new()
         .route(
             "/healthz",
             get(|| async { Json(json!({ "status": "ok" })) }),
         )
         .route("/readyz", get(readyz))
-        .route("/v1/admin/reload", post(reload))
-        .route("/v1/tasks", get(tasks))
-        .route("/v1/stats", get(stats))
-        .route("/v1/classify", post(classify))
+        .merge(protected)
         .fallback(|| async { ApiError::not_found() })
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
+}
+
+/// With an API key configured, a request needs `Authorization: Bearer <key>`, compared in constant time.
+async fn require_key(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    if let Some(key) = &state.api_key {
+        let given = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if !constant_time_eq(given.as_bytes(), key.as_bytes()) {
+            return Err(ApiError::unauthorized());
+        }
+    }
+    Ok(next.run(request).await)
+}
+
+/// Equality whose time depends only on the lengths, not on where the first difference is.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let differences = a
+        .iter()
+        .zip(b)
+        .fold(0u8, |acc, (x, y)| acc | std::hint::black_box(x ^ y));
+    a.len() == b.len() && differences == 0
 }
 
 /// 200 once a model serves, 503 before (a library with no generation yet).
@@ -139,6 +184,19 @@ async fn stats(State(state): State<Arc<AppState>>) -> Json<Value> {
     Json(json!(state.stats.snapshot()))
 }
 
+#[cfg(test)]
+mod tests {
+    use super::constant_time_eq;
+
+    #[test]
+    fn keys_match_only_when_equal() {
+        assert!(constant_time_eq(b"secret", b"secret"));
+        assert!(!constant_time_eq(b"secret", b"secreT"));
+        assert!(!constant_time_eq(b"secret", b"secret2"));
+        assert!(!constant_time_eq(b"", b"secret"));
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ClassifyRequest {
@@ -153,7 +211,15 @@ async fn classify(
 ) -> Result<Json<Value>, ApiError> {
     let request = validate(&state, body).inspect_err(|_| state.stats.rejected())?;
     state.stats.request(request.texts.len());
-    let (predictions, generation) = state.batcher.classify(request.texts, request.task).await?;
+    let answer = state.batcher.classify(request.texts, request.task);
+    let (predictions, generation) = tokio::time::timeout(state.limits.request_timeout, answer)
+        .await
+        .map_err(|_| {
+            ApiError::timed_out(format!(
+                "no answer within {} ms (--request-timeout-ms)",
+                state.limits.request_timeout.as_millis()
+            ))
+        })??;
     Ok(Json(
         json!({ "generation": generation, "predictions": predictions }),
     ))

@@ -1,4 +1,5 @@
 use super::Output;
+use anyhow::Context;
 use clap::Args;
 use l2r::library::Library;
 use l2r::predict::RunPredictor;
@@ -34,6 +35,16 @@ pub struct ServeArgs {
     /// Longest text, characters.
     #[arg(long, default_value_t = Limits::default().max_text_chars)]
     max_text_chars: usize,
+    /// How long a request may wait for its answer, milliseconds (then 504).
+    #[arg(long, default_value_t = 30_000)]
+    request_timeout_ms: u64,
+    /// Requests that may wait for the model; beyond, 429.
+    #[arg(long, default_value_t = BatchPolicy::default().queue)]
+    queue: usize,
+    /// A file holding a bearer token: every request but /healthz and /readyz then needs
+    /// `Authorization: Bearer <token>` (401 without).
+    #[arg(long)]
+    api_key_file: Option<PathBuf>,
     /// Dynamic batching: most texts answered by one forward pass.
     #[arg(long, default_value_t = BatchPolicy::default().max_texts)]
     batch_texts: usize,
@@ -43,6 +54,21 @@ pub struct ServeArgs {
 }
 
 pub fn run(args: ServeArgs, output: &Output) -> anyhow::Result<()> {
+    let api_key = match &args.api_key_file {
+        Some(path) => {
+            let key = std::fs::read_to_string(path)
+                .with_context(|| format!("reading the API key from {}", path.display()))?
+                .trim()
+                .to_owned();
+            anyhow::ensure!(
+                !key.is_empty(),
+                "the API key file {} is empty",
+                path.display()
+            );
+            Some(key)
+        }
+        None => None,
+    };
     let source = match (&args.run, &args.library) {
         (_, Some(dir)) => {
             let library = Library::open(dir)?;
@@ -74,12 +100,14 @@ pub fn run(args: ServeArgs, output: &Output) -> anyhow::Result<()> {
             max_body_bytes: args.max_body_bytes,
             max_texts: args.max_texts,
             max_text_chars: args.max_text_chars,
+            request_timeout: Duration::from_millis(args.request_timeout_ms),
         },
         batching: BatchPolicy {
             max_texts: args.batch_texts,
             max_wait: Duration::from_millis(args.batch_wait_ms),
-            ..BatchPolicy::default()
+            queue: args.queue,
         },
+        api_key,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

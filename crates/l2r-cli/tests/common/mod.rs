@@ -59,10 +59,22 @@ batch_size = 4
 #[allow(dead_code)] // not every test binary talks HTTP
 /// One HTTP/1.1 exchange on a fresh connection: (status, JSON body).
 pub fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, serde_json::Value) {
+    http_with(addr, method, path, body, "")
+}
+
+/// [`http`] with extra header lines (each ending in `\r\n`).
+#[allow(dead_code)]
+pub fn http_with(
+    addr: &str,
+    method: &str,
+    path: &str,
+    body: &str,
+    headers: &str,
+) -> (u16, serde_json::Value) {
     let mut stream = TcpStream::connect(addr).unwrap();
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .unwrap();
