@@ -17,6 +17,6 @@ pub use config::{MemoryConfig, ModuleTraining, RunConfig, TaskFileFormat, UserTa
 pub use evaluate::{evaluate_step, SeenTasks};
 pub use evaluation::StepEvaluation;
 pub use layout::{RunLayout, SequenceLayout};
-pub use modules::{embed, ensure_trained, TrainingStart};
+pub use modules::{embed, ensure_trained, statistics_at, TrainingStart};
 pub use run::run;
 pub use summary::{RunSummary, SequenceMetrics};

@@ -137,9 +137,26 @@ pub fn ensure_statistics(
     task: &BenchmarkTask,
     seed: u64,
 ) -> Result<TaskStatistics> {
+    statistics_at(
+        &layout.statistics(seed, &task.name),
+        config,
+        backbone,
+        task,
+        seed,
+    )
+}
+
+/// The routing baselines' statistics of `task` stored at `path`, computed from its training split if absent.
+pub fn statistics_at(
+    path: &std::path::Path,
+    config: &RunConfig,
+    backbone: &Backbone,
+    task: &BenchmarkTask,
+    seed: u64,
+) -> Result<TaskStatistics> {
     let dim = backbone.encoder.hidden_size();
     crate::io::load_or_compute(
-        &layout.statistics(seed, &task.name),
+        path,
         |path| TaskStatistics::load(path, task.labels.len(), dim),
         || {
             let train = embed(backbone, &task.train, 0)?;

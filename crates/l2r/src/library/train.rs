@@ -3,8 +3,9 @@
 
 use super::layout::TaskFolder;
 use crate::backbone::Backbone;
-use crate::baselines::TaskStatistics;
-use crate::continual::{ensure_trained, RunConfig, TaskFileFormat, TrainingStart, UserTask};
+use crate::continual::{
+    ensure_trained, statistics_at, RunConfig, TaskFileFormat, TrainingStart, UserTask,
+};
 use crate::data::{benchmark_from_datasets, BenchmarkTask};
 use crate::error::{Error, Result};
 use crate::memory::Memory;
@@ -59,22 +60,7 @@ pub fn train_into(
         TrainingStart::Fresh,
         show_progress,
     )?;
-    let dim = backbone.encoder.hidden_size();
-    crate::io::load_or_compute(
-        &folder.statistics(),
-        |path| TaskStatistics::load(path, task.labels.len(), dim),
-        || {
-            let train = crate::continual::embed(backbone, &task.train, 0)?;
-            TaskStatistics::fit(
-                &train.frozen,
-                &train.labels,
-                task.labels.len(),
-                &config.baselines.mocl_key,
-                seed,
-            )
-        },
-        |path, statistics| statistics.save(path),
-    )?;
+    statistics_at(&folder.statistics(), config, backbone, task, seed)?;
     crate::io::json_or_compute(&folder.memory(), || {
         let mut memory = Memory::default();
         memory.add_task(0, &task.train, config.memory.per_class, seed)?;
