@@ -99,8 +99,7 @@ impl RunPredictor {
         mode: CompositionMode,
     ) -> Result<Self> {
         let modules: Vec<&PeftModule> = models.iter().map(|m| &m.module).collect();
-        let stack = ModuleStack::new(&modules, backbone.encoder.num_layers())?
-            .with_precision(backbone.precision)?;
+        let stack = ModuleStack::for_backbone(&modules, &backbone)?;
         Ok(RunPredictor {
             seed: 0,
             order: 0,

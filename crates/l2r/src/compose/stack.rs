@@ -1,7 +1,7 @@
 //! The frozen parameters of T same-shaped modules stacked along a leading task axis, detached from the
 //! variables they came from (so fitting a router never computes gradients for the modules).
 
-use crate::backbone::{LinearSite, Precision};
+use crate::backbone::{Backbone, LinearSite, Precision};
 use crate::error::{Error, Result};
 use crate::kernels::FrozenBf16Weight;
 use crate::peft::{PeftConfig, PeftModule};
@@ -129,6 +129,11 @@ impl ModuleStack {
 
     /// Packs the weighted average's matmuls in bf16 for a backbone running in `precision` (see
     /// [`Backbone::with_precision`](crate::backbone::Backbone::with_precision)); fp32 leaves the stack as it is.
+    /// The stack of `modules` for `backbone`: one slice per encoder layer, in the backbone's precision.
+    pub fn for_backbone(modules: &[&PeftModule], backbone: &Backbone) -> Result<Self> {
+        Self::new(modules, backbone.encoder.num_layers())?.with_precision(backbone.precision)
+    }
+
     pub fn with_precision(mut self, precision: Precision) -> Result<Self> {
         if precision != Precision::Bf16 {
             return Ok(self);

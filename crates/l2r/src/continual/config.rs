@@ -138,13 +138,13 @@ pub struct RunConfig {
     pub module_cache: Option<PathBuf>,
 }
 
-fn default_backbone() -> BackboneName {
+pub(crate) fn default_backbone() -> BackboneName {
     BackboneName::Minilm
 }
-fn default_max_len() -> usize {
+pub(crate) fn default_max_len() -> usize {
     crate::backbone::DEFAULT_MAX_LEN
 }
-fn default_size() -> BenchmarkSize {
+pub(crate) fn default_size() -> BenchmarkSize {
     BenchmarkSize::Quick
 }
 fn default_orders() -> Vec<usize> {
@@ -153,7 +153,7 @@ fn default_orders() -> Vec<usize> {
 fn default_seeds() -> Vec<u64> {
     vec![0]
 }
-fn default_composition() -> CompositionMode {
+pub(crate) fn default_composition() -> CompositionMode {
     CompositionMode::Wavg
 }
 
@@ -236,7 +236,7 @@ impl RunConfig {
 }
 
 /// toml's message, with the line number made explicit.
-fn toml_message(text: &str, error: &toml::de::Error) -> String {
+pub(crate) fn toml_message(text: &str, error: &toml::de::Error) -> String {
     let message = error.message().to_owned();
     match error.span() {
         Some(span) => {

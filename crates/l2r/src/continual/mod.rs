@@ -3,7 +3,7 @@
 //! Files in reading order: config → layout → evaluation → evaluate → modules → sequence / shared_module → summary
 //! → run.
 
-mod config;
+pub(crate) mod config;
 mod evaluate;
 mod evaluation;
 mod layout;

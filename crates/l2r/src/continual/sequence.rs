@@ -69,8 +69,7 @@ pub fn routed_sequence(
             }
             let modules: Vec<&PeftModule> = models.iter().map(|m| &m.module).collect();
             let heads: Vec<&ClassifierHead> = models.iter().map(|m| &m.head).collect();
-            let stack = ModuleStack::new(&modules, backbone.encoder.num_layers())?
-                .with_precision(backbone.precision)?;
+            let stack = ModuleStack::for_backbone(&modules, backbone)?;
             let routed = Routed {
                 backbone,
                 stack: &stack,
@@ -110,7 +109,7 @@ pub fn routed_sequence(
 /// The modules trained so far, stacked, to be active beside a new one (the progressive ablation).
 fn earlier_modules(backbone: &Backbone, models: &[TaskModel]) -> Result<ModuleStack> {
     let earlier: Vec<&PeftModule> = models.iter().map(|m| &m.module).collect();
-    ModuleStack::new(&earlier, backbone.encoder.num_layers())?.with_precision(backbone.precision)
+    ModuleStack::for_backbone(&earlier, backbone)
 }
 
 /// The memory of tasks `0..=step`, tokenized, with frozen embeddings.

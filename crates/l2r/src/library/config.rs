@@ -16,15 +16,15 @@ use std::path::Path;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LibraryConfig {
-    #[serde(default = "default_backbone")]
+    #[serde(default = "crate::continual::config::default_backbone")]
     pub backbone: BackboneName,
-    #[serde(default = "default_max_len")]
+    #[serde(default = "crate::continual::config::default_max_len")]
     pub max_len: usize,
     #[serde(default)]
     pub precision: Precision,
     /// How much of each added task's data is used: `quick` caps each class at 60 / 15 / 40 train / validation /
     /// test examples, `full` at the full-size caps (see the README's benchmarks).
-    #[serde(default = "default_size")]
+    #[serde(default = "crate::continual::config::default_size")]
     pub size: BenchmarkSize,
     /// Seeds every split, initialisation, memory sample and router fit.
     #[serde(default)]
@@ -37,23 +37,10 @@ pub struct LibraryConfig {
     pub memory: MemoryConfig,
     #[serde(default)]
     pub router: RouterConfig,
-    #[serde(default = "default_composition")]
+    #[serde(default = "crate::continual::config::default_composition")]
     pub composition: CompositionMode,
     #[serde(default)]
     pub baselines: BaselinesConfig,
-}
-
-fn default_backbone() -> BackboneName {
-    BackboneName::Minilm
-}
-fn default_max_len() -> usize {
-    crate::backbone::DEFAULT_MAX_LEN
-}
-fn default_size() -> BenchmarkSize {
-    BenchmarkSize::Quick
-}
-fn default_composition() -> CompositionMode {
-    CompositionMode::Wavg
 }
 
 impl Default for LibraryConfig {
@@ -67,16 +54,7 @@ impl LibraryConfig {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let config: LibraryConfig = toml::from_str(&text).map_err(|e| Error::Config {
             path: path.to_owned(),
-            message: format!(
-                "{}{}",
-                e.message(),
-                e.span()
-                    .map(|s| format!(
-                        " (line {})",
-                        text[..s.start.min(text.len())].matches('\n').count() + 1
-                    ))
-                    .unwrap_or_default()
-            ),
+            message: crate::continual::config::toml_message(&text, &e),
         })?;
         config.validate().map_err(|e| Error::Config {
             path: path.to_owned(),

@@ -38,8 +38,7 @@ pub fn build_generation(
     let (models, oracle) = load_models(backbone, &plan.tasks)?;
     let modules: Vec<&PeftModule> = models.iter().map(|m| &m.module).collect();
     let heads: Vec<&ClassifierHead> = models.iter().map(|m| &m.head).collect();
-    let stack = ModuleStack::new(&modules, backbone.encoder.num_layers())?
-        .with_precision(backbone.precision)?;
+    let stack = ModuleStack::for_backbone(&modules, backbone)?;
     let routed = Routed {
         backbone,
         stack: &stack,
