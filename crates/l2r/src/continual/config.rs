@@ -165,15 +165,7 @@ impl RunConfig {
 
     /// Parses and validates; `path` only names the file in errors.
     pub fn from_toml(text: &str, path: &Path) -> Result<Self> {
-        let config: RunConfig = toml::from_str(text).map_err(|e| Error::Config {
-            path: path.to_owned(),
-            message: toml_message(text, &e),
-        })?;
-        config.validate().map_err(|e| Error::Config {
-            path: path.to_owned(),
-            message: e.to_string(),
-        })?;
-        Ok(config)
+        parse_config(text, path, RunConfig::validate)
     }
 
     pub fn to_toml(&self) -> Result<String> {
@@ -236,7 +228,24 @@ impl RunConfig {
 }
 
 /// toml's message, with the line number made explicit.
-pub(crate) fn toml_message(text: &str, error: &toml::de::Error) -> String {
+/// Parses a TOML config and validates it; both kinds of error name the file (and the line, for TOML's).
+pub(crate) fn parse_config<T: serde::de::DeserializeOwned>(
+    text: &str,
+    path: &Path,
+    validate: impl FnOnce(&T) -> Result<()>,
+) -> Result<T> {
+    let config: T = toml::from_str(text).map_err(|e| Error::Config {
+        path: path.to_owned(),
+        message: toml_message(text, &e),
+    })?;
+    validate(&config).map_err(|e| Error::Config {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })?;
+    Ok(config)
+}
+
+fn toml_message(text: &str, error: &toml::de::Error) -> String {
     let message = error.message().to_owned();
     match error.span() {
         Some(span) => {

@@ -52,15 +52,7 @@ impl Default for LibraryConfig {
 impl LibraryConfig {
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let config: LibraryConfig = toml::from_str(&text).map_err(|e| Error::Config {
-            path: path.to_owned(),
-            message: crate::continual::config::toml_message(&text, &e),
-        })?;
-        config.validate().map_err(|e| Error::Config {
-            path: path.to_owned(),
-            message: e.to_string(),
-        })?;
-        Ok(config)
+        crate::continual::config::parse_config(&text, path, LibraryConfig::validate)
     }
 
     pub fn to_toml(&self) -> Result<String> {
