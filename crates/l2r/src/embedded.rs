@@ -8,13 +8,57 @@ use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 /// Which frozen representation of an example to read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Representation {
     /// The mean-pooled, L2-normalised output of the last layer (the sentence embedding).
     FinalLayer,
     /// Every layer's mean-pooled state (embeddings included), each L2-normalised, concatenated.
     AllLayers,
+}
+
+impl Representation {
+    pub const ALL: [Representation; 2] = [Representation::FinalLayer, Representation::AllLayers];
+
+    /// Its width for `backbone`'s encoder.
+    pub fn dim(self, backbone: &Backbone) -> usize {
+        let hidden = backbone.encoder.hidden_size();
+        match self {
+            Representation::FinalLayer => hidden,
+            Representation::AllLayers => (backbone.encoder.num_layers() + 1) * hidden,
+        }
+    }
+
+    /// Every representation with its width for `backbone`'s encoder.
+    pub fn dims(backbone: &Backbone) -> Vec<(Representation, usize)> {
+        Representation::ALL
+            .into_iter()
+            .map(|r| (r, r.dim(backbone)))
+            .collect()
+    }
+
+    /// The name configs and files use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Representation::FinalLayer => "final_layer",
+            Representation::AllLayers => "all_layers",
+        }
+    }
+}
+
+/// Both frozen representations of the same rows.
+pub struct Features {
+    pub final_layer: Tensor,
+    pub all_layers: Tensor,
+}
+
+impl Features {
+    pub fn get(&self, representation: Representation) -> &Tensor {
+        match representation {
+            Representation::FinalLayer => &self.final_layer,
+            Representation::AllLayers => &self.all_layers,
+        }
+    }
 }
 
 pub struct EmbeddedExamples {
@@ -72,6 +116,22 @@ impl EmbeddedExamples {
             Representation::FinalLayer => &self.frozen,
             Representation::AllLayers => &self.frozen_layers,
         }
+    }
+
+    /// Both representations of every example.
+    pub fn all_features(&self) -> Features {
+        Features {
+            final_layer: self.frozen.clone(),
+            all_layers: self.frozen_layers.clone(),
+        }
+    }
+
+    /// Both representations of the examples at `rows`.
+    pub fn rows(&self, rows: &Tensor) -> Result<Features> {
+        Ok(Features {
+            final_layer: self.frozen.index_select(rows, 0)?,
+            all_layers: self.frozen_layers.index_select(rows, 0)?,
+        })
     }
 
     /// Unit-norm mean of each task's frozen sentence embeddings: (num_tasks, d).

@@ -23,6 +23,7 @@ pub mod peft;
 pub mod predict;
 pub mod report;
 pub mod router;
+pub mod statistics;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
 pub mod train;

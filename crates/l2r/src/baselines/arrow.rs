@@ -6,6 +6,7 @@
 use super::routing::{ModuleWeights, RoutingBaseline};
 use crate::backbone::{EncoderHooks, LinearSite};
 use crate::compose::{Decision, ModuleStack};
+use crate::embedded::Features;
 use crate::error::{Error, Result};
 use crate::metrics::{Approach, Setup};
 use candle_core::{Device, Tensor, D};
@@ -68,15 +69,14 @@ impl<'a> ArrowRouting<'a> {
 }
 
 impl RoutingBaseline for ArrowRouting<'_> {
-    fn setups(&self) -> &'static [(Setup, Decision)] {
-        const SETUPS: &[(Setup, Decision)] = &[
+    fn setups(&self) -> Vec<(Setup, Decision)> {
+        vec![
             (Setup::til(Approach::Arrow), Decision::OwnHead),
             (Setup::cil(Approach::Arrow), Decision::AllHeads),
-        ];
-        SETUPS
+        ]
     }
 
-    fn weights(&self, _frozen: &Tensor) -> Result<ModuleWeights<'_>> {
+    fn weights(&self, _features: &Features) -> Result<ModuleWeights<'_>> {
         Ok(ModuleWeights::PerToken(self))
     }
 }

@@ -4,6 +4,7 @@
 
 use super::routing::{ModuleWeights, RoutingBaseline};
 use crate::compose::{CompositionMode, Decision};
+use crate::embedded::{Features, Representation};
 use crate::error::{Error, Result};
 use crate::metrics::{Approach, Setup};
 use candle_core::{Device, Tensor};
@@ -14,28 +15,33 @@ pub const DAM_TEMPERATURE: f64 = 0.01;
 
 /// DAM-style routing to the memory's task centroids.
 pub struct Dam {
-    /// (T, d) unit-norm centroids of each task's memory embeddings.
+    /// (T, d) unit-norm centroids of each task's memory embeddings in `representation`.
     centroids: Tensor,
+    representation: Representation,
 }
 
 impl Dam {
-    pub fn new(centroids: Tensor) -> Self {
-        Dam { centroids }
+    pub fn new(centroids: Tensor, representation: Representation) -> Self {
+        Dam {
+            centroids,
+            representation,
+        }
     }
 }
 
 impl RoutingBaseline for Dam {
-    fn setups(&self) -> &'static [(Setup, Decision)] {
-        const SETUPS: &[(Setup, Decision)] = &[
-            (Setup::til(Approach::Dam), Decision::OwnHead),
-            (Setup::cil(Approach::Dam), Decision::AllHeads),
-            (Setup::cil(Approach::DamTopTask), Decision::TopModuleHead),
-            (Setup::routing(Approach::Dam), Decision::TopModule),
-        ];
-        SETUPS
+    fn setups(&self) -> Vec<(Setup, Decision)> {
+        let r = self.representation;
+        vec![
+            (Setup::til(Approach::Dam(r)), Decision::OwnHead),
+            (Setup::cil(Approach::Dam(r)), Decision::AllHeads),
+            (Setup::cil(Approach::DamTopTask(r)), Decision::TopModuleHead),
+            (Setup::routing(Approach::Dam(r)), Decision::TopModule),
+        ]
     }
 
-    fn weights(&self, frozen: &Tensor) -> Result<ModuleWeights<'_>> {
+    fn weights(&self, features: &Features) -> Result<ModuleWeights<'_>> {
+        let frozen = features.get(self.representation);
         Ok(ModuleWeights::PerExample {
             weights: CentroidWeights::dam(frozen, &self.centroids)?.weights,
             mode: Some(CompositionMode::Merge),

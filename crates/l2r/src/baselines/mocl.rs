@@ -5,6 +5,7 @@
 
 use super::routing::{ModuleWeights, RoutingBaseline};
 use crate::compose::{CompositionMode, Decision};
+use crate::embedded::{Features, Representation};
 use crate::error::{Error, Result};
 use crate::metrics::{Approach, Setup};
 use candle_core::{DType, Device, Tensor, Var, D};
@@ -108,26 +109,31 @@ impl MoclWeights {
 pub struct Mocl {
     /// (T, d)
     keys: Tensor,
+    representation: Representation,
 }
 
 impl Mocl {
-    /// With every finished task's key stacked: (T, d).
-    pub fn new(keys: Tensor) -> Self {
-        Mocl { keys }
+    /// With every finished task's key in `representation` stacked: (T, d).
+    pub fn new(keys: Tensor, representation: Representation) -> Self {
+        Mocl {
+            keys,
+            representation,
+        }
     }
 }
 
 impl RoutingBaseline for Mocl {
-    fn setups(&self) -> &'static [(Setup, Decision)] {
-        const SETUPS: &[(Setup, Decision)] = &[
-            (Setup::til(Approach::Mocl), Decision::OwnHead),
-            (Setup::cil(Approach::Mocl), Decision::AllHeads),
-            (Setup::routing(Approach::Mocl), Decision::TopModule),
-        ];
-        SETUPS
+    fn setups(&self) -> Vec<(Setup, Decision)> {
+        let r = self.representation;
+        vec![
+            (Setup::til(Approach::Mocl(r)), Decision::OwnHead),
+            (Setup::cil(Approach::Mocl(r)), Decision::AllHeads),
+            (Setup::routing(Approach::Mocl(r)), Decision::TopModule),
+        ]
     }
 
-    fn weights(&self, frozen: &Tensor) -> Result<ModuleWeights<'_>> {
+    fn weights(&self, features: &Features) -> Result<ModuleWeights<'_>> {
+        let frozen = features.get(self.representation);
         Ok(ModuleWeights::PerExample {
             weights: MoclWeights::new(frozen, &self.keys)?.weights,
             mode: Some(CompositionMode::Wavg),

@@ -4,6 +4,7 @@
 
 use crate::backbone::EncoderHooks;
 use crate::compose::{CompositionMode, Decision};
+use crate::embedded::Features;
 use crate::error::Result;
 use crate::metrics::Setup;
 use candle_core::Tensor;
@@ -22,8 +23,8 @@ pub enum ModuleWeights<'a> {
 
 pub trait RoutingBaseline {
     /// The setups it fills, each with the decision rule that makes its predictions.
-    fn setups(&self) -> &'static [(Setup, Decision)];
+    fn setups(&self) -> Vec<(Setup, Decision)>;
 
-    /// The module weights for a batch whose frozen sentence embeddings are `frozen` (batch, d).
-    fn weights(&self, frozen: &Tensor) -> Result<ModuleWeights<'_>>;
+    /// The module weights for a batch whose frozen representations are `features`.
+    fn weights(&self, features: &Features) -> Result<ModuleWeights<'_>>;
 }

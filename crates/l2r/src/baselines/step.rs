@@ -1,34 +1,72 @@
-//! Every routing baseline of one step, built once and evaluated on every task's test examples.
+//! Every baseline of one step, built once and evaluated on every task's test examples: the routing baselines on
+//! L2R's modules and heads, and the training-free classifiers that need neither.
 
 use super::arrow::{ArrowRouting, ARROW_TOP_K};
+use super::class_scorer::ClassScorer;
+use super::config::BaselinesConfig;
 use super::dam::Dam;
 use super::epi::EpiIdentifier;
+use super::lda::Lda;
 use super::mocl::Mocl;
+use super::nearest_mean::NearestMean;
+use super::ridge::Ridge;
 use super::routing::RoutingBaseline;
 use super::task_stats::{stacked_keys, TaskStatistics};
 use super::uniform::Uniform;
 use crate::compose::Routed;
 use crate::embedded::EmbeddedExamples;
 use crate::error::Result;
+use crate::statistics::SharedGaussian;
+use crate::statistics::{RandomProjection, RidgeClassifier};
+use std::sync::Arc;
 
-/// Every routing baseline on the modules of `routed`, built once per step from what each finished task left:
-/// its statistics, and the memory's centroids. Arrow only where the modules are LoRA.
+pub struct StepBaselines<'a> {
+    pub routing: Vec<Box<dyn RoutingBaseline + 'a>>,
+    pub scorers: Vec<Box<dyn ClassScorer>>,
+}
+
+/// Every baseline on the modules of `routed`, built once per step from what each finished task left: its
+/// statistics, and the memory's centroids, at every representation `config` lists. Arrow only where the modules are
+/// LoRA.
 pub fn step_baselines<'a>(
     routed: &Routed<'a>,
     statistics: &[&TaskStatistics],
     memory: &EmbeddedExamples,
-) -> Result<Vec<Box<dyn RoutingBaseline + 'a>>> {
+    config: &BaselinesConfig,
+) -> Result<StepBaselines<'a>> {
     let num_tasks = routed.num_tasks();
-    let mut baselines: Vec<Box<dyn RoutingBaseline + 'a>> = vec![
-        Box::new(Uniform { num_tasks }),
-        Box::new(Dam::new(memory.centroids(num_tasks)?)),
-        Box::new(EpiIdentifier::new(
-            &statistics.iter().map(|s| &s.epi).collect::<Vec<_>>(),
-        )?),
-        Box::new(Mocl::new(stacked_keys(statistics)?)),
-    ];
-    if !routed.stack.loras.is_empty() {
-        baselines.push(Box::new(ArrowRouting::new(routed.stack, ARROW_TOP_K)?));
+    let mut routing: Vec<Box<dyn RoutingBaseline + 'a>> = vec![Box::new(Uniform { num_tasks })];
+    let mut scorers: Vec<Box<dyn ClassScorer>> = Vec::new();
+    for &representation in &config.representations {
+        let per_task = statistics
+            .iter()
+            .map(|s| s.get(representation))
+            .collect::<Result<Vec<_>>>()?;
+        let classes: Vec<_> = per_task.iter().map(|s| &s.classes).collect();
+        let gaussian = Arc::new(SharedGaussian::new(&classes)?);
+        let centroids = memory.centroids_of(memory.features(representation), num_tasks)?;
+        routing.extend([
+            Box::new(Dam::new(centroids, representation)) as Box<dyn RoutingBaseline>,
+            Box::new(EpiIdentifier::new(gaussian.clone(), representation)),
+            Box::new(Mocl::new(
+                stacked_keys(statistics, representation)?,
+                representation,
+            )),
+        ]);
+        let ridges: Vec<_> = per_task.iter().map(|s| &s.ridge).collect();
+        let dim = memory.features(representation).dim(1)?;
+        scorers.extend([
+            Box::new(NearestMean::new(&classes, representation)?) as Box<dyn ClassScorer>,
+            Box::new(Lda::new(gaussian, representation)),
+            Box::new(Ridge(RidgeClassifier::new(
+                &ridges,
+                RandomProjection::new(dim, config.ridge_dim)?,
+                representation,
+            )?)),
+        ]);
     }
-    Ok(baselines)
+    if !routed.stack.loras.is_empty() {
+        routing.push(Box::new(ArrowRouting::new(routed.stack, ARROW_TOP_K)?));
+    }
+    Ok(StepBaselines { routing, scorers })
 }

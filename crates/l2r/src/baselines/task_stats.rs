@@ -1,70 +1,155 @@
-//! What the similarity-routing baselines keep of each task once it is learned, computed from the frozen
-//! embeddings of its training split: EPI's class means and covariance, MoCL's key. Saved beside the task's module
-//! (they depend on the task's data, the backbone and the seed, as the module does) and shared by every task order.
+//! What the baselines keep of each task once it is learned, computed from the frozen features of its training split
+//! (and, for the ridge's regulariser, of its validation split), in every representation the baselines read: class
+//! means and within-class scatter (nearest mean, LDA, EPI), MoCL's key, the ridge's sums. Saved beside the task's
+//! module (they depend on the task's data, the backbone and the seed, as the module does) and shared by every order.
 
-use super::epi::EpiTask;
-use super::mocl::{train_key, KeyTraining};
+use super::config::BaselinesConfig;
+use super::mocl::train_key;
 use crate::backbone::WeightMap;
+use crate::embedded::{EmbeddedExamples, Representation};
 use crate::error::{Error, Result};
-use candle_core::Tensor;
+use crate::statistics::{ClassStatistics, SharedGaussian};
+use crate::statistics::{RandomProjection, RidgeStatistics};
+use candle_core::{Device, Tensor};
+use std::collections::BTreeMap;
 use std::path::Path;
 
-pub struct TaskStatistics {
-    pub epi: EpiTask,
+/// A task's statistics in one representation.
+pub struct RepresentationStatistics {
+    pub classes: ClassStatistics,
     /// MoCL key (d,).
     pub mocl_key: Tensor,
+    pub ridge: RidgeStatistics,
+}
+
+pub struct TaskStatistics {
+    by_representation: BTreeMap<Representation, RepresentationStatistics>,
 }
 
 impl TaskStatistics {
-    /// From the task's frozen training embeddings `features` (n, d) and labels in `0..num_labels`.
+    /// From the task's embedded `train` and `validation` splits, in every representation `config` lists.
     pub fn fit(
-        features: &Tensor,
-        labels: &[usize],
+        train: &EmbeddedExamples,
+        validation: &EmbeddedExamples,
         num_labels: usize,
-        key_training: &KeyTraining,
+        config: &BaselinesConfig,
         seed: u64,
     ) -> Result<Self> {
-        let (mocl_key, _) = train_key(features, key_training, seed)?;
-        Ok(TaskStatistics {
-            epi: EpiTask::fit(features, labels, num_labels)?,
-            mocl_key,
+        let mut by_representation = BTreeMap::new();
+        for &representation in &config.representations {
+            let features = train.features(representation);
+            let projection = RandomProjection::new(features.dim(1)?, config.ridge_dim)?;
+            let (mocl_key, _) = train_key(features, &config.mocl_key, seed)?;
+            let statistics = RepresentationStatistics {
+                classes: ClassStatistics::fit(features, &train.labels, num_labels)?,
+                mocl_key,
+                ridge: RidgeStatistics::fit(
+                    &projection,
+                    (features, &train.labels),
+                    (validation.features(representation), &validation.labels),
+                    num_labels,
+                )?,
+            };
+            by_representation.insert(representation, statistics);
+        }
+        Ok(TaskStatistics { by_representation })
+    }
+
+    /// The statistics in `representation`, if they were computed.
+    pub fn get(&self, representation: Representation) -> Result<&RepresentationStatistics> {
+        self.by_representation.get(&representation).ok_or_else(|| {
+            Error::invalid(format!(
+                "no task statistics at the {} representation; add it to [baselines] representations",
+                representation.name()
+            ))
         })
     }
 
     pub fn save(&self, path: &Path) -> Result<()> {
-        crate::io::write_safetensors(
-            path,
-            vec![
-                ("epi.class_means".into(), self.epi.class_means.clone()),
-                ("epi.scatter".into(), self.epi.scatter.clone()),
+        let mut tensors = Vec::new();
+        for (representation, stats) in &self.by_representation {
+            let key = |name: &str| format!("{}.{name}", representation.name());
+            tensors.extend([
+                (key("class_means"), stats.classes.class_means.clone()),
+                (key("scatter"), stats.classes.scatter.clone()),
                 (
-                    "epi.count".into(),
-                    Tensor::new(&[self.epi.count as f32], &candle_core::Device::Cpu)?,
+                    key("count"),
+                    Tensor::new(&[stats.classes.count as f32], &Device::Cpu)?,
                 ),
-                ("mocl.key".into(), self.mocl_key.clone()),
-            ],
-        )
+                (key("mocl_key"), stats.mocl_key.clone()),
+                (key("ridge.gram"), stats.ridge.gram.clone()),
+                (key("ridge.cross"), stats.ridge.cross.clone()),
+                (
+                    key("ridge.validation_gram"),
+                    stats.ridge.validation_gram.clone(),
+                ),
+                (
+                    key("ridge.validation_cross"),
+                    stats.ridge.validation_cross.clone(),
+                ),
+            ]);
+        }
+        crate::io::write_safetensors(path, tensors)
     }
 
-    /// Loads statistics of a task with `num_labels` classes in a `dim`-wide embedding space.
-    pub fn load(path: &Path, num_labels: usize, dim: usize) -> Result<Self> {
+    /// Loads statistics of a task with `num_labels` classes; `dims` gives each representation's width.
+    pub fn load(
+        path: &Path,
+        num_labels: usize,
+        dims: &[(Representation, usize)],
+        config: &BaselinesConfig,
+    ) -> Result<Self> {
         let weights = WeightMap::load(path)?;
-        Ok(TaskStatistics {
-            epi: EpiTask {
-                class_means: weights.get("epi.class_means", &[num_labels, dim])?,
-                scatter: weights.get("epi.scatter", &[dim, dim])?,
-                count: weights.get("epi.count", &[1])?.to_vec1::<f32>()?[0] as usize,
-            },
-            mocl_key: weights.get("mocl.key", &[dim])?,
-        })
+        let m = config.ridge_dim;
+        let mut by_representation = BTreeMap::new();
+        for &representation in &config.representations {
+            let d = dims
+                .iter()
+                .find(|(r, _)| *r == representation)
+                .map(|&(_, d)| d)
+                .ok_or_else(|| Error::invalid("no width given for a representation"))?;
+            let key = |name: &str| format!("{}.{name}", representation.name());
+            let statistics = RepresentationStatistics {
+                classes: ClassStatistics {
+                    class_means: weights.get(&key("class_means"), &[num_labels, d])?,
+                    scatter: weights.get(&key("scatter"), &[d, d])?,
+                    count: weights.get(&key("count"), &[1])?.to_vec1::<f32>()?[0] as usize,
+                },
+                mocl_key: weights.get(&key("mocl_key"), &[d])?,
+                ridge: RidgeStatistics {
+                    gram: weights.get(&key("ridge.gram"), &[m, m])?,
+                    cross: weights.get(&key("ridge.cross"), &[m, num_labels])?,
+                    validation_gram: weights.get(&key("ridge.validation_gram"), &[m, m])?,
+                    validation_cross: weights
+                        .get(&key("ridge.validation_cross"), &[m, num_labels])?,
+                },
+            };
+            by_representation.insert(representation, statistics);
+        }
+        Ok(TaskStatistics { by_representation })
     }
 }
 
-/// The keys of `tasks` stacked: (T, d).
-pub fn stacked_keys(tasks: &[&TaskStatistics]) -> Result<Tensor> {
+/// The shared-covariance Gaussian of `tasks`' classes in `representation`.
+pub fn shared_gaussian(
+    tasks: &[&TaskStatistics],
+    representation: Representation,
+) -> Result<SharedGaussian> {
+    let classes = tasks
+        .iter()
+        .map(|t| Ok(&t.get(representation)?.classes))
+        .collect::<Result<Vec<_>>>()?;
+    SharedGaussian::new(&classes)
+}
+
+/// The MoCL keys of `tasks` in `representation`, stacked: (T, d).
+pub fn stacked_keys(tasks: &[&TaskStatistics], representation: Representation) -> Result<Tensor> {
     if tasks.is_empty() {
         return Err(Error::invalid("no task statistics to route with"));
     }
-    let keys: Vec<Tensor> = tasks.iter().map(|t| t.mocl_key.clone()).collect();
+    let keys = tasks
+        .iter()
+        .map(|t| Ok(t.get(representation)?.mocl_key.clone()))
+        .collect::<Result<Vec<_>>>()?;
     Ok(Tensor::stack(&keys, 0)?)
 }

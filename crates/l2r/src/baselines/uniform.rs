@@ -2,6 +2,7 @@
 
 use super::routing::{ModuleWeights, RoutingBaseline};
 use crate::compose::Decision;
+use crate::embedded::Features;
 use crate::error::Result;
 use crate::metrics::{Approach, Setup};
 use candle_core::{Device, Tensor};
@@ -11,13 +12,12 @@ pub struct Uniform {
 }
 
 impl RoutingBaseline for Uniform {
-    fn setups(&self) -> &'static [(Setup, Decision)] {
-        const SETUPS: &[(Setup, Decision)] = &[(Setup::cil(Approach::Uniform), Decision::AllHeads)];
-        SETUPS
+    fn setups(&self) -> Vec<(Setup, Decision)> {
+        vec![(Setup::cil(Approach::Uniform), Decision::AllHeads)]
     }
 
-    fn weights(&self, frozen: &Tensor) -> Result<ModuleWeights<'_>> {
-        let shape = (frozen.dim(0)?, self.num_tasks);
+    fn weights(&self, features: &Features) -> Result<ModuleWeights<'_>> {
+        let shape = (features.final_layer.dim(0)?, self.num_tasks);
         Ok(ModuleWeights::PerExample {
             weights: Tensor::full(1.0 / self.num_tasks as f32, shape, &Device::Cpu)?,
             mode: None,

@@ -9,6 +9,7 @@
 //! ```
 
 use super::methods::{Method, Variant};
+use super::storage::StorageFacts;
 use super::table::{ComparisonTable, TableRow};
 use crate::continual::{run, RunConfig};
 use crate::error::{Error, Result};
@@ -62,8 +63,17 @@ pub fn compare(
             let started = Instant::now();
             let summary = run(&planned.config, &planned.dir, options.show_progress)?;
             let seconds = started.elapsed().as_secs_f64();
+            // A run that cannot be priced (files moved, an older layout) still reports its accuracies.
+            let facts = StorageFacts::measure(&planned.dir, &planned.config).ok();
             rows.extend(planned.methods.iter().map(|m| {
-                TableRow::from_summary(&benchmark.name, m, &summary, &planned.dir, seconds)
+                TableRow::from_summary(
+                    &benchmark.name,
+                    m,
+                    &summary,
+                    facts.as_ref(),
+                    &planned.dir,
+                    seconds,
+                )
             }));
         }
     }

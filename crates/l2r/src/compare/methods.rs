@@ -4,9 +4,14 @@
 
 use crate::compose::CompositionMode;
 use crate::continual::{ModuleTraining, RunConfig};
+use crate::embedded::Representation;
 use crate::error::{Error, Result};
 use crate::metrics::Approach::*;
 use crate::metrics::Setup;
+
+/// The representations, short, for the table below.
+const F: Representation = Representation::FinalLayer;
+const L: Representation = Representation::AllLayers;
 use crate::peft::PeftConfig;
 use crate::router::{FitSchedule, GateKind, RouterScope};
 
@@ -114,7 +119,7 @@ const fn method(
 }
 
 /// Every method, baselines first, then L2R and its ablations.
-pub const METHODS: [Method; 21] = [
+pub const METHODS: [Method; 31] = [
     method(
         "oracle",
         "task oracle: each task's own module and head (TIL upper bound)",
@@ -151,27 +156,107 @@ pub const METHODS: [Method; 21] = [
         "mocl",
         "MoCL-style: trained task keys, softmax(8·cos) weights, outputs averaged",
         Variant::Base,
-        Some(Setup::til(Mocl)),
-        Some(Setup::cil(Mocl)),
-        Some(Setup::routing(Mocl)),
+        Some(Setup::til(Mocl(F))),
+        Some(Setup::cil(Mocl(F))),
+        Some(Setup::routing(Mocl(F))),
     ),
     method(
         "epi",
         "EPI-style: Mahalanobis task identification, then that task's module and head",
         Variant::Base,
         Some(Setup::til(Oracle)),
-        Some(Setup::cil(Epi)),
-        Some(Setup::routing(Epi)),
+        Some(Setup::cil(Epi(F))),
+        Some(Setup::routing(Epi(F))),
     ),
     method(
         "dam",
         "DAM-style: top-2 centroid softmax (T = 0.01), parameters merged per example",
         Variant::Base,
-        Some(Setup::til(Dam)),
-        Some(Setup::cil(Dam)),
-        Some(Setup::routing(Dam)),
+        Some(Setup::til(Dam(F))),
+        Some(Setup::cil(Dam(F))),
+        Some(Setup::routing(Dam(F))),
     ),
-    method("dam-top-task", "DAM-style routing, then the head of the nearest centroid's task (DAM's other CIL rule)", Variant::Base, Some(Setup::til(Dam)), Some(Setup::cil(DamTopTask)), Some(Setup::routing(Dam))),
+    method("dam-top-task", "DAM-style routing, then the head of the nearest centroid's task (DAM's other CIL rule)", Variant::Base, Some(Setup::til(Dam(F))), Some(Setup::cil(DamTopTask(F))), Some(Setup::routing(Dam(F)))),
+    method(
+        "mocl-layers",
+        "MoCL-style on every frozen layer's pooled state (the routers' input)",
+        Variant::Base,
+        Some(Setup::til(Mocl(L))),
+        Some(Setup::cil(Mocl(L))),
+        Some(Setup::routing(Mocl(L))),
+    ),
+    method(
+        "epi-layers",
+        "EPI-style on every frozen layer's pooled state (the routers' input)",
+        Variant::Base,
+        Some(Setup::til(Oracle)),
+        Some(Setup::cil(Epi(L))),
+        Some(Setup::routing(Epi(L))),
+    ),
+    method(
+        "dam-layers",
+        "DAM-style on every frozen layer's pooled state (the routers' input)",
+        Variant::Base,
+        Some(Setup::til(Dam(L))),
+        Some(Setup::cil(Dam(L))),
+        Some(Setup::routing(Dam(L))),
+    ),
+    method(
+        "dam-top-task-layers",
+        "DAM-style route-then-classify on every frozen layer's pooled state",
+        Variant::Base,
+        Some(Setup::til(Dam(L))),
+        Some(Setup::cil(DamTopTask(L))),
+        Some(Setup::routing(Dam(L))),
+    ),
+    method(
+        "ncm",
+        "no module: nearest class mean by cosine on the final layer (SimpleCIL-style)",
+        Variant::Base,
+        Some(Setup::til(NearestMean(F))),
+        Some(Setup::cil(NearestMean(F))),
+        Some(Setup::routing(NearestMean(F))),
+    ),
+    method(
+        "ncm-layers",
+        "no module: nearest class mean by cosine on every layer's pooled state",
+        Variant::Base,
+        Some(Setup::til(NearestMean(L))),
+        Some(Setup::cil(NearestMean(L))),
+        Some(Setup::routing(NearestMean(L))),
+    ),
+    method(
+        "lda",
+        "no module: shared-covariance Gaussian per class (LDA) on the final layer",
+        Variant::Base,
+        Some(Setup::til(SharedGaussian(F))),
+        Some(Setup::cil(SharedGaussian(F))),
+        Some(Setup::routing(SharedGaussian(F))),
+    ),
+    method(
+        "lda-layers",
+        "no module: shared-covariance Gaussian per class (LDA) on every layer's pooled state",
+        Variant::Base,
+        Some(Setup::til(SharedGaussian(L))),
+        Some(Setup::cil(SharedGaussian(L))),
+        Some(Setup::routing(SharedGaussian(L))),
+    ),
+    method(
+        "ridge",
+        "no module: ridge on a random ReLU projection of the final layer (RanPAC-style)",
+        Variant::Base,
+        Some(Setup::til(RandomRidge(F))),
+        Some(Setup::cil(RandomRidge(F))),
+        Some(Setup::routing(RandomRidge(F))),
+    ),
+    method(
+        "ridge-layers",
+        "no module: ridge on a random ReLU projection of every layer's pooled state (RanPAC-style)",
+        Variant::Base,
+        Some(Setup::til(RandomRidge(L))),
+        Some(Setup::cil(RandomRidge(L))),
+        Some(Setup::routing(RandomRidge(L))),
+    ),
     method("arrow", "Arrow: zero-shot per-token routing by the LoRA updates' top singular vectors (LoRA modules)", Variant::Lora, Some(Setup::til(Arrow)), Some(Setup::cil(Arrow)), None),
     method(
         "l2r-wavg",
@@ -250,8 +335,9 @@ pub const METHODS: [Method; 21] = [
     method("l2r-fit-once", "ablation: routers fitted once, after the last task", Variant::FitOnce, Some(Setup::til(L2r)), Some(Setup::cil(L2r)), Some(Setup::routing(L2r))),
 ];
 
-/// The paper-style comparison: bounds, similarity-routing baselines, L2R in both compositions.
-pub const DEFAULT_METHODS: [&str; 11] = [
+/// The comparison: bounds, similarity-routing baselines and training-free classifiers at every representation, L2R
+/// in both compositions.
+pub const DEFAULT_METHODS: [&str; 21] = [
     "oracle",
     "sequential",
     "multitask",
@@ -260,6 +346,16 @@ pub const DEFAULT_METHODS: [&str; 11] = [
     "epi",
     "dam",
     "dam-top-task",
+    "mocl-layers",
+    "epi-layers",
+    "dam-layers",
+    "dam-top-task-layers",
+    "ncm",
+    "ncm-layers",
+    "lda",
+    "lda-layers",
+    "ridge",
+    "ridge-layers",
     "arrow",
     "l2r-wavg",
     "l2r-merge",

@@ -3,8 +3,10 @@
 
 mod grid;
 mod methods;
+mod storage;
 mod table;
 
 pub use grid::{compare, GridBenchmark, GridOptions};
 pub use methods::{parse_methods, Method, Variant, DEFAULT_METHODS, METHODS};
+pub use storage::{Storage, StorageFacts};
 pub use table::{ComparisonTable, TableRow};

@@ -2,6 +2,7 @@
 //! CSV (one row per benchmark, method and metric, for plotting) and JSON (everything, for scripts).
 
 use super::methods::Method;
+use super::storage::{Storage, StorageFacts};
 use crate::continual::RunSummary;
 use crate::error::Result;
 use crate::metrics::{MeanStd, Setup};
@@ -27,6 +28,9 @@ pub struct TableRow {
     pub cil_bwt: Option<MeanStd>,
     /// Share of test examples routed mostly to their own task's module, after the last task.
     pub routing_accuracy: Option<MeanStd>,
+    /// What the method keeps (of the CIL setup's approach), when the run's files could be measured.
+    #[serde(default)]
+    pub storage: Option<Storage>,
     /// The run folder the numbers come from, and the wall time this invocation spent on it.
     pub run_dir: PathBuf,
     pub seconds: f64,
@@ -37,6 +41,7 @@ impl TableRow {
         benchmark: &str,
         method: &Method,
         summary: &RunSummary,
+        facts: Option<&StorageFacts>,
         run_dir: &Path,
         seconds: f64,
     ) -> Self {
@@ -59,6 +64,10 @@ impl TableRow {
                 .routing
                 .and_then(|s| summary.routing_accuracy.get(&s))
                 .copied(),
+            storage: facts.and_then(|f| {
+                let setup = method.cil.or(method.til)?;
+                Some(f.storage(setup.approach))
+            }),
             run_dir: run_dir.to_owned(),
             seconds,
         }
@@ -127,7 +136,7 @@ impl ComparisonTable {
         for b in benchmarks {
             let _ = write!(
                 text,
-                "\n### {b}\n\n| method | TIL | CIL | CIL BWT | routing accuracy | sequences | run |\n|---|---|---|---|---|---|---|\n"
+                "\n### {b}\n\n| method | TIL | CIL | CIL BWT | routing accuracy | kept per task | kept once | sequences | run |\n|---|---|---|---|---|---|---|---|---|\n"
             );
             for row in self.rows.iter().filter(|r| r.benchmark == b) {
                 let n = [row.til, row.cil]
@@ -138,12 +147,14 @@ impl ComparisonTable {
                     .unwrap_or(0);
                 let _ = writeln!(
                     text,
-                    "| {} | {} | {} | {} | {} | {n} | `{}` |",
+                    "| {} | {} | {} | {} | {} | {} | {} | {n} | `{}` |",
                     row.method,
                     cell(row.til),
                     cell(row.cil),
                     cell(row.cil_bwt),
                     cell(row.routing_accuracy),
+                    bytes(row.storage.map(|s| s.per_task)),
+                    bytes(row.storage.map(|s| s.fixed)),
                     row.run_dir.display()
                 );
             }
@@ -190,6 +201,16 @@ fn first_appearances<'a>(names: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
 }
 
 /// `0.767 ± 0.021`, or a dash where the method has no such setup.
+/// "1.2 MB", "35 kB", "–".
+fn bytes(value: Option<f64>) -> String {
+    match value {
+        None => "–".into(),
+        Some(v) if v >= 1e6 => format!("{:.1} MB", v / 1e6),
+        Some(v) if v >= 1e3 => format!("{:.0} kB", v / 1e3),
+        Some(v) => format!("{v:.0} B"),
+    }
+}
+
 fn cell(value: Option<MeanStd>) -> String {
     value.map_or_else(|| "—".into(), |v| format!("{:.3} ± {:.3}", v.mean, v.std))
 }
@@ -224,6 +245,7 @@ mod tests {
             cil: Some(ms(cil)),
             cil_bwt: None,
             routing_accuracy: None,
+            storage: None,
             run_dir: PathBuf::from("runs/x"),
             seconds: 1.0,
         }

@@ -6,7 +6,7 @@ use crate::compose::CompositionMode;
 use crate::data::BenchmarkSize;
 use crate::error::{Error, Result};
 use crate::peft::PeftConfig;
-use crate::router::RouterConfig;
+use crate::router::{PriorReference, RouterConfig};
 use crate::train::TrainConfig;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -132,10 +132,23 @@ pub struct RunConfig {
     /// Options of the baselines evaluated beside the method (MoCL's key training).
     #[serde(default)]
     pub baselines: BaselinesConfig,
+    /// Which split every setup is evaluated on: `test` (default, what results report) or `validation` (to choose
+    /// settings without looking at test data; the modules' early stopping already saw it, so absolute numbers are
+    /// optimistic, but every method shares that bias).
+    #[serde(default)]
+    pub evaluate_on: EvaluationSplit,
     /// A folder shared by runs whose modules are the same (same backbone, tasks, sizes, module and training
     /// settings): a module trained by one run is reused by the others. Unset: modules live in the run folder.
     #[serde(default)]
     pub module_cache: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EvaluationSplit {
+    #[default]
+    Test,
+    Validation,
 }
 
 pub(crate) fn default_backbone() -> BackboneName {
@@ -223,8 +236,30 @@ impl RunConfig {
         }
         self.module.validate()?;
         self.train.validate()?;
-        self.router.validate()
+        self.baselines.validate()?;
+        self.router.validate()?;
+        check_gaussian_prior(&self.router, &self.baselines)
     }
+}
+
+/// The Gaussian prior reads the tasks' class statistics in the routers' representation, which exist only where the
+/// baselines are computed.
+pub(crate) fn check_gaussian_prior(
+    router: &RouterConfig,
+    baselines: &BaselinesConfig,
+) -> Result<()> {
+    let representation = router.input.representation();
+    if router.prior_reference == PriorReference::Gaussian
+        && !baselines.representations.contains(&representation)
+    {
+        return Err(Error::invalid(format!(
+            "prior_reference = \"gaussian\" reads the tasks' statistics at the routers' representation ({}); \
+             add \"{}\" to [baselines] representations",
+            representation.name(),
+            representation.name()
+        )));
+    }
+    Ok(())
 }
 
 /// toml's message, with the line number made explicit.

@@ -4,9 +4,11 @@
 
 use super::evaluation::StepEvaluation;
 use crate::backbone::{TextTokenizer, TokenBatch};
-use crate::baselines::{step_baselines, ModuleWeights, RoutingBaseline, TaskStatistics};
+use crate::baselines::{
+    step_baselines, BaselinesConfig, ClassScorer, ModuleWeights, RoutingBaseline, TaskStatistics,
+};
 use crate::compose::{argmax, label_offsets, Decision, FixedWeights, Routed, Scores};
-use crate::embedded::EmbeddedExamples;
+use crate::embedded::{EmbeddedExamples, Features};
 use crate::error::Result;
 use crate::metrics::{classification_scores, Approach, Setting, Setup};
 use crate::router::{adapt_router, RouterNetwork, RouterObjective, RouterWeights};
@@ -31,9 +33,10 @@ pub fn evaluate_step(
     network: &RouterNetwork,
     memory: &EmbeddedExamples,
     seen: &SeenTasks,
+    baselines: &BaselinesConfig,
     show_progress: bool,
 ) -> Result<StepEvaluation> {
-    let baselines = step_baselines(routed, seen.statistics, memory)?;
+    let baselines = step_baselines(routed, seen.statistics, memory, baselines)?;
     let total: usize = seen.tests.iter().map(|t| t.len()).sum();
     let bar = crate::train::progress_bar(show_progress, total as u64);
     bar.set_message("evaluating");
@@ -42,8 +45,12 @@ pub fn evaluate_step(
         .insert(Setup::til(Approach::Oracle), seen.oracle.to_vec());
     let offsets = routed.label_offsets();
     for (task, test) in seen.tests.iter().enumerate() {
-        let p = predict_task(routed, network, memory, &baselines, test, task)?;
+        let mut p = predict_task(routed, network, memory, &baselines.routing, test, task)?;
         bar.inc(test.len() as u64);
+        for scorer in &baselines.scorers {
+            p.by_setup
+                .extend(scorer_predictions(scorer.as_ref(), routed, test, task)?);
+        }
         let targets = Targets::new(test, task, offsets[task]);
         for (setup, predicted) in &p.by_setup {
             let value = targets.accuracy(setup.setting, predicted);
@@ -143,7 +150,7 @@ fn predict_task(
             rows.iter().map(|&i| i as u32).collect::<Vec<_>>(),
             &Device::Cpu,
         )?;
-        let frozen = test.frozen.index_select(&rows, 0)?;
+        let features = test.rows(&rows)?;
         let routing = test
             .features(network.config.input.representation())
             .index_select(&rows, 0)?;
@@ -164,7 +171,7 @@ fn predict_task(
                 routed,
                 baseline.as_ref(),
                 &batch,
-                &frozen,
+                &features,
                 task,
             )?);
         }
@@ -232,10 +239,10 @@ fn baseline_predictions(
     routed: &Routed,
     baseline: &dyn RoutingBaseline,
     batch: &TokenBatch,
-    frozen: &Tensor,
+    features: &Features,
     task: usize,
 ) -> Result<Vec<(Setup, Vec<usize>)>> {
-    let (logits, top) = match baseline.weights(frozen)? {
+    let (logits, top) = match baseline.weights(features)? {
         ModuleWeights::PerExample { weights, mode } => {
             let composed = Routed {
                 mode: mode.unwrap_or(routed.mode),
@@ -255,9 +262,38 @@ fn baseline_predictions(
     };
     baseline
         .setups()
-        .iter()
-        .map(|&(setup, decision)| Ok((setup, decision.predict(routed, &scores, task)?)))
+        .into_iter()
+        .map(|(setup, decision)| Ok((setup, decision.predict(routed, &scores, task)?)))
         .collect()
+}
+
+/// A training-free classifier's predictions on every test example of `task`: its best class overall (CIL), that
+/// class's task (routing) and its best class of the task's own (TIL).
+fn scorer_predictions(
+    scorer: &dyn ClassScorer,
+    routed: &Routed,
+    test: &EmbeddedExamples,
+    task: usize,
+) -> Result<Vec<(Setup, Vec<usize>)>> {
+    let scores = scorer.scores(&test.all_features())?;
+    let offsets = routed.label_offsets();
+    let own = scores.narrow(1, offsets[task], routed.heads[task].num_labels())?;
+    let cil = argmax(&scores)?;
+    let routing = cil
+        .iter()
+        .map(|&class| {
+            offsets
+                .iter()
+                .rposition(|&start| start <= class)
+                .unwrap_or(0)
+        })
+        .collect();
+    let approach = scorer.approach();
+    Ok(vec![
+        (Setup::til(approach), argmax(&own)?),
+        (Setup::routing(approach), routing),
+        (Setup::cil(approach), cil),
+    ])
 }
 
 /// One module shared by every task (sequential fine-tuning, multitask training), evaluated as `approach`: setups

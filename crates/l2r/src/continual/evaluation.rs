@@ -1,5 +1,6 @@
 //! What one step's evaluation holds (`eval-step<k>.json`): per setup, an accuracy on each task seen so far.
 
+use crate::embedded::Representation;
 use crate::metrics::{Approach, Setup};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -65,7 +66,7 @@ struct StoredEvaluation {
 fn old_field(name: &str) -> Option<Setup> {
     match name {
         "routing_accuracy" => Some(Setup::routing(Approach::L2r)),
-        "dam_routing_accuracy" => Some(Setup::routing(Approach::Dam)),
+        "dam_routing_accuracy" => Some(Setup::routing(Approach::Dam(Representation::FinalLayer))),
         other => Setup::parse(other),
     }
 }
@@ -103,8 +104,10 @@ mod tests {
         let mut eval = StepEvaluation::empty(1, &["a".into(), "b".into()]);
         eval.accuracy
             .insert(Setup::cil(Approach::L2r), vec![0.5, 0.75]);
-        eval.accuracy
-            .insert(Setup::routing(Approach::Epi), vec![1.0, 0.0]);
+        eval.accuracy.insert(
+            Setup::routing(Approach::Epi(Representation::FinalLayer)),
+            vec![1.0, 0.0],
+        );
         eval.mean_weights = vec![vec![0.6, 0.4], vec![0.3, 0.7]];
         let json = serde_json::to_string(&eval).unwrap();
         assert!(json.contains("\"routing_epi\""), "{json}");
@@ -122,9 +125,18 @@ mod tests {
         let eval: StepEvaluation = serde_json::from_str(old).unwrap();
         assert_eq!(eval.row(Setup::cil(Approach::L2r)), [0.7, 0.6]);
         assert_eq!(eval.row(Setup::routing(Approach::L2r)), [0.95, 0.9]);
-        assert_eq!(eval.row(Setup::routing(Approach::Dam)), [0.9, 0.7]);
-        assert_eq!(eval.row(Setup::cil(Approach::Epi)), [0.75, 0.7]);
-        assert_eq!(eval.row(Setup::til(Approach::Dam)), [0.8, 0.8]);
+        assert_eq!(
+            eval.row(Setup::routing(Approach::Dam(Representation::FinalLayer))),
+            [0.9, 0.7]
+        );
+        assert_eq!(
+            eval.row(Setup::cil(Approach::Epi(Representation::FinalLayer))),
+            [0.75, 0.7]
+        );
+        assert_eq!(
+            eval.row(Setup::til(Approach::Dam(Representation::FinalLayer))),
+            [0.8, 0.8]
+        );
         assert_eq!(eval.cil_weighted_f1, [0.69, 0.58]);
         assert_eq!(eval.accuracy.len(), 13);
         assert!(eval

@@ -5,7 +5,7 @@
 //! <run>/config.toml                     the config the run began with (grown by later seeds and orders)
 //! <run>/metrics.json                    mean ± std over seeds × orders
 //! <run>/report.html                     `l2r report`
-//! <modules>/seed<S>/<task>/             module.safetensors, head.safetensors, task.json, baselines.safetensors:
+//! <modules>/seed<S>/<task>/             module.safetensors, head.safetensors, task.json, statistics.safetensors:
 //!                                       shared by every order of a seed
 //! <modules>/seed<S>/multitask.joint/    the multitask bound's one module and head
 //!     where <modules> is <run>/modules, or <module_cache>/<benchmark>-<key> (shared across runs)
@@ -123,7 +123,7 @@ impl RunLayout {
 
     /// What the routing baselines keep of a task: beside its isolated module, since it depends on the same data.
     pub fn statistics(&self, seed: u64, task: &str) -> PathBuf {
-        self.modules(seed).join(task).join("baselines.safetensors")
+        self.modules(seed).join(task).join("statistics.safetensors")
     }
 
     /// The multitask bound's module and head over every task's classes.

@@ -13,10 +13,14 @@ mod sequence;
 mod shared_module;
 mod summary;
 
-pub use config::{MemoryConfig, ModuleTraining, RunConfig, TaskFileFormat, UserTask};
+pub(crate) use config::check_gaussian_prior;
+pub use config::{
+    EvaluationSplit, MemoryConfig, ModuleTraining, RunConfig, TaskFileFormat, UserTask,
+};
 pub use evaluate::{evaluate_step, SeenTasks};
 pub use evaluation::StepEvaluation;
 pub use layout::{RunLayout, SequenceLayout};
 pub use modules::{embed, ensure_trained, statistics_at, TrainingStart};
 pub use run::run;
+pub(crate) use sequence::prior_sources;
 pub use summary::{RunSummary, SequenceMetrics};

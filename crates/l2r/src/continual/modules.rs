@@ -1,13 +1,13 @@
 //! Training a task's module and head (or loading them when a run already trained them), and what the routing
 //! baselines keep of a task. Every method's modules come from here: isolated, progressive, sequential, multitask.
 
-use super::config::RunConfig;
+use super::config::{EvaluationSplit, RunConfig};
 use super::layout::RunLayout;
 use crate::backbone::Backbone;
 use crate::baselines::TaskStatistics;
 use crate::compose::ModuleStack;
 use crate::data::{BenchmarkTask, Example};
-use crate::embedded::EmbeddedExamples;
+use crate::embedded::{EmbeddedExamples, Representation};
 use crate::error::Result;
 use crate::head::ClassifierHead;
 use crate::peft::PeftModule;
@@ -53,7 +53,12 @@ pub fn ensure_trained(
         },
         |_, (record, model)| artifacts.save(record, model),
     )?;
-    let oracle = record.test.map(|t| t.accuracy).unwrap_or(0.0);
+    let oracle = match config.evaluate_on {
+        EvaluationSplit::Test => record.test.map(|t| t.accuracy),
+        // The weights kept are those of the best validation epoch, so its accuracy is the module's own.
+        EvaluationSplit::Validation => record.report.map(|r| r.best_validation_accuracy),
+    }
+    .unwrap_or(0.0);
     Ok((model, oracle))
 }
 
@@ -154,17 +159,20 @@ pub fn statistics_at(
     task: &BenchmarkTask,
     seed: u64,
 ) -> Result<TaskStatistics> {
-    let dim = backbone.encoder.hidden_size();
     crate::io::load_or_compute(
         path,
-        |path| TaskStatistics::load(path, task.labels.len(), dim),
+        |path| {
+            let dims = Representation::dims(backbone);
+            TaskStatistics::load(path, task.labels.len(), &dims, &config.baselines)
+        },
         || {
             let train = embed(backbone, &task.train, 0)?;
+            let validation = embed(backbone, &task.validation, 0)?;
             TaskStatistics::fit(
-                &train.frozen,
-                &train.labels,
+                &train,
+                &validation,
                 task.labels.len(),
-                &config.baselines.mocl_key,
+                &config.baselines,
                 seed,
             )
         },
@@ -172,16 +180,21 @@ pub fn statistics_at(
     )
 }
 
-/// The test examples of every task seen so far, each tokenized and embedded the first time it is needed (a resumed
-/// run whose evaluations are all on disk never needs them).
+/// The evaluation examples (the `split` the config evaluates on) of every task seen so far, each tokenized and
+/// embedded the first time it is needed (a resumed run whose evaluations are all on disk never needs them).
 pub fn test_sets<'a>(
     backbone: &Backbone,
     tasks: &[&BenchmarkTask],
+    split: EvaluationSplit,
     tests: &'a mut [Option<EmbeddedExamples>],
 ) -> Result<Vec<&'a EmbeddedExamples>> {
     for (task, slot) in tests.iter_mut().enumerate() {
         if slot.is_none() {
-            *slot = Some(embed(backbone, &tasks[task].test, task)?);
+            let examples = match split {
+                EvaluationSplit::Test => &tasks[task].test,
+                EvaluationSplit::Validation => &tasks[task].validation,
+            };
+            *slot = Some(embed(backbone, examples, task)?);
         }
     }
     Ok(tests.iter().flatten().collect())

@@ -16,8 +16,9 @@ use crate::error::Result;
 use crate::head::ClassifierHead;
 use crate::memory::Memory;
 use crate::peft::PeftModule;
-use crate::router::{fit_router, FitSchedule, RouterNetwork};
+use crate::router::{fit_router_from, FitSchedule, PriorReference, PriorSources, RouterNetwork};
 use crate::train::TaskModel;
+use std::sync::Arc;
 
 /// One seed × order sequence of the method. Returns each step's evaluation and each task's own-module accuracy.
 pub fn routed_sequence(
@@ -78,24 +79,31 @@ pub fn routed_sequence(
             };
             let memory = memory_examples(backbone, &memory, step)?;
             let fit_seed = seed.wrapping_mul(1000).wrapping_add(step as u64);
+            let stat_refs: Vec<&TaskStatistics> = stats.iter().collect();
             let network = ensure_router(
                 config,
                 &sequence,
                 &routed,
                 &memory,
-                step,
-                fit_seed,
+                &stat_refs,
+                (step, fit_seed),
                 show_progress,
             )?;
-            let test_refs = test_sets(backbone, tasks, &mut tests)?;
-            let stat_refs: Vec<&TaskStatistics> = stats.iter().collect();
+            let test_refs = test_sets(backbone, tasks, config.evaluate_on, &mut tests)?;
             let seen = SeenTasks {
                 names: &names[..=step],
                 tests: &test_refs,
                 oracle: &oracle,
                 statistics: &stat_refs,
             };
-            let eval = evaluate_step(&routed, &network, &memory, &seen, show_progress)?;
+            let eval = evaluate_step(
+                &routed,
+                &network,
+                &memory,
+                &seen,
+                &config.baselines,
+                show_progress,
+            )?;
             if show_progress {
                 eprintln!("{}", step_line(&eval));
             }
@@ -130,8 +138,8 @@ fn ensure_router(
     sequence: &SequenceLayout,
     routed: &Routed,
     memory: &EmbeddedExamples,
-    step: usize,
-    fit_seed: u64,
+    statistics: &[&TaskStatistics],
+    (step, fit_seed): (usize, u64),
     show_progress: bool,
 ) -> Result<RouterNetwork> {
     let encoder = &routed.backbone.encoder;
@@ -145,7 +153,35 @@ fn ensure_router(
                 encoder.hidden_size(),
             )
         },
-        || Ok(fit_router(routed, memory, &config.router, fit_seed, show_progress)?.0),
+        || {
+            let sources = prior_sources(config, memory, statistics)?;
+            let fitted = fit_router_from(
+                routed,
+                sources,
+                &config.router,
+                fit_seed,
+                None,
+                show_progress,
+            )?;
+            Ok(fitted.0)
+        },
         |path, network| network.save(path),
     )
+}
+
+/// The memory, and the shared Gaussian of the tasks' statistics in the routers' representation when their prior is
+/// the Gaussian one.
+pub(crate) fn prior_sources<'a>(
+    config: &RunConfig,
+    memory: &'a EmbeddedExamples,
+    statistics: &[&TaskStatistics],
+) -> Result<PriorSources<'a>> {
+    let gaussian = match config.router.prior_reference {
+        PriorReference::Gaussian => Some(Arc::new(crate::baselines::shared_gaussian(
+            statistics,
+            config.router.input.representation(),
+        )?)),
+        _ => None,
+    };
+    Ok(PriorSources { memory, gaussian })
 }

@@ -77,7 +77,7 @@ pub(super) fn sequential_sequence(
                 evaluate_shared_module(
                     &|batch| concatenated_logits(backbone, current, &heads, batch),
                     &backbone.tokenizer,
-                    &test_sets(backbone, tasks, &mut tests)?,
+                    &test_sets(backbone, tasks, config.evaluate_on, &mut tests)?,
                     &label_counts(&tasks[..=step]),
                     &names[..=step],
                     Approach::Sequential,
@@ -126,7 +126,7 @@ pub(super) fn multitask_sequence(
                 Ok(logits.index_select(&columns, 1)?)
             },
             &backbone.tokenizer,
-            &test_sets(backbone, tasks, &mut tests)?,
+            &test_sets(backbone, tasks, config.evaluate_on, &mut tests)?,
             &label_counts(tasks),
             &names,
             Approach::Multitask,

@@ -129,15 +129,20 @@ pub fn summarize(sequences: Vec<SequenceMetrics>) -> RunSummary {
 
 /// The progress line after a step: the mean over tasks of the main setups it has.
 pub fn step_line(eval: &StepEvaluation) -> String {
+    use crate::embedded::Representation::*;
     use Approach::*;
     let shown = [
         ("CIL", Setup::cil(L2r)),
         ("uniform", Setup::cil(Uniform)),
         ("top-task", Setup::cil(L2rTopTask)),
         ("gated", Setup::cil(L2rGated)),
-        ("DAM-style", Setup::cil(Dam)),
-        ("EPI", Setup::cil(Epi)),
-        ("MoCL", Setup::cil(Mocl)),
+        ("DAM-style", Setup::cil(Dam(FinalLayer))),
+        ("EPI", Setup::cil(Epi(FinalLayer))),
+        ("EPI layers", Setup::cil(Epi(AllLayers))),
+        ("MoCL", Setup::cil(Mocl(FinalLayer))),
+        ("LDA layers", Setup::cil(SharedGaussian(AllLayers))),
+        ("ridge", Setup::cil(RandomRidge(FinalLayer))),
+        ("ridge layers", Setup::cil(RandomRidge(AllLayers))),
         ("Arrow", Setup::cil(Arrow)),
         ("sequential CIL", Setup::cil(Sequential)),
         ("multitask CIL", Setup::cil(Multitask)),
@@ -168,8 +173,10 @@ mod tests {
         let mut eval = StepEvaluation::empty(step, &names);
         eval.accuracy
             .insert(Setup::cil(Approach::L2r), cil.to_vec());
-        eval.accuracy
-            .insert(Setup::routing(Approach::Epi), routing.to_vec());
+        eval.accuracy.insert(
+            Setup::routing(Approach::Epi(crate::embedded::Representation::FinalLayer)),
+            routing.to_vec(),
+        );
         eval
     }
 
@@ -177,7 +184,7 @@ mod tests {
     fn routing_accuracy_is_summarised_apart_without_a_bwt() {
         let evals = [step(0, &[0.9], &[1.0]), step(1, &[0.6, 0.8], &[0.5, 0.7])];
         let metrics = sequence_metrics((0, 0), vec!["t0".into(), "t1".into()], &evals, &[0.9, 0.8]);
-        let routing = Setup::routing(Approach::Epi);
+        let routing = Setup::routing(Approach::Epi(crate::embedded::Representation::FinalLayer));
         assert!(!metrics.summaries.contains_key(&routing));
         assert!((metrics.final_routing[&routing] - 0.6).abs() < 1e-12);
         assert_eq!(metrics.matrices[&routing], vec![vec![1.0], vec![0.5, 0.7]]);

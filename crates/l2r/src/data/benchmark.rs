@@ -6,6 +6,7 @@
 //! | `senti4` | vader-tweets, vader-movie, vader-amazon, vader-nyt (negative / neutral / positive each) | AfriSenti: same labels, one task per domain |
 //! | `far5` | bbc (5), spam (2), vader-movie (3), wordnet-noun (8), wordnet-verb (6) | MTL5: a different label set per task |
 //! | `wordnet-cil` | five domain tasks over 21 noun supersenses (see [`WORDNET_CIL_TASKS`]) | WOS: hierarchical, class-incremental |
+//! | `verb-cil` | four tasks over 14 verb supersenses (see [`VERB_CIL_TASKS`]) | related tasks: one domain, a new label set per task |
 //!
 //! How a task is made from its corpus (deterministic in the seed):
 //! 1. Texts already used by an earlier task of the benchmark are dropped, so no text is in two
@@ -26,7 +27,7 @@ use crate::error::{Error, Result};
 use std::collections::{HashMap, HashSet};
 
 /// The names [`load_benchmark`] accepts.
-pub const BENCHMARKS: &[&str] = &["senti4", "far5", "wordnet-cil"];
+pub const BENCHMARKS: &[&str] = &["senti4", "far5", "wordnet-cil", "verb-cil"];
 
 /// Tasks of `senti4`, in natural order.
 pub const SENTI4_TASKS: [&str; 4] = ["vader-tweets", "vader-movie", "vader-amazon", "vader-nyt"];
@@ -100,6 +101,49 @@ pub const WORDNET_CIL_TASKS: [(&str, &[&str]); 5] = [
             "noun.location",
             "noun.possession",
             "noun.time",
+        ],
+    ),
+];
+
+/// The `verb-cil` tasks: WordNet 3.0 verb glosses labelled by supersense, 14 supersenses in 4 tasks of related
+/// meaning (one domain, one style, a new label set per task: the kind of task a user adds to a deployed model, and
+/// the kind on which similarity routing is hardest). Kept apart from `wordnet-cil` (nouns) so that settings chosen
+/// on one can be checked on the other. Synsets per class in `data.verb`:
+///
+/// | task | classes (synsets) |
+/// |---|---|
+/// | `verb-physical` | body 547, contact 2,196, motion 1,408 |
+/// | `verb-mind` | cognition 695, perception 461, emotion 343, communication 1,548 |
+/// | `verb-making` | change 2,383, creation 694, consumption 243 |
+/// | `verb-social` | social 1,106, possession 847, competition 459, stative 756 |
+///
+/// Left out: `verb.weather` (81 synsets). Every class reaches the quick caps; the smaller ones (consumption,
+/// emotion) give proportionally fewer examples at the full size.
+pub const VERB_CIL_TASKS: [(&str, &[&str]); 4] = [
+    (
+        "verb-physical",
+        &["verb.body", "verb.contact", "verb.motion"],
+    ),
+    (
+        "verb-mind",
+        &[
+            "verb.cognition",
+            "verb.perception",
+            "verb.emotion",
+            "verb.communication",
+        ],
+    ),
+    (
+        "verb-making",
+        &["verb.change", "verb.creation", "verb.consumption"],
+    ),
+    (
+        "verb-social",
+        &[
+            "verb.social",
+            "verb.possession",
+            "verb.competition",
+            "verb.stative",
         ],
     ),
 ];
@@ -351,8 +395,12 @@ fn builtin_datasets(name: &str) -> Result<(Vec<Dataset>, Vec<Vec<usize>>)> {
             FIVE_TASK_ORDERS.iter().map(|o| o.to_vec()).collect(),
         )),
         "wordnet-cil" => Ok((
-            wordnet_cil_datasets()?,
+            supersense_tasks(WordnetPos::Noun, &WORDNET_CIL_TASKS)?,
             FIVE_TASK_ORDERS.iter().map(|o| o.to_vec()).collect(),
+        )),
+        "verb-cil" => Ok((
+            supersense_tasks(WordnetPos::Verb, &VERB_CIL_TASKS)?,
+            SENTI4_ORDERS.iter().map(|o| o.to_vec()).collect(),
         )),
         _ => Err(Error::invalid(format!(
             "unknown benchmark '{name}': known benchmarks are {}",
@@ -365,17 +413,14 @@ fn load_all(names: &[&str]) -> Result<Vec<Dataset>> {
     names.iter().map(|&n| load_builtin(n)).collect()
 }
 
-/// Loads the 21 supersenses at once (so repeated glosses are dropped across all of them) and
-/// cuts the result into the [`WORDNET_CIL_TASKS`].
-fn wordnet_cil_datasets() -> Result<Vec<Dataset>> {
-    let classes: Vec<&str> = WORDNET_CIL_TASKS
-        .iter()
-        .flat_map(|(_, c)| c.iter().copied())
-        .collect();
-    let all = load_wordnet(WordnetPos::Noun, &classes)?;
-    let mut datasets = Vec::with_capacity(WORDNET_CIL_TASKS.len());
+/// Loads every supersense of `tasks` at once (so repeated glosses are dropped across all of them) and cuts the
+/// result into the tasks.
+fn supersense_tasks(pos: WordnetPos, tasks: &[(&str, &[&str])]) -> Result<Vec<Dataset>> {
+    let classes: Vec<&str> = tasks.iter().flat_map(|(_, c)| c.iter().copied()).collect();
+    let all = load_wordnet(pos, &classes)?;
+    let mut datasets = Vec::with_capacity(tasks.len());
     let mut first = 0;
-    for (name, task_classes) in WORDNET_CIL_TASKS {
+    for &(name, task_classes) in tasks {
         let range = first..first + task_classes.len();
         datasets.push(Dataset {
             name: name.to_owned(),
@@ -796,6 +841,7 @@ mod tests {
             ("senti4", &["vader"][..]),
             ("far5", &["bbc", "spamassassin", "vader", "wordnet"][..]),
             ("wordnet-cil", &["wordnet"][..]),
+            ("verb-cil", &["wordnet"][..]),
         ] {
             if assets
                 .iter()
@@ -829,6 +875,7 @@ mod tests {
             let expected: Vec<usize> = match name {
                 "senti4" => vec![3, 3, 3, 3],
                 "far5" => vec![5, 2, 3, 8, 6],
+                "verb-cil" => vec![3, 4, 3, 4],
                 _ => vec![4, 4, 4, 5, 4],
             };
             let got: Vec<usize> = datasets.iter().map(|d| d.labels.len()).collect();

@@ -63,7 +63,9 @@ impl LibraryConfig {
     pub fn validate(&self) -> Result<()> {
         self.module.validate()?;
         self.train.validate()?;
-        self.router.validate()
+        self.baselines.validate()?;
+        self.router.validate()?;
+        crate::continual::check_gaussian_prior(&self.router, &self.baselines)
     }
 
     /// The same settings as a run config (isolated modules, one seed), for the run's training and routing code.
@@ -84,6 +86,7 @@ impl LibraryConfig {
             router: self.router.clone(),
             composition: self.composition,
             baselines: self.baselines.clone(),
+            evaluate_on: crate::continual::EvaluationSplit::Test,
             module_cache: None,
         }
     }

@@ -9,7 +9,7 @@ use crate::baselines::TaskStatistics;
 use crate::compose::{ModuleStack, Routed};
 use crate::continual::{evaluate_step, RunConfig, SeenTasks, StepEvaluation};
 use crate::data::Example;
-use crate::embedded::EmbeddedExamples;
+use crate::embedded::{EmbeddedExamples, Representation};
 use crate::error::Result;
 use crate::head::ClassifierHead;
 use crate::memory::Memory;
@@ -57,14 +57,7 @@ pub fn build_generation(
                 crate::continual::embed(backbone, &test, index)
             })
             .collect::<Result<Vec<_>>>()?;
-        let dim = backbone.encoder.hidden_size();
-        let statistics = plan
-            .tasks
-            .iter()
-            .map(|(task, folder)| {
-                TaskStatistics::load(&folder.statistics(), task.labels.len(), dim)
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let statistics = load_statistics(config, backbone, plan)?;
         let names: Vec<String> = plan.tasks.iter().map(|(t, _)| t.name.clone()).collect();
         let seen = SeenTasks {
             names: &names,
@@ -72,7 +65,14 @@ pub fn build_generation(
             oracle: &oracle,
             statistics: &statistics.iter().collect::<Vec<_>>(),
         };
-        evaluate_step(&routed, &network, &memory, &seen, show_progress)
+        evaluate_step(
+            &routed,
+            &network,
+            &memory,
+            &seen,
+            &config.baselines,
+            show_progress,
+        )
     })?;
     let manifest = Manifest {
         generation: plan.number,
@@ -156,9 +156,15 @@ fn ensure_router(
                 _ => None,
             };
             let seed = config.seeds[0].wrapping_mul(1000).wrapping_add(plan.number);
+            let statistics = load_statistics(config, routed.backbone, plan)?;
+            let sources = crate::continual::prior_sources(
+                config,
+                memory,
+                &statistics.iter().collect::<Vec<_>>(),
+            )?;
             let (network, _) = fit_router_from(
                 routed,
-                memory,
+                sources,
                 &config.router,
                 seed,
                 warm.as_ref(),
@@ -168,4 +174,24 @@ fn ensure_router(
         },
         |path, network| network.save(path),
     )
+}
+
+/// The statistics of every task of `plan`, in run order.
+fn load_statistics(
+    config: &RunConfig,
+    backbone: &Backbone,
+    plan: &GenerationPlan,
+) -> Result<Vec<TaskStatistics>> {
+    let dims = Representation::dims(backbone);
+    plan.tasks
+        .iter()
+        .map(|(task, folder)| {
+            TaskStatistics::load(
+                &folder.statistics(),
+                task.labels.len(),
+                &dims,
+                &config.baselines,
+            )
+        })
+        .collect()
 }

@@ -5,7 +5,7 @@
 //! <lib>/CURRENT                      the generation that serves (its number), replaced by rename
 //! <lib>/library.lock                 the pid of the one writer, while it writes
 //! <lib>/tasks/<name>-g<N>/           a task added in generation N, immutable: module.safetensors,
-//!                                    head.safetensors, task.json, baselines.safetensors (statistics),
+//!                                    head.safetensors, task.json, statistics.safetensors (statistics),
 //!                                    memory.json (its memory sample), test.json (its held-back test split)
 //! <lib>/generations/<N>/             immutable: manifest.json (written last), router.safetensors, evaluation.json
 //! <lib>/staging/<change>/            a change in progress (plan.json, task/, generation/): `--resume` finishes it
@@ -91,7 +91,7 @@ impl TaskFolder {
     }
 
     pub fn statistics(&self) -> PathBuf {
-        self.dir.join("baselines.safetensors")
+        self.dir.join("statistics.safetensors")
     }
 
     pub fn memory(&self) -> PathBuf {

@@ -3,6 +3,7 @@
 //! short name (`cil`, `til_routed`, `cil_dam_top_task`, `routing_epi`, …), the names run folders have always used,
 //! so old `eval-step*.json` files still load.
 
+use crate::embedded::Representation;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -35,7 +36,8 @@ impl Setting {
     }
 }
 
-/// How a prediction is made: L2R (its routers and decision rules), or a bound or baseline on the same modules.
+/// How a prediction is made: L2R (its routers and decision rules), or a bound or baseline on the same modules. A
+/// baseline that reads a frozen representation names it; the final layer's keeps the name it always had.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Approach {
     /// Each task's own module and head.
@@ -48,13 +50,31 @@ pub enum Approach {
     L2rTopTask,
     /// Every module weighted equally.
     Uniform,
-    Dam,
-    DamTopTask,
-    Epi,
-    Mocl,
+    Dam(Representation),
+    DamTopTask(Representation),
+    Epi(Representation),
+    Mocl(Representation),
     Arrow,
     Sequential,
     Multitask,
+    /// Training-free, no module: cosine to each class's mean frozen feature.
+    NearestMean(Representation),
+    /// Training-free, no module: one Gaussian per class with a covariance shared by every class (LDA).
+    SharedGaussian(Representation),
+    /// Training-free, no module: ridge regression on a random ReLU projection of the frozen features.
+    RandomRidge(Representation),
+}
+
+/// `base` for the final layer (the name it always had), `layers` for every layer.
+fn by_representation(
+    representation: Representation,
+    base: &'static str,
+    layers: &'static str,
+) -> &'static str {
+    match representation {
+        Representation::FinalLayer => base,
+        Representation::AllLayers => layers,
+    }
 }
 
 impl Approach {
@@ -66,30 +86,55 @@ impl Approach {
             Approach::L2rGated => "gated",
             Approach::L2rTopTask => "top_task",
             Approach::Uniform => "uniform",
-            Approach::Dam => "dam",
-            Approach::DamTopTask => "dam_top_task",
-            Approach::Epi => "epi",
-            Approach::Mocl => "mocl",
+            Approach::Dam(r) => by_representation(r, "dam", "dam_layers"),
+            Approach::DamTopTask(r) => by_representation(r, "dam_top_task", "dam_top_task_layers"),
+            Approach::Epi(r) => by_representation(r, "epi", "epi_layers"),
+            Approach::Mocl(r) => by_representation(r, "mocl", "mocl_layers"),
             Approach::Arrow => "arrow",
             Approach::Sequential => "sequential",
             Approach::Multitask => "multitask",
+            Approach::NearestMean(r) => by_representation(r, "ncm", "ncm_layers"),
+            Approach::SharedGaussian(r) => by_representation(r, "lda", "lda_layers"),
+            Approach::RandomRidge(r) => by_representation(r, "ridge", "ridge_layers"),
         }
     }
 
-    pub fn display_name(self) -> &'static str {
+    /// The frozen representation the approach reads, if it reads one of its own.
+    pub fn representation(self) -> Option<Representation> {
         match self {
+            Approach::Dam(r)
+            | Approach::DamTopTask(r)
+            | Approach::Epi(r)
+            | Approach::Mocl(r)
+            | Approach::NearestMean(r)
+            | Approach::SharedGaussian(r)
+            | Approach::RandomRidge(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// For people: "EPI-style", "EPI-style, all layers".
+    pub fn display_name(self) -> String {
+        let base = match self {
             Approach::Oracle => "Task oracle",
             Approach::L2r => "L2R",
             Approach::L2rGated => "L2R, joint rule",
             Approach::L2rTopTask => "L2R, route then classify",
             Approach::Uniform => "Uniform average",
-            Approach::Dam => "DAM-style",
-            Approach::DamTopTask => "DAM-style, route then classify",
-            Approach::Epi => "EPI-style",
-            Approach::Mocl => "MoCL-style",
+            Approach::Dam(_) => "DAM-style",
+            Approach::DamTopTask(_) => "DAM-style, route then classify",
+            Approach::Epi(_) => "EPI-style",
+            Approach::Mocl(_) => "MoCL-style",
             Approach::Arrow => "Arrow",
             Approach::Sequential => "Sequential fine-tuning",
             Approach::Multitask => "Multitask training",
+            Approach::NearestMean(_) => "Nearest class mean (no module)",
+            Approach::SharedGaussian(_) => "Shared-covariance Gaussian, LDA (no module)",
+            Approach::RandomRidge(_) => "Random-projection ridge, RanPAC-style (no module)",
+        };
+        match self.representation() {
+            Some(Representation::AllLayers) => format!("{base}, all layers"),
+            _ => base.to_string(),
         }
     }
 
@@ -102,17 +147,26 @@ impl Approach {
             }
             Approach::L2rTopTask => "the head of the module the routers weight most",
             Approach::Uniform => "every module weighted equally, argmax over all heads",
-            Approach::Dam => {
+            Approach::Dam(_) => {
                 "top-2 task centroids by cosine, softmax at T = 0.01, module parameters merged per example"
             }
-            Approach::DamTopTask => "DAM-style merge, then the head of the nearest centroid's task",
-            Approach::Epi => {
+            Approach::DamTopTask(_) => "DAM-style merge, then the head of the nearest centroid's task",
+            Approach::Epi(_) => {
                 "Mahalanobis distance to class means (pooled covariance) picks the task, then its module and head"
             }
-            Approach::Mocl => "trained task keys, softmax(8 · cos) weights, module outputs averaged",
+            Approach::Mocl(_) => "trained task keys, softmax(8 · cos) weights, module outputs averaged",
             Approach::Arrow => "zero-shot per-token routing by each LoRA update's top singular vector",
             Approach::Sequential => "one module fine-tuned on each task in turn (lower bound)",
             Approach::Multitask => "one module and head trained on every task at once (upper bound)",
+            Approach::NearestMean(_) => {
+                "no module: the class whose mean frozen feature is nearest by cosine (SimpleCIL-style)"
+            }
+            Approach::SharedGaussian(_) => {
+                "no module: the class at minimum Mahalanobis distance under one pooled covariance (LDA)"
+            }
+            Approach::RandomRidge(_) => {
+                "no module: ridge regression on a random ReLU projection of the frozen features, regulariser chosen on validation statistics"
+            }
         }
     }
 }
@@ -142,9 +196,9 @@ impl Setup {
     }
 
     /// Every setup an evaluation can hold, in the order tables list them.
-    pub const ALL: [Setup; 22] = {
+    pub fn all() -> Vec<Setup> {
         use Approach::*;
-        [
+        let mut setups = vec![
             Setup::til(Oracle),
             Setup::til(L2r),
             Setup::cil(L2r),
@@ -152,23 +206,39 @@ impl Setup {
             Setup::cil(L2rGated),
             Setup::cil(L2rTopTask),
             Setup::cil(Uniform),
-            Setup::til(Dam),
-            Setup::cil(Dam),
-            Setup::cil(DamTopTask),
-            Setup::routing(Dam),
-            Setup::cil(Epi),
-            Setup::routing(Epi),
-            Setup::til(Mocl),
-            Setup::cil(Mocl),
-            Setup::routing(Mocl),
+        ];
+        for r in Representation::ALL {
+            setups.extend([
+                Setup::til(Dam(r)),
+                Setup::cil(Dam(r)),
+                Setup::cil(DamTopTask(r)),
+                Setup::routing(Dam(r)),
+                Setup::cil(Epi(r)),
+                Setup::routing(Epi(r)),
+                Setup::til(Mocl(r)),
+                Setup::cil(Mocl(r)),
+                Setup::routing(Mocl(r)),
+            ]);
+        }
+        setups.extend([
             Setup::til(Arrow),
             Setup::cil(Arrow),
             Setup::til(Sequential),
             Setup::cil(Sequential),
             Setup::til(Multitask),
             Setup::cil(Multitask),
-        ]
-    };
+        ]);
+        for r in Representation::ALL {
+            for approach in [NearestMean(r), SharedGaussian(r), RandomRidge(r)] {
+                setups.extend([
+                    Setup::til(approach),
+                    Setup::cil(approach),
+                    Setup::routing(approach),
+                ]);
+            }
+        }
+        setups
+    }
 
     /// The stored name: `cil` for L2R's CIL, `routing` for its routing accuracy, else `<setting>_<approach>`.
     pub fn name(self) -> String {
@@ -181,7 +251,7 @@ impl Setup {
 
     /// The setup stored under `name`, if any.
     pub fn parse(name: &str) -> Option<Setup> {
-        Setup::ALL.into_iter().find(|s| s.name() == name)
+        Setup::all().into_iter().find(|s| s.name() == name)
     }
 
     /// For people: "EPI-style (CIL)".
@@ -221,7 +291,7 @@ impl std::str::FromStr for Setup {
 
     fn from_str(name: &str) -> Result<Self, String> {
         Setup::parse(name).ok_or_else(|| {
-            let known: Vec<String> = Setup::ALL.iter().map(|s| s.name()).collect();
+            let known: Vec<String> = Setup::all().iter().map(|s| s.name()).collect();
             format!(
                 "unknown evaluation setup '{name}'; known: {}",
                 known.join(", ")
@@ -249,7 +319,7 @@ mod tests {
 
     #[test]
     fn names_are_the_ones_run_folders_have_always_used_and_round_trip() {
-        let names: Vec<String> = Setup::ALL.iter().map(|s| s.name()).collect();
+        let names: Vec<String> = Setup::all().iter().map(|s| s.name()).collect();
         for old in [
             "til_oracle",
             "til_routed",
@@ -271,10 +341,13 @@ mod tests {
             "cil_sequential",
             "til_multitask",
             "cil_multitask",
+            "cil_epi_layers",
+            "cil_ridge_layers",
+            "routing_lda",
         ] {
             assert!(names.contains(&old.to_string()), "{old} is not a setup");
         }
-        for setup in Setup::ALL {
+        for setup in Setup::all() {
             assert_eq!(Setup::parse(&setup.name()), Some(setup));
             let json = serde_json::to_string(&setup).unwrap();
             assert_eq!(serde_json::from_str::<Setup>(&json).unwrap(), setup);
@@ -294,8 +367,11 @@ mod tests {
 
     #[test]
     fn routing_setups_are_not_accuracies() {
-        assert!(!Setup::routing(Approach::Epi).is_accuracy());
-        assert!(Setup::cil(Approach::Epi).is_accuracy());
-        assert_eq!(Setup::cil(Approach::Epi).display_name(), "EPI-style (CIL)");
+        assert!(!Setup::routing(Approach::Epi(Representation::FinalLayer)).is_accuracy());
+        assert!(Setup::cil(Approach::Epi(Representation::FinalLayer)).is_accuracy());
+        assert_eq!(
+            Setup::cil(Approach::Epi(Representation::FinalLayer)).display_name(),
+            "EPI-style (CIL)"
+        );
     }
 }

@@ -157,6 +157,9 @@ pub enum PriorReference {
     Centroid,
     /// Every memory example of the task: `log mean_i exp(cos(x, m_i) / τ)`.
     Examples,
+    /// The task's classes under the Gaussian of every class with one shared covariance, fitted to the training
+    /// splits' class statistics: `log mean_c exp(−½ Mahalanobis²(x, μ_c))` (τ unused; the learned scale is it).
+    Gaussian,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

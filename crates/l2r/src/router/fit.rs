@@ -3,7 +3,7 @@
 //! routers' layer-averaged weights are read as a task posterior times each calibrated head's softmax; with
 //! `concat`, cross-entropy over the concatenated label space of all heads. A per-gate task-id loss can be added.
 
-use super::config::{RouterConfig, RouterObjective};
+use super::config::{PriorReference, RouterConfig, RouterObjective};
 use super::gates::RouterWeights;
 use super::network::RouterNetwork;
 use super::prior::SimilarityPrior;
@@ -11,12 +11,14 @@ use super::prior::SimilarityPrior;
 use crate::compose::Routed;
 use crate::embedded::EmbeddedExamples;
 use crate::error::{Error, Result};
+use crate::statistics::SharedGaussian;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{AdamW, Optimizer};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FitReport {
@@ -40,14 +42,36 @@ pub fn fit_router(
     seed: u64,
     show_progress: bool,
 ) -> Result<(RouterNetwork, FitReport)> {
-    fit_router_from(routed, memory, config, seed, None, show_progress)
+    let sources = PriorSources {
+        memory,
+        gaussian: None,
+    };
+    fit_router_from(routed, sources, config, seed, None, show_progress)
+}
+
+/// What the routers are fitted on and their prior is built from: the memory, and for the Gaussian prior the shared
+/// Gaussian of the tasks' class statistics in the routers' representation.
+pub struct PriorSources<'a> {
+    pub memory: &'a EmbeddedExamples,
+    pub gaussian: Option<Arc<SharedGaussian>>,
+}
+
+impl PriorSources<'_> {
+    fn prior(&self, num_tasks: usize, config: &RouterConfig) -> Result<SimilarityPrior> {
+        match (config.prior_reference, &self.gaussian) {
+            (PriorReference::Gaussian, Some(gaussian)) => {
+                SimilarityPrior::from_gaussian(gaussian.clone())
+            }
+            _ => SimilarityPrior::from_memory(self.memory, num_tasks, config),
+        }
+    }
 }
 
 /// [`fit_router`], starting from earlier routers' parameters where `warm` gives them (a task library adding or
 /// removing one task keeps what the routers learned of the others).
 pub fn fit_router_from(
     routed: &Routed,
-    memory: &EmbeddedExamples,
+    sources: PriorSources,
     config: &RouterConfig,
     seed: u64,
     warm: Option<&WarmStart>,
@@ -62,7 +86,8 @@ pub fn fit_router_from(
         )));
     }
     let encoder = &routed.backbone.encoder;
-    let prior = SimilarityPrior::from_memory(memory, num_tasks, config)?;
+    let memory = sources.memory;
+    let prior = sources.prior(num_tasks, config)?;
     let input_dim = config.input_dim(encoder.num_layers(), encoder.hidden_size());
     let network = RouterNetwork::new(config, encoder.num_layers(), input_dim, prior)?;
     if let Some(warm) = warm {

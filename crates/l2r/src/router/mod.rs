@@ -12,7 +12,7 @@ pub use config::{
     FitSchedule, GateKind, LocalAdaptation, PriorReference, RouterConfig, RouterInput,
     RouterObjective, RouterScope,
 };
-pub use fit::{fit_router, fit_router_from, FitReport, WarmStart};
+pub use fit::{fit_router, fit_router_from, FitReport, PriorSources, WarmStart};
 pub use gates::RouterWeights;
 pub use local::{adapt_router, nearest_memory};
 pub use network::RouterNetwork;

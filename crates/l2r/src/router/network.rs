@@ -163,10 +163,7 @@ impl RouterNetwork {
             &self.config,
             self.weights.len(),
             input_dim,
-            SimilarityPrior {
-                references: self.prior.references.clone(),
-                membership: self.prior.membership.clone(),
-            },
+            self.prior.clone(),
         )?;
         let source = self.varmap.data().lock().map_err(|_| poisoned())?;
         let target = copy.varmap.data().lock().map_err(|_| poisoned())?;
@@ -221,6 +218,9 @@ impl RouterNetwork {
         let mut tensors = crate::io::varmap_tensors(&self.varmap)?;
         tensors.push(("prior.references".into(), self.prior.references.clone()));
         tensors.push(("prior.membership".into(), self.prior.membership.clone()));
+        if let Some(gaussian) = &self.prior.gaussian {
+            tensors.push(("prior.precision".into(), gaussian.precision().clone()));
+        }
         crate::io::write_safetensors(path, tensors)
     }
 
@@ -238,10 +238,18 @@ impl RouterNetwork {
             path: path.to_owned(),
             message,
         };
-        let prior = match (get_any("prior.references"), get_any("prior.membership")) {
-            (Some(references), Some(membership)) => SimilarityPrior {
+        let prior = match (
+            get_any("prior.references"),
+            get_any("prior.membership"),
+            get_any("prior.precision"),
+        ) {
+            (Some(references), Some(membership), Some(precision)) => {
+                SimilarityPrior::gaussian_from_parts(references, membership, precision)?
+            }
+            (Some(references), Some(membership), None) => SimilarityPrior {
                 references,
                 membership,
+                gaussian: None,
             },
             // Routers saved before the prior had a choice of references kept only the task centroids.
             _ => {
@@ -251,6 +259,7 @@ impl RouterNetwork {
                 SimilarityPrior {
                     references: centroids,
                     membership: Tensor::eye(tasks, DType::F32, &Device::Cpu)?,
+                    gaussian: None,
                 }
             }
         };

@@ -1,18 +1,25 @@
 //! The similarity prior added to the gate logits: how close an input's frozen embedding is to each task's
 //! memory, either to the task's centroid (one reference per task) or to each of its memory examples (a kernel
 //! density: the log of the mean of exp(cos / τ) over the task's examples, which tasks with several distinct
-//! classes or styles — far apart in embedding space — need).
+//! classes or styles — far apart in embedding space — need), or, from the tasks' class statistics rather than the
+//! memory, the log-likelihood of each task under the shared-covariance Gaussian of its classes (EPI's and LDA's
+//! model, which identifies tasks better than any similarity on the benchmarks of docs/results.md).
 
 use super::config::{PriorReference, RouterConfig};
 use crate::embedded::EmbeddedExamples;
 use crate::error::{Error, Result};
+use crate::statistics::SharedGaussian;
 use candle_core::{DType, Device, Tensor, D};
+use std::sync::Arc;
 
+#[derive(Clone)]
 pub struct SimilarityPrior {
     /// (R, d) unit-norm reference embeddings.
     pub references: Tensor,
     /// (R, T): `1 / n_t` where reference r belongs to task t, else 0 (columns sum to one).
     pub membership: Tensor,
+    /// The Gaussian prior's model; its references are the class means.
+    pub gaussian: Option<Arc<SharedGaussian>>,
 }
 
 impl SimilarityPrior {
@@ -24,9 +31,13 @@ impl SimilarityPrior {
     ) -> Result<Self> {
         let representation = memory.features(config.input.representation());
         match config.prior_reference {
+            PriorReference::Gaussian => Err(Error::invalid(
+                "prior_reference = \"gaussian\" needs the tasks' class statistics, not only the memory",
+            )),
             PriorReference::Centroid => Ok(SimilarityPrior {
                 references: memory.centroids_of(representation, num_tasks)?,
                 membership: Tensor::eye(num_tasks, DType::F32, &Device::Cpu)?,
+                gaussian: None,
             }),
             PriorReference::Examples => {
                 let mut counts = vec![0usize; num_tasks];
@@ -53,9 +64,47 @@ impl SimilarityPrior {
                         (memory.len(), num_tasks),
                         &Device::Cpu,
                     )?,
+                    gaussian: None,
                 })
             }
         }
+    }
+
+    /// The Gaussian prior: each task's log-likelihood under `gaussian`.
+    pub fn from_gaussian(gaussian: Arc<SharedGaussian>) -> Result<Self> {
+        let per_task = gaussian.classes_per_task();
+        let classes: usize = per_task.iter().sum();
+        let mut membership = vec![0f32; classes * per_task.len()];
+        let mut row = 0;
+        for (task, &count) in per_task.iter().enumerate() {
+            for _ in 0..count {
+                membership[row * per_task.len() + task] = 1.0 / count as f32;
+                row += 1;
+            }
+        }
+        Ok(SimilarityPrior {
+            references: gaussian.class_means().clone(),
+            membership: Tensor::from_vec(membership, (classes, per_task.len()), &Device::Cpu)?,
+            gaussian: Some(gaussian),
+        })
+    }
+
+    /// The Gaussian prior saved as its class means, membership and `precision`.
+    pub fn gaussian_from_parts(
+        references: Tensor,
+        membership: Tensor,
+        precision: Tensor,
+    ) -> Result<Self> {
+        let per_task: Vec<usize> = membership
+            .gt(0f32)?
+            .to_dtype(DType::F32)?
+            .sum(0)?
+            .to_vec1::<f32>()?
+            .into_iter()
+            .map(|c| c as usize)
+            .collect();
+        let gaussian = SharedGaussian::from_parts(references, per_task, precision)?;
+        Self::from_gaussian(Arc::new(gaussian))
     }
 
     pub fn num_tasks(&self) -> Result<usize> {
@@ -73,6 +122,10 @@ impl SimilarityPrior {
 
     /// Prior logits before the shift: `cos / τ` (centroids) or `log mean exp(cos / τ)` (examples).
     fn raw_scores(&self, frozen: &Tensor, temperature: f64) -> Result<Tensor> {
+        // A log-likelihood has its own scale; the learned prior scale is its temperature.
+        if let Some(gaussian) = &self.gaussian {
+            return gaussian.task_log_likelihoods(frozen);
+        }
         let scaled = frozen
             .matmul(&self.references.t()?)?
             .affine(1.0 / temperature, 0.0)?;

@@ -1,0 +1,275 @@
+//! One Gaussian per class with a covariance shared by every class seen so far, from the tasks' class statistics:
+//! the model behind LDA (classify by the nearest class in Mahalanobis distance) and EPI (identify the task of that
+//! class). The shared covariance pools the within-class scatter of every task.
+//!
+//! A covariance per task would not do: with fewer examples than dimensions it is singular, and the task whose
+//! covariance has the lowest rank measures distances in the fewest directions, so it wins every input. The pooled
+//! covariance can still be singular, hence its pseudo-inverse.
+
+use super::class_statistics::ClassStatistics;
+use crate::error::{Error, Result};
+use candle_core::{DType, Device, Tensor};
+use nalgebra::DMatrix;
+
+/// Relative cut-off of the covariance's pseudo-inverse, per dimension: eigenvalues below `d · PINV_EPS_PER_DIM` ×
+/// the largest count as zero. This is `torch.linalg.pinv`'s default cut-off for float32 (`max(m, n) · eps`), the
+/// precision the statistics are kept in.
+pub const PINV_EPS_PER_DIM: f64 = f32::EPSILON as f64;
+
+pub struct SharedGaussian {
+    /// (C, d): every class's mean, the tasks' classes in run order.
+    class_means: Tensor,
+    /// Each task's number of classes, in run order.
+    classes_per_task: Vec<usize>,
+    /// (d, d) pseudo-inverse of the pooled covariance.
+    precision: Tensor,
+    /// (1, C): μᵀPμ of every class.
+    mean_norms: Tensor,
+}
+
+impl SharedGaussian {
+    pub fn new(tasks: &[&ClassStatistics]) -> Result<Self> {
+        let first = tasks
+            .first()
+            .ok_or_else(|| Error::invalid("a shared Gaussian needs at least one task"))?;
+        let mut scatter = first.scatter.to_dtype(DType::F64)?;
+        for task in &tasks[1..] {
+            scatter = (scatter + task.scatter.to_dtype(DType::F64)?)?;
+        }
+        let count: usize = tasks.iter().map(|t| t.count).sum();
+        let d = scatter.dim(0)?;
+        let covariance = DMatrix::from_row_slice(
+            d,
+            d,
+            &(scatter / count.max(1) as f64)?
+                .flatten_all()?
+                .to_vec1::<f64>()?,
+        );
+        let precision = symmetric_pseudo_inverse(covariance)?;
+        let precision = Tensor::from_vec(
+            precision.iter().map(|&v| v as f32).collect(),
+            (d, d),
+            &Device::Cpu,
+        )?;
+        let class_means = Tensor::cat(
+            &tasks
+                .iter()
+                .map(|t| t.class_means.clone())
+                .collect::<Vec<_>>(),
+            0,
+        )?;
+        let classes_per_task = tasks
+            .iter()
+            .map(|t| t.num_classes())
+            .collect::<Result<_>>()?;
+        Self::from_parts(class_means, classes_per_task, precision)
+    }
+
+    /// From its parts as [`SharedGaussian::class_means`], [`SharedGaussian::classes_per_task`] and
+    /// [`SharedGaussian::precision`] give them (routers save them to compute their prior at serving time).
+    pub fn from_parts(
+        class_means: Tensor,
+        classes_per_task: Vec<usize>,
+        precision: Tensor,
+    ) -> Result<Self> {
+        let (classes, d) = class_means.dims2()?;
+        if classes_per_task.iter().sum::<usize>() != classes || precision.dims() != [d, d] {
+            return Err(Error::invalid(format!(
+                "a shared Gaussian of {classes} classes in {d} dimensions cannot have classes per task \
+                 {classes_per_task:?} and a precision of shape {:?}",
+                precision.dims()
+            )));
+        }
+        let mean_norms = (class_means.matmul(&precision)? * &class_means)?
+            .sum(1)?
+            .unsqueeze(0)?;
+        Ok(SharedGaussian {
+            classes_per_task,
+            class_means,
+            precision,
+            mean_norms,
+        })
+    }
+
+    pub fn class_means(&self) -> &Tensor {
+        &self.class_means
+    }
+
+    pub fn classes_per_task(&self) -> &[usize] {
+        &self.classes_per_task
+    }
+
+    pub fn precision(&self) -> &Tensor {
+        &self.precision
+    }
+
+    /// (batch, T): each task's log-likelihood up to a shared constant, log mean over its classes of
+    /// exp(−½ Mahalanobis²): the log task posterior under equal class priors, before normalisation.
+    pub fn task_log_likelihoods(&self, x: &Tensor) -> Result<Tensor> {
+        let log_density = (self.distances(x)? * -0.5)?;
+        let mut columns = Vec::with_capacity(self.classes_per_task.len());
+        let mut start = 0;
+        for &classes in &self.classes_per_task {
+            // log mean exp, shifted by the task's own best class so that no term underflows.
+            let task = log_density.narrow(1, start, classes)?;
+            let best = task.max_keepdim(1)?;
+            let mean = task.broadcast_sub(&best)?.exp()?.mean_keepdim(1)?;
+            columns.push((mean.log()? + best)?);
+            start += classes;
+        }
+        Ok(Tensor::cat(&columns, 1)?)
+    }
+
+    pub fn num_tasks(&self) -> usize {
+        self.classes_per_task.len()
+    }
+
+    /// (batch, C) squared Mahalanobis distance of each row of `x` (batch, d) to every class mean.
+    pub fn distances(&self, x: &Tensor) -> Result<Tensor> {
+        // (x − μ)ᵀ P (x − μ) = xᵀPx − 2 xᵀPμ + μᵀPμ, for every row and class at once.
+        let px = x.matmul(&self.precision)?;
+        let xpx = (&px * x)?.sum_keepdim(1)?;
+        let cross = px.matmul(&self.class_means.t()?)?;
+        Ok(xpx
+            .broadcast_add(&self.mean_norms)?
+            .broadcast_sub(&(cross * 2.0)?)?)
+    }
+
+    /// The task of the nearest class, for each row of `x` (batch, d).
+    pub fn nearest_task(&self, x: &Tensor) -> Result<Vec<usize>> {
+        let class_of_task: Vec<usize> = self
+            .classes_per_task
+            .iter()
+            .enumerate()
+            .flat_map(|(task, &classes)| std::iter::repeat_n(task, classes))
+            .collect();
+        let nearest = self.distances(x)?.argmin(1)?.to_vec1::<u32>()?;
+        Ok(nearest
+            .into_iter()
+            .map(|class| class_of_task[class as usize])
+            .collect())
+    }
+}
+
+/// Moore–Penrose pseudo-inverse of a symmetric positive semi-definite matrix, from its eigendecomposition (for such
+/// a matrix the singular values are the eigenvalues, and the symmetric solver is several times faster than an SVD).
+fn symmetric_pseudo_inverse(matrix: DMatrix<f64>) -> Result<DMatrix<f64>> {
+    let dim = matrix.nrows();
+    let eigen = matrix.symmetric_eigen();
+    let largest = eigen.eigenvalues.iter().fold(0f64, |m, v| m.max(v.abs()));
+    let cutoff = dim as f64 * PINV_EPS_PER_DIM * largest.max(f64::MIN_POSITIVE);
+    if !largest.is_finite() {
+        return Err(Error::invalid(
+            "the pooled covariance has non-finite entries; are the features finite?",
+        ));
+    }
+    let inverted = eigen
+        .eigenvalues
+        .map(|v| if v > cutoff { 1.0 / v } else { 0.0 });
+    let q = &eigen.eigenvectors;
+    Ok(q * DMatrix::from_diagonal(&inverted) * q.transpose())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Two classes (shifted along axis 0) around `center`, uniform noise of width `spread` per axis.
+    pub(crate) fn task(center: [f32; 3], spread: [f32; 3], seed: u64) -> ClassStatistics {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let (mut rows, mut labels) = (Vec::new(), Vec::new());
+        for label in 0..2 {
+            for _ in 0..200 {
+                for k in 0..3 {
+                    let shift = if k == 0 { label as f32 } else { 0.0 };
+                    rows.push(center[k] + shift + spread[k] * (rng.random::<f32>() - 0.5));
+                }
+                labels.push(label);
+            }
+        }
+        let x = Tensor::from_vec(rows, (400, 3), &Device::Cpu).unwrap();
+        ClassStatistics::fit(&x, &labels, 2).unwrap()
+    }
+
+    #[test]
+    fn mahalanobis_distance_matches_the_definition() {
+        let stats = task([0.0, 0.0, 0.0], [1.0, 0.2, 3.0], 1);
+        let gaussian = SharedGaussian::new(&[&stats]).unwrap();
+        let q = [0.3f32, 0.1, -1.0];
+        let query = Tensor::new(&[q], &Device::Cpu).unwrap();
+        let got = gaussian
+            .distances(&query)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap()[0]
+            .clone();
+        let p = gaussian.precision.to_vec2::<f32>().unwrap();
+        let means = stats.class_means.to_vec2::<f32>().unwrap();
+        for (class, mean) in means.iter().enumerate() {
+            let diff: Vec<f32> = q.iter().zip(mean).map(|(a, b)| a - b).collect();
+            let expected: f32 = (0..3)
+                .map(|i| (0..3).map(|j| diff[i] * p[i][j] * diff[j]).sum::<f32>())
+                .sum();
+            let tolerance = 1e-3 * expected.max(1.0);
+            assert!(
+                (got[class] - expected).abs() < tolerance,
+                "{got:?} vs {expected}"
+            );
+        }
+    }
+
+    #[test]
+    fn task_log_likelihoods_average_the_classes_densities() {
+        let a = task([0.0, 0.0, 0.0], [1.0, 0.5, 0.5], 4);
+        let b = task([0.0, 2.0, 0.0], [1.0, 0.5, 0.5], 5);
+        let gaussian = SharedGaussian::new(&[&a, &b]).unwrap();
+        let x = Tensor::new(&[[0.2f32, 0.1, 0.0]], &Device::Cpu).unwrap();
+        let d = gaussian.distances(&x).unwrap().to_vec2::<f32>().unwrap()[0].clone();
+        let got = gaussian
+            .task_log_likelihoods(&x)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap()[0]
+            .clone();
+        for (task, classes) in [(0, 0..2), (1, 2..4)] {
+            let mean: f64 = classes.map(|c| (-0.5 * d[c] as f64).exp()).sum::<f64>() / 2.0;
+            assert!(
+                (got[task] as f64 - mean.ln()).abs() < 1e-3,
+                "{got:?} vs {}",
+                mean.ln()
+            );
+        }
+        assert!(got[0] > got[1]);
+    }
+
+    #[test]
+    fn the_pseudo_inverse_inverts_a_full_rank_covariance_and_pseudo_inverts_a_singular_one() {
+        let full = DMatrix::from_row_slice(2, 2, &[2.0, 1.0, 1.0, 2.0]);
+        let product = &full * symmetric_pseudo_inverse(full.clone()).unwrap();
+        assert!((product - DMatrix::identity(2, 2)).norm() < 1e-9);
+        // Rank one: the pseudo-inverse of v vᵀ is v vᵀ / |v|⁴.
+        let singular = DMatrix::from_row_slice(2, 2, &[1.0, 1.0, 1.0, 1.0]);
+        let pinv = symmetric_pseudo_inverse(singular).unwrap();
+        assert!((pinv - DMatrix::from_element(2, 2, 0.25)).norm() < 1e-9);
+    }
+
+    #[test]
+    fn a_singular_covariance_still_gives_finite_distances() {
+        // 4 examples in 3 dimensions, all on a plane: the covariance has rank at most 2.
+        let x = Tensor::new(
+            &[[0f32, 0., 0.], [1., 0., 0.], [0., 1., 0.], [1., 1., 0.]],
+            &Device::Cpu,
+        )
+        .unwrap();
+        let stats = ClassStatistics::fit(&x, &[0, 0, 1, 1], 2).unwrap();
+        let gaussian = SharedGaussian::new(&[&stats]).unwrap();
+        let d = gaussian.distances(&x).unwrap().flatten_all().unwrap();
+        let d = d.to_vec1::<f32>().unwrap();
+        assert!(d.iter().all(|v| v.is_finite()), "{d:?}");
+        assert!(
+            ClassStatistics::fit(&x, &[0, 0, 0, 0], 2).is_err(),
+            "a class without examples"
+        );
+    }
+}

@@ -1,0 +1,311 @@
+//! RanPAC-style ridge regression (McDonnell et al., NeurIPS 2023, arXiv 2307.02251; docs/design.md, "Baselines"):
+//! frozen features go through one fixed random ReLU projection to `M` dimensions, h = relu(x·R), and a ridge
+//! regression maps h to one-hot targets over every class seen. It keeps only accumulated statistics, the Gram
+//! matrix G = Σ hhᵀ and C = Σ h yᵀ of each task's training split, so adding a task adds its sums: a continual
+//! learner with no example kept. The regulariser λ is chosen after each task by the mean squared error on the
+//! validation splits' statistics (the same sums over each task's validation split), in closed form, as RanPAC's own
+//! code chooses it by validation MSE.
+
+use crate::embedded::Representation;
+use crate::error::{Error, Result};
+use candle_core::{DType, Device, Tensor};
+use nalgebra::DMatrix;
+use rand::{Rng, SeedableRng};
+
+/// The projection's seed: one projection for every task, run and seed, so that statistics of different tasks add up.
+const PROJECTION_SEED: u64 = 0x5241_4e50;
+
+/// The regularisers tried, as RanPAC's code does: 10⁻⁸ … 10⁸.
+pub const RIDGE_GRID: [f64; 17] = [
+    1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8,
+];
+
+/// The fixed random projection R (d, M), entries N(0, 1).
+pub struct RandomProjection {
+    weights: Tensor,
+}
+
+impl RandomProjection {
+    pub fn new(input_dim: usize, output_dim: usize) -> Result<Self> {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(PROJECTION_SEED ^ input_dim as u64);
+        let values: Vec<f32> = (0..input_dim * output_dim)
+            .map(|_| standard_normal(&mut rng))
+            .collect();
+        Ok(RandomProjection {
+            weights: Tensor::from_vec(values, (input_dim, output_dim), &Device::Cpu)?,
+        })
+    }
+
+    /// relu(x·R): (n, M).
+    pub fn project(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(x.matmul(&self.weights)?.relu()?)
+    }
+}
+
+/// Box–Muller: one N(0, 1) draw.
+fn standard_normal(rng: &mut impl Rng) -> f32 {
+    let u: f64 = rng.random::<f64>().max(f64::MIN_POSITIVE);
+    let v: f64 = rng.random();
+    ((-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()) as f32
+}
+
+/// One task's sums in one representation: G (M, M) and C (M, C_task) over its training split, and the same over its
+/// validation split.
+#[derive(Debug, Clone)]
+pub struct RidgeStatistics {
+    pub gram: Tensor,
+    pub cross: Tensor,
+    pub validation_gram: Tensor,
+    pub validation_cross: Tensor,
+}
+
+impl RidgeStatistics {
+    pub fn fit(
+        projection: &RandomProjection,
+        train: (&Tensor, &[usize]),
+        validation: (&Tensor, &[usize]),
+        num_labels: usize,
+    ) -> Result<Self> {
+        let (gram, cross) = sums(projection, train.0, train.1, num_labels)?;
+        let (validation_gram, validation_cross) =
+            sums(projection, validation.0, validation.1, num_labels)?;
+        Ok(RidgeStatistics {
+            gram,
+            cross,
+            validation_gram,
+            validation_cross,
+        })
+    }
+}
+
+/// hᵀh and hᵀY of `features` (n, d) with one-hot targets from `labels`.
+fn sums(
+    projection: &RandomProjection,
+    features: &Tensor,
+    labels: &[usize],
+    num_labels: usize,
+) -> Result<(Tensor, Tensor)> {
+    if features.dim(0)? != labels.len() {
+        return Err(Error::invalid(format!(
+            "ridge statistics need one label per row ({} rows, {} labels)",
+            features.dim(0)?,
+            labels.len()
+        )));
+    }
+    if let Some(bad) = labels.iter().find(|&&l| l >= num_labels) {
+        return Err(Error::invalid(format!(
+            "label {bad} is outside 0..{num_labels}"
+        )));
+    }
+    let h = projection.project(features)?;
+    let targets = candle_nn::encoding::one_hot(
+        Tensor::new(
+            labels.iter().map(|&l| l as u32).collect::<Vec<_>>(),
+            &Device::Cpu,
+        )?,
+        num_labels,
+        1f32,
+        0f32,
+    )?;
+    Ok((h.t()?.matmul(&h)?, h.t()?.matmul(&targets)?))
+}
+
+/// The ridge classifier over every task seen so far: W = (G + λI)⁻¹C with λ of least validation error.
+pub struct RidgeClassifier {
+    projection: RandomProjection,
+    /// (M, C)
+    weights: Tensor,
+    representation: Representation,
+    /// The regulariser chosen.
+    pub lambda: f64,
+}
+
+impl RidgeClassifier {
+    pub fn new(
+        tasks: &[&RidgeStatistics],
+        projection: RandomProjection,
+        representation: Representation,
+    ) -> Result<Self> {
+        if tasks.is_empty() {
+            return Err(Error::invalid("a ridge classifier needs at least one task"));
+        }
+        let sum = |pick: fn(&RidgeStatistics) -> &Tensor| -> Result<Tensor> {
+            let mut total = pick(tasks[0]).to_dtype(DType::F64)?;
+            for task in &tasks[1..] {
+                total = (total + pick(task).to_dtype(DType::F64)?)?;
+            }
+            Ok(total)
+        };
+        // Targets of task t live in its own columns: C is the tasks' C side by side.
+        let concat = |pick: fn(&RidgeStatistics) -> &Tensor| -> Result<Tensor> {
+            let parts: Vec<Tensor> = tasks.iter().map(|t| pick(t).clone()).collect();
+            Ok(Tensor::cat(&parts, 1)?.to_dtype(DType::F64)?)
+        };
+        let gram = sum(|t| &t.gram)?;
+        let cross = concat(|t| &t.cross)?;
+        let validation_gram = sum(|t| &t.validation_gram)?;
+        let validation_cross = concat(|t| &t.validation_cross)?;
+        let (lambda, weights) = solve(&gram, &cross, &validation_gram, &validation_cross)?;
+        Ok(RidgeClassifier {
+            projection,
+            weights: weights.to_dtype(DType::F32)?,
+            representation,
+            lambda,
+        })
+    }
+}
+
+/// Eigendecomposition G = QΛQᵀ once; then for each λ, W = Q diag(1/(Λ + λ)) QᵀC, and its validation error
+/// ‖H_v W − Y_v‖² = tr(Wᵀ G_v W) − 2 tr(Wᵀ C_v) + const. Returns the best λ and its W.
+fn solve(
+    gram: &Tensor,
+    cross: &Tensor,
+    validation_gram: &Tensor,
+    validation_cross: &Tensor,
+) -> Result<(f64, Tensor)> {
+    let m = gram.dim(0)?;
+    let eigen =
+        DMatrix::from_row_slice(m, m, &gram.flatten_all()?.to_vec1::<f64>()?).symmetric_eigen();
+    if eigen.eigenvalues.iter().any(|v| !v.is_finite()) {
+        return Err(Error::invalid(
+            "the ridge Gram matrix has non-finite entries; are the features finite?",
+        ));
+    }
+    // nalgebra is column-major: its column-major storage read as rows is Qᵀ.
+    let q_t = Tensor::from_vec(eigen.eigenvectors.as_slice().to_vec(), (m, m), &Device::Cpu)?;
+    let q = q_t.t()?.contiguous()?;
+    let b = q_t.matmul(cross)?; // QᵀC (M, C)
+    let gv = q_t.matmul(validation_gram)?.matmul(&q)?; // QᵀG_vQ
+    let cv = q_t.matmul(validation_cross)?; // QᵀC_v
+    let eigenvalues: Vec<f64> = eigen.eigenvalues.iter().map(|&v| v.max(0.0)).collect();
+    let mut best: Option<(f64, f64, Tensor)> = None;
+    for lambda in RIDGE_GRID {
+        let inverse: Vec<f64> = eigenvalues.iter().map(|v| 1.0 / (v + lambda)).collect();
+        let z = b.broadcast_mul(&Tensor::from_vec(inverse, (m, 1), &Device::Cpu)?)?;
+        let quadratic = (gv.matmul(&z)? * &z)?.sum_all()?.to_scalar::<f64>()?;
+        let linear = (&cv * &z)?.sum_all()?.to_scalar::<f64>()?;
+        let error = quadratic - 2.0 * linear;
+        if best.as_ref().is_none_or(|(_, e, _)| error < *e) {
+            best = Some((lambda, error, z));
+        }
+    }
+    let (lambda, _, z) = best.ok_or_else(|| Error::invalid("empty ridge grid"))?;
+    Ok((lambda, q.matmul(&z)?))
+}
+
+impl RidgeClassifier {
+    /// (n, C) class scores of `features` (n, d), in the classifier's representation.
+    pub fn scores(&self, features: &Tensor) -> Result<Tensor> {
+        Ok(self.projection.project(features)?.matmul(&self.weights)?)
+    }
+
+    pub fn representation(&self) -> Representation {
+        self.representation
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    fn features(rows: &[[f32; 2]]) -> Tensor {
+        let flat: Vec<f32> = rows.iter().flatten().copied().collect();
+        Tensor::from_vec(flat, (rows.len(), 2), &Device::Cpu).unwrap()
+    }
+
+    /// `n` points around (1, 0) (class 0) and (0, 1) (class 1), with a seeded jitter.
+    fn two_classes(n: usize, seed: u64) -> (Tensor, Vec<usize>) {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let mut rows = Vec::new();
+        let labels: Vec<usize> = (0..n).map(|i| i % 2).collect();
+        for &label in &labels {
+            let jitter: [f32; 2] = [rng.random::<f32>() - 0.5, rng.random::<f32>() - 0.5];
+            let center = if label == 0 { [1.0, 0.0] } else { [0.0, 1.0] };
+            rows.push([center[0] + jitter[0], center[1] + jitter[1]]);
+        }
+        (features(&rows), labels)
+    }
+
+    #[test]
+    fn the_closed_form_matches_a_direct_solve_and_classifies_separable_classes() {
+        let m = 6;
+        let projection = RandomProjection::new(2, m).unwrap();
+        let (train, labels) = two_classes(60, 1);
+        let (validation, validation_labels) = two_classes(20, 2);
+        let stats = RidgeStatistics::fit(
+            &projection,
+            (&train, &labels),
+            (&validation, &validation_labels),
+            2,
+        )
+        .unwrap();
+        let classifier =
+            RidgeClassifier::new(&[&stats], projection, Representation::FinalLayer).unwrap();
+        // Direct solve at the chosen λ.
+        let g = stats
+            .gram
+            .to_dtype(DType::F64)
+            .unwrap()
+            .to_vec2::<f64>()
+            .unwrap();
+        let c = stats
+            .cross
+            .to_dtype(DType::F64)
+            .unwrap()
+            .to_vec2::<f64>()
+            .unwrap();
+        let mut a = DMatrix::from_fn(m, m, |i, j| g[i][j]);
+        a += DMatrix::identity(m, m) * classifier.lambda;
+        let w = a
+            .lu()
+            .solve(&DMatrix::from_fn(m, 2, |i, j| c[i][j]))
+            .unwrap();
+        let got = classifier
+            .weights
+            .to_dtype(DType::F64)
+            .unwrap()
+            .to_vec2::<f64>()
+            .unwrap();
+        for i in 0..m {
+            for j in 0..2 {
+                let scale = w[(i, j)].abs().max(1.0);
+                assert!(
+                    (got[i][j] - w[(i, j)]).abs() < 1e-3 * scale,
+                    "λ {}: W[{i},{j}] = {} against {}",
+                    classifier.lambda,
+                    got[i][j],
+                    w[(i, j)]
+                );
+            }
+        }
+        let test = crate::embedded::Features {
+            final_layer: features(&[[0.9, 0.1], [0.1, 0.9]]),
+            all_layers: features(&[[0.0, 0.0]]),
+        };
+        let predicted = classifier
+            .scores(&test.final_layer)
+            .unwrap()
+            .argmax(1)
+            .unwrap();
+        assert_eq!(predicted.to_vec1::<u32>().unwrap(), vec![0, 1]);
+    }
+
+    #[test]
+    fn tasks_add_their_classes_side_by_side() {
+        let projection = RandomProjection::new(2, 8).unwrap();
+        let a = features(&[[1.0, 0.0], [0.9, 0.1]]);
+        let b = features(&[[0.0, 1.0], [0.1, 0.9], [-1.0, 0.0]]);
+        let first = RidgeStatistics::fit(&projection, (&a, &[0, 1]), (&a, &[0, 1]), 2).unwrap();
+        let second =
+            RidgeStatistics::fit(&projection, (&b, &[0, 1, 2]), (&b, &[0, 1, 2]), 3).unwrap();
+        let classifier = RidgeClassifier::new(
+            &[&first, &second],
+            RandomProjection::new(2, 8).unwrap(),
+            Representation::FinalLayer,
+        )
+        .unwrap();
+        assert_eq!(classifier.weights.dims(), &[8, 5]);
+        assert!(RidgeStatistics::fit(&projection, (&a, &[0, 2]), (&a, &[0, 1]), 2).is_err());
+    }
+}
