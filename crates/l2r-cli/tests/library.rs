@@ -350,6 +350,75 @@ fn the_server_follows_the_library_without_a_restart() {
     );
     let (_, tasks) = http("GET", "/v1/tasks", "");
     assert_eq!(tasks["tasks"].as_array().unwrap().len(), 2, "{tasks}");
+
+    // Prometheus metrics: behind the token, and they count what was served.
+    assert_eq!(common::http_text(&addr, "GET", "/metrics", "", "").0, 401);
+    let (status, metrics) = common::http_text(&addr, "GET", "/metrics", "", key);
+    assert_eq!(status, 200);
+    for expected in [
+        "l2r_requests_total{status=\"200\"} 2",
+        "l2r_requests_total{status=\"503\"} 1",
+        "l2r_request_duration_seconds_bucket",
+        "l2r_batch_size_bucket",
+        "l2r_answers_total{task=",
+        "l2r_generation 2",
+    ] {
+        assert!(metrics.contains(expected), "{expected} missing:\n{metrics}");
+    }
+}
+
+#[test]
+fn a_full_queue_answers_429_and_the_metrics_count_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write_inputs(dir);
+    ok(&["library", "init", "lib", "--config", "library.toml"], dir);
+    add("lib", "weather", dir);
+    // One waiting request at most, and one request per forward pass: concurrent clients overflow the queue.
+    let mut server = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_l2r"))
+            .args([
+                "serve",
+                "--json",
+                "--addr",
+                "127.0.0.1:0",
+                "--library",
+                "lib",
+                "--queue",
+                "1",
+                "--batch-texts",
+                "4",
+            ])
+            .current_dir(dir)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    BufReader::new(server.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let ready: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let addr = ready["listening"].as_str().unwrap().to_owned();
+    let body =
+        r#"{"texts": ["Heavy rain in Oslo", "Sunny and warm", "Snow again", "Storm warning"]}"#;
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let clients: Vec<_> = (0..16)
+            .map(|_| scope.spawn(|| common::http(&addr, "POST", "/v1/classify", body).0))
+            .collect();
+        clients.into_iter().map(|c| c.join().unwrap()).collect()
+    });
+    let rejected = statuses.iter().filter(|&&s| s == 429).count();
+    assert!(rejected > 0, "no request was refused: {statuses:?}");
+    assert!(
+        statuses.iter().all(|&s| s == 200 || s == 429),
+        "{statuses:?}"
+    );
+    let (_, metrics) = common::http_text(&addr, "GET", "/metrics", "", "");
+    assert!(
+        metrics.contains(&format!("l2r_requests_total{{status=\"429\"}} {rejected}")),
+        "{metrics}"
+    );
 }
 
 /// The server process, killed when the test ends, also when it fails (a leaked server would keep the test

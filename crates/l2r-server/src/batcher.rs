@@ -138,8 +138,13 @@ fn answer(predictor: &RunPredictor, jobs: Vec<Job>, stats: &Stats) {
             .flat_map(|j| j.texts.iter().map(String::as_str))
             .collect();
         stats.batch();
+        crate::metrics::batch(texts.len());
         match predictor.predict(&texts, task.as_deref()) {
             Ok(predictions) => {
+                crate::metrics::generation(predictor.generation);
+                predictions
+                    .iter()
+                    .for_each(|p| crate::metrics::answer(&p.task));
                 let mut answers = predictions.into_iter();
                 for job in group {
                     let mine: Vec<Prediction> = answers.by_ref().take(job.texts.len()).collect();

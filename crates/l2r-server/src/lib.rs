@@ -2,7 +2,9 @@
 //!
 //! - `POST /v1/classify` `{"texts": [...], "task": optional}` → `{"predictions": [{label, task, score, gates}]}`
 //! - `GET /v1/tasks` → the run's tasks and labels; `GET /v1/stats` → counters and peak memory; `GET /healthz`;
-//!   `GET /readyz` (503 until a model is loaded); `POST /v1/admin/reload` (a library's current generation, now).
+//!   `GET /readyz` (503 until a model is loaded); `POST /v1/admin/reload` (a library's current generation, now);
+//!   `GET /metrics` (Prometheus text: requests by status, latency and batch-size histograms, answers per task, the
+//!   generation).
 //!
 //! A task library (`ModelSource::Library`) is followed without a restart: a new generation is loaded beside the
 //! serving one and takes over between batches; every answer names the generation that made it.
@@ -15,6 +17,7 @@ mod batcher;
 mod error;
 mod library;
 mod limits;
+mod metrics;
 mod routes;
 mod stats;
 

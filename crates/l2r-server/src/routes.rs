@@ -107,6 +107,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/admin/reload", post(reload))
         .route("/v1/tasks", get(tasks))
         .route("/v1/stats", get(stats))
+        .route("/metrics", get(prometheus))
         .route("/v1/classify", post(classify))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_key));
     Router::new()
@@ -184,6 +185,14 @@ async fn stats(State(state): State<Arc<AppState>>) -> Json<Value> {
     Json(json!(state.stats.snapshot()))
 }
 
+/// Prometheus' text format; behind the bearer token like every route but the probes (it names the tasks).
+async fn prometheus() -> ([(header::HeaderName, &'static str); 1], String) {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        crate::metrics::render(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::constant_time_eq;
@@ -209,7 +218,21 @@ async fn classify(
     State(state): State<Arc<AppState>>,
     body: Result<Json<ClassifyRequest>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let request = validate(&state, body).inspect_err(|_| state.stats.rejected())?;
+    let started = std::time::Instant::now();
+    let answer = answer_classify(&state, body).await;
+    let status = match &answer {
+        Ok(_) => 200,
+        Err(error) => error.status.as_u16(),
+    };
+    crate::metrics::request(status, started.elapsed());
+    answer
+}
+
+async fn answer_classify(
+    state: &AppState,
+    body: Result<Json<ClassifyRequest>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let request = validate(state, body).inspect_err(|_| state.stats.rejected())?;
     state.stats.request(request.texts.len());
     let answer = state.batcher.classify(request.texts, request.task);
     let (predictions, generation) = tokio::time::timeout(state.limits.request_timeout, answer)

@@ -188,10 +188,13 @@ impl RunPredictor {
             heads: &heads,
             mode: self.mode,
         };
+        let class_scores = self.network.class_scores(&frozen)?;
         let weights = RouterWeights::new(&self.network, frozen, None);
         let parts = routed.head_logits(&batch, &weights)?;
         let gates = weights.mean_weights()?;
-        let scores = self.network.cil_scores(&parts, &gates)?;
+        let scores = self
+            .network
+            .cil_scores(&parts, &gates, class_scores.as_ref())?;
         let probs = match self.network.config.objective {
             RouterObjective::Concat => candle_nn::ops::softmax(&scores, D::Minus1)?,
             RouterObjective::Joint => scores.exp()?,

@@ -71,6 +71,18 @@ pub fn http_with(
     body: &str,
     headers: &str,
 ) -> (u16, serde_json::Value) {
+    let (status, payload) = http_text(addr, method, path, body, headers);
+    // The body may be chunked; the JSON object is between the first '{' and the last '}'.
+    let json = match (payload.find('{'), payload.rfind('}')) {
+        (Some(a), Some(b)) => serde_json::from_str(&payload[a..=b]).unwrap(),
+        _ => serde_json::Value::Null,
+    };
+    (status, json)
+}
+
+/// [`http_with`], the body as text: (status, body).
+#[allow(dead_code)]
+pub fn http_text(addr: &str, method: &str, path: &str, body: &str, headers: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(addr).unwrap();
     write!(
         stream,
@@ -81,11 +93,6 @@ pub fn http_with(
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     let status: u16 = response[9..12].parse().unwrap();
-    let payload = response.split("\r\n\r\n").nth(1).unwrap_or("");
-    // The body may be chunked; the JSON object is between the first '{' and the last '}'.
-    let json = match (payload.find('{'), payload.rfind('}')) {
-        (Some(a), Some(b)) => serde_json::from_str(&payload[a..=b]).unwrap(),
-        _ => serde_json::Value::Null,
-    };
-    (status, json)
+    let payload = response.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+    (status, payload.to_owned())
 }

@@ -28,5 +28,7 @@ pub use nearest_mean::NearestMean;
 pub use ridge::Ridge;
 pub use routing::{ModuleWeights, RoutingBaseline};
 pub use step::{step_baselines, StepBaselines};
-pub use task_stats::{shared_gaussian, stacked_keys, RepresentationStatistics, TaskStatistics};
+pub use task_stats::{
+    ridge_classifier, shared_gaussian, stacked_keys, RepresentationStatistics, TaskStatistics,
+};
 pub use uniform::Uniform;

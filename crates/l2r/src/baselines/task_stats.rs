@@ -9,7 +9,7 @@ use crate::backbone::WeightMap;
 use crate::embedded::{EmbeddedExamples, Representation};
 use crate::error::{Error, Result};
 use crate::statistics::{ClassStatistics, SharedGaussian};
-use crate::statistics::{RandomProjection, RidgeStatistics};
+use crate::statistics::{RandomProjection, RidgeClassifier, RidgeStatistics};
 use candle_core::{Device, Tensor};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -140,6 +140,30 @@ pub fn shared_gaussian(
         .map(|t| Ok(&t.get(representation)?.classes))
         .collect::<Result<Vec<_>>>()?;
     SharedGaussian::new(&classes)
+}
+
+/// The ridge classifier of `tasks`' statistics in `representation`, on a projection to `ridge_dim`.
+pub fn ridge_classifier(
+    tasks: &[&TaskStatistics],
+    representation: Representation,
+    ridge_dim: usize,
+) -> Result<RidgeClassifier> {
+    let ridges = tasks
+        .iter()
+        .map(|t| Ok(&t.get(representation)?.ridge))
+        .collect::<Result<Vec<_>>>()?;
+    let dim = tasks
+        .first()
+        .ok_or_else(|| Error::invalid("a ridge classifier needs at least one task"))?
+        .get(representation)?
+        .classes
+        .class_means
+        .dim(1)?;
+    RidgeClassifier::new(
+        &ridges,
+        RandomProjection::new(dim, ridge_dim)?,
+        representation,
+    )
 }
 
 /// The MoCL keys of `tasks` in `representation`, stacked: (T, d).

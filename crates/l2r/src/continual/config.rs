@@ -242,19 +242,18 @@ impl RunConfig {
     }
 }
 
-/// The Gaussian prior reads the tasks' class statistics in the routers' representation, which exist only where the
-/// baselines are computed.
+/// The Gaussian prior and `ridge_heads` read the tasks' statistics in the routers' representation, which exist only
+/// where the baselines compute them.
 pub(crate) fn check_gaussian_prior(
     router: &RouterConfig,
     baselines: &BaselinesConfig,
 ) -> Result<()> {
     let representation = router.input.representation();
-    if router.prior_reference == PriorReference::Gaussian
-        && !baselines.representations.contains(&representation)
-    {
+    let reads_statistics = router.prior_reference == PriorReference::Gaussian || router.ridge_heads;
+    if reads_statistics && !baselines.representations.contains(&representation) {
         return Err(Error::invalid(format!(
-            "prior_reference = \"gaussian\" reads the tasks' statistics at the routers' representation ({}); \
-             add \"{}\" to [baselines] representations",
+            "prior_reference = \"gaussian\" and ridge_heads read the tasks' statistics at the routers' \
+             representation ({}); add \"{}\" to [baselines] representations",
             representation.name(),
             representation.name()
         )));

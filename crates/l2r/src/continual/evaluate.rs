@@ -201,9 +201,10 @@ fn l2r_predictions(
     task: usize,
     weight_sums: &mut [f64],
 ) -> Result<Vec<(Setup, Vec<usize>)>> {
+    let class_scores = network.class_scores(&routing)?;
     let weights = RouterWeights::new(network, routing, None);
     let parts = routed.head_logits(batch, &weights)?;
-    let logits = network.combine_heads(&parts)?;
+    let logits = network.combine_heads(&parts, class_scores.as_ref())?;
     let mean = weights.mean_weights()?;
     for (sum, value) in weight_sums.iter_mut().zip(mean.sum(0)?.to_vec1::<f32>()?) {
         *sum += value as f64;
@@ -223,7 +224,7 @@ fn l2r_predictions(
                     argmax(&logits)?
                 }
                 (Setting::Cil, Approach::L2r) | (Setting::Cil, Approach::L2rGated) => {
-                    argmax(&network.joint_log_probs(&parts, &mean)?)?
+                    argmax(&network.joint_log_probs(&parts, &mean, class_scores.as_ref())?)?
                 }
                 (Setting::Til, _) => Decision::OwnHead.predict(routed, &scores, task)?,
                 (Setting::Routing, _) => Decision::TopModule.predict(routed, &scores, task)?,

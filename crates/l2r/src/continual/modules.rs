@@ -159,23 +159,34 @@ pub fn statistics_at(
     task: &BenchmarkTask,
     seed: u64,
 ) -> Result<TaskStatistics> {
+    let compute = || {
+        let train = embed(backbone, &task.train, 0)?;
+        let validation = embed(backbone, &task.validation, 0)?;
+        TaskStatistics::fit(
+            &train,
+            &validation,
+            task.labels.len(),
+            &config.baselines,
+            seed,
+        )
+    };
     crate::io::load_or_compute(
         path,
         |path| {
             let dims = Representation::dims(backbone);
-            TaskStatistics::load(path, task.labels.len(), &dims, &config.baselines)
+            match TaskStatistics::load(path, task.labels.len(), &dims, &config.baselines) {
+                Ok(statistics) => Ok(statistics),
+                // Saved under other `[baselines]` settings (another ridge_dim, fewer representations): the task's
+                // data is at hand, so they are recomputed rather than refused.
+                Err(error) => {
+                    tracing::warn!(%error, "recomputing the statistics of task {}", task.name);
+                    let statistics = compute()?;
+                    statistics.save(path)?;
+                    Ok(statistics)
+                }
+            }
         },
-        || {
-            let train = embed(backbone, &task.train, 0)?;
-            let validation = embed(backbone, &task.validation, 0)?;
-            TaskStatistics::fit(
-                &train,
-                &validation,
-                task.labels.len(),
-                &config.baselines,
-                seed,
-            )
-        },
+        compute,
         |path, statistics| statistics.save(path),
     )
 }

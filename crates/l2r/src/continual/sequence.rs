@@ -183,5 +183,17 @@ pub(crate) fn prior_sources<'a>(
         )?)),
         _ => None,
     };
-    Ok(PriorSources { memory, gaussian })
+    let ridge = match config.router.ridge_heads {
+        true => Some(crate::baselines::ridge_classifier(
+            statistics,
+            config.router.input.representation(),
+            config.baselines.ridge_dim,
+        )?),
+        false => None,
+    };
+    Ok(PriorSources {
+        memory,
+        gaussian,
+        ridge,
+    })
 }

@@ -96,6 +96,10 @@ pub struct RouterConfig {
     pub local_adaptation: Option<LocalAdaptation>,
     /// every_task (default) or last_task.
     pub fit_after: FitSchedule,
+    /// Add `κ · ridge scores` to every head's logits: the class scores of the training-free ridge classifier
+    /// (RanPAC-style, on the routers' representation, from the tasks' statistics), with κ learned on the memory
+    /// from the memory's leave-one-out ridge scores. The adapters' heads and the ridge err on different examples.
+    pub ridge_heads: bool,
 }
 
 impl Default for RouterConfig {
@@ -116,6 +120,7 @@ impl Default for RouterConfig {
             objective: RouterObjective::Joint,
             local_adaptation: None,
             fit_after: FitSchedule::EveryTask,
+            ridge_heads: false,
         }
     }
 }

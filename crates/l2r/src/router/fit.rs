@@ -11,7 +11,7 @@ use super::prior::SimilarityPrior;
 use crate::compose::Routed;
 use crate::embedded::EmbeddedExamples;
 use crate::error::{Error, Result};
-use crate::statistics::SharedGaussian;
+use crate::statistics::{RidgeClassifier, SharedGaussian};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{AdamW, Optimizer};
 use rand::rngs::StdRng;
@@ -45,15 +45,18 @@ pub fn fit_router(
     let sources = PriorSources {
         memory,
         gaussian: None,
+        ridge: None,
     };
     fit_router_from(routed, sources, config, seed, None, show_progress)
 }
 
-/// What the routers are fitted on and their prior is built from: the memory, and for the Gaussian prior the shared
-/// Gaussian of the tasks' class statistics in the routers' representation.
+/// What the routers are fitted on and their prior is built from: the memory; for the Gaussian prior, the shared
+/// Gaussian of the tasks' class statistics in the routers' representation; for `ridge_heads`, the ridge classifier
+/// of the tasks' statistics there.
 pub struct PriorSources<'a> {
     pub memory: &'a EmbeddedExamples,
     pub gaussian: Option<Arc<SharedGaussian>>,
+    pub ridge: Option<RidgeClassifier>,
 }
 
 impl PriorSources<'_> {
@@ -89,12 +92,29 @@ pub fn fit_router_from(
     let memory = sources.memory;
     let prior = sources.prior(num_tasks, config)?;
     let input_dim = config.input_dim(encoder.num_layers(), encoder.hidden_size());
-    let network = RouterNetwork::new(config, encoder.num_layers(), input_dim, prior)?;
+    let mut network = RouterNetwork::new(config, encoder.num_layers(), input_dim, prior)?;
     if let Some(warm) = warm {
         network.warm_start(warm.previous, &warm.tasks)?;
     }
     let mut optimizer = network.optimizer(config.learning_rate)?;
     let offsets = routed.label_offsets();
+    let class_scores = match (config.ridge_heads, sources.ridge) {
+        (false, _) => None,
+        (true, None) => {
+            return Err(Error::invalid(
+                "ridge_heads needs the ridge classifier of the tasks' statistics",
+            ))
+        }
+        (true, Some(ridge)) => {
+            let classes: Vec<usize> = (0..memory.len())
+                .map(|i| offsets[memory.tasks[i]] + memory.labels[i])
+                .collect();
+            let features = memory.features(config.input.representation());
+            let scores = ridge.leave_one_out_scores(features, &classes)?;
+            network.set_ridge(ridge);
+            Some(scores)
+        }
+    };
     let mut rng = StdRng::seed_from_u64(seed);
     let mut order: Vec<usize> = (0..memory.len()).collect();
     let bar = crate::train::progress_bar(
@@ -113,6 +133,7 @@ pub fn fit_router_from(
                 memory,
                 network: &network,
                 offsets: &offsets,
+                class_scores: class_scores.as_ref(),
             };
             total += step.run(chunk, noise, &mut optimizer)? * chunk.len() as f64;
             bar.inc(1);
@@ -135,6 +156,8 @@ pub(super) struct FitStep<'a> {
     pub memory: &'a EmbeddedExamples,
     pub network: &'a RouterNetwork,
     pub offsets: &'a [usize],
+    /// The ridge's class scores of every memory example, when `ridge_heads` is on.
+    pub class_scores: Option<&'a Tensor>,
 }
 
 impl FitStep<'_> {
@@ -157,12 +180,17 @@ impl FitStep<'_> {
             .map(|&i| (self.offsets[memory.tasks[i]] + memory.labels[i]) as u32)
             .collect();
         let targets = Tensor::new(targets, &device)?;
+        let scores = match self.class_scores {
+            Some(all) => Some(all.index_select(&index, 0)?),
+            None => None,
+        };
         let mut loss = match network.config.objective {
-            RouterObjective::Concat => {
-                candle_nn::loss::cross_entropy(&network.combine_heads(&parts)?, &targets)?
-            }
+            RouterObjective::Concat => candle_nn::loss::cross_entropy(
+                &network.combine_heads(&parts, scores.as_ref())?,
+                &targets,
+            )?,
             RouterObjective::Joint => candle_nn::loss::nll(
-                &network.joint_log_probs(&parts, &weights.mean_weights()?)?,
+                &network.joint_log_probs(&parts, &weights.mean_weights()?, scores.as_ref())?,
                 &targets,
             )?,
         };

@@ -45,6 +45,8 @@ pub fn adapt_router(
     let neighbours = nearest_memory(references, frozen, config.neighbours)?;
     let mut optimizer = copy.optimizer(config.learning_rate)?;
     let offsets = routed.label_offsets();
+    // The loaded ridge has no leave-one-out form; a few local steps can use its plain scores.
+    let class_scores = copy.class_scores(references)?;
     let mut rng = StdRng::seed_from_u64(seed);
     for _ in 0..config.steps {
         let step = FitStep {
@@ -52,6 +54,7 @@ pub fn adapt_router(
             memory,
             network: &copy,
             offsets: &offsets,
+            class_scores: class_scores.as_ref(),
         };
         step.run(
             &neighbours,

@@ -3,9 +3,14 @@
 use super::config::{RouterConfig, RouterObjective, RouterScope};
 use super::prior::SimilarityPrior;
 use crate::error::{Error, Result};
+use crate::statistics::RidgeClassifier;
 use candle_core::{DType, Device, Tensor, D};
 use candle_nn::{AdamW, Init, Optimizer, ParamsAdamW, VarBuilder, VarMap};
 use std::path::Path;
+
+/// κ starts at 5: ridge scores of a one-hot regression differ by about 0.5–1 between the right class and the others,
+/// so κ = 5 makes them worth a few logits, as the heads' are (a scale argument; no measurement chose it).
+const RIDGE_LOG_SCALE_INIT: f64 = 1.609_437_912_434_100_3;
 
 pub struct RouterNetwork {
     pub config: RouterConfig,
@@ -18,6 +23,12 @@ pub struct RouterNetwork {
     calibration: Option<(Tensor, Tensor)>,
     /// Similarity of an input to each task's memory, added to the gate logits when `similarity_prior` is on.
     prior: SimilarityPrior,
+    /// log κ (the weight of the ridge's class scores in every head's logits) and log γ (the weight of the ridge's
+    /// task posterior in the joint rule), when `ridge_heads` is on.
+    ridge_scale: Option<(Tensor, Tensor)>,
+    /// The ridge classifier whose scores are added (set after construction: fitted from the tasks' statistics,
+    /// or loaded with the routers).
+    ridge: Option<RidgeClassifier>,
 }
 
 impl RouterNetwork {
@@ -58,6 +69,13 @@ impl RouterNetwork {
             )),
             false => None,
         };
+        let ridge_scale = match config.ridge_heads {
+            true => Some((
+                vb.get_with_hints(1, "ridge.log_scale", Init::Const(RIDGE_LOG_SCALE_INIT))?,
+                vb.get_with_hints(1, "ridge.log_task_weight", Init::Const(0.0))?,
+            )),
+            false => None,
+        };
         Ok(RouterNetwork {
             config: config.clone(),
             num_tasks,
@@ -67,7 +85,26 @@ impl RouterNetwork {
             prior_scale,
             calibration,
             prior,
+            ridge_scale,
+            ridge: None,
         })
+    }
+
+    /// Sets the ridge classifier whose scores `ridge_heads` adds to the heads.
+    pub fn set_ridge(&mut self, ridge: RidgeClassifier) {
+        self.ridge = Some(ridge);
+    }
+
+    /// The ridge's class scores (batch, C) for inputs whose routers' representation is `frozen`, when `ridge_heads`
+    /// is on.
+    pub fn class_scores(&self, frozen: &Tensor) -> Result<Option<Tensor>> {
+        match (&self.ridge_scale, &self.ridge) {
+            (None, _) => Ok(None),
+            (Some(_), Some(ridge)) => Ok(Some(ridge.scores(frozen)?)),
+            (Some(_), None) => Err(Error::invalid(
+                "ridge_heads is on but the routers have no ridge classifier",
+            )),
+        }
     }
 
     pub fn varmap(&self) -> &VarMap {
@@ -99,34 +136,58 @@ impl RouterNetwork {
         Ok((z + prior)?)
     }
 
-    /// Each head's logits, scaled and shifted by its calibration when that is on.
-    fn calibrated(&self, parts: &[Tensor]) -> Result<Vec<Tensor>> {
-        let Some((scale, bias)) = &self.calibration else {
-            return Ok(parts.to_vec());
+    /// Each head's logits, scaled and shifted by its calibration when that is on, plus κ times the ridge's scores
+    /// of its classes when `class_scores` (batch, Σ labels) are given.
+    fn calibrated(&self, parts: &[Tensor], class_scores: Option<&Tensor>) -> Result<Vec<Tensor>> {
+        let mut heads = match &self.calibration {
+            None => parts.to_vec(),
+            Some((scale, bias)) => parts
+                .iter()
+                .enumerate()
+                .map(|(t, logits)| {
+                    logits
+                        .broadcast_mul(&scale.narrow(0, t, 1)?)?
+                        .broadcast_add(&bias.narrow(0, t, 1)?)
+                })
+                .collect::<candle_core::Result<Vec<_>>>()?,
         };
-        let calibrated = parts
-            .iter()
-            .enumerate()
-            .map(|(t, logits)| {
-                logits
-                    .broadcast_mul(&scale.narrow(0, t, 1)?)?
-                    .broadcast_add(&bias.narrow(0, t, 1)?)
-            })
-            .collect::<candle_core::Result<Vec<_>>>()?;
-        Ok(calibrated)
+        if let (Some((log_scale, _)), Some(scores)) = (&self.ridge_scale, class_scores) {
+            let boosted = scores.broadcast_mul(&log_scale.exp()?)?;
+            let mut start = 0;
+            for head in heads.iter_mut() {
+                let width = head.dim(D::Minus1)?;
+                *head = (&*head + boosted.narrow(1, start, width)?)?;
+                start += width;
+            }
+        }
+        Ok(heads)
     }
 
     /// The heads' (calibrated) logits concatenated: the label space of the `concat` CIL rule.
-    pub fn combine_heads(&self, parts: &[Tensor]) -> Result<Tensor> {
-        Ok(Tensor::cat(&self.calibrated(parts)?, D::Minus1)?)
+    pub fn combine_heads(&self, parts: &[Tensor], class_scores: Option<&Tensor>) -> Result<Tensor> {
+        Ok(Tensor::cat(
+            &self.calibrated(parts, class_scores)?,
+            D::Minus1,
+        )?)
     }
 
     /// `log w_t + log softmax(head_t)` for every head t, concatenated: the log joint probability of (task, class)
     /// when the routers' layer-averaged module weights `weights` (batch, T) are read as the task posterior.
-    pub fn joint_log_probs(&self, parts: &[Tensor], weights: &Tensor) -> Result<Tensor> {
-        let log_w = weights.clamp(1e-12, 1.0)?.log()?;
+    pub fn joint_log_probs(
+        &self,
+        parts: &[Tensor],
+        weights: &Tensor,
+        class_scores: Option<&Tensor>,
+    ) -> Result<Tensor> {
+        let mut log_w = weights.clamp(1e-12, 1.0)?.log()?;
+        if let (Some((log_scale, log_weight)), Some(scores)) = (&self.ridge_scale, class_scores) {
+            // The routers' task posterior times the ridge's, p_ridge(t) = Σ_{c ∈ t} softmax(κ r)_c, to the power γ:
+            // the heads' softmax is within a task, so this is where the ridge's evidence on *which* task counts.
+            let task_posterior = self.ridge_task_log_posterior(parts, scores, log_scale)?;
+            log_w = (log_w + task_posterior.broadcast_mul(&log_weight.exp()?)?)?;
+        }
         let joint = self
-            .calibrated(parts)?
+            .calibrated(parts, class_scores)?
             .iter()
             .enumerate()
             .map(|(t, head)| {
@@ -136,11 +197,38 @@ impl RouterNetwork {
         Ok(Tensor::cat(&joint, D::Minus1)?)
     }
 
+    /// (batch, T): log Σ_{c ∈ t} softmax(κ r)_c, the ridge's task posterior, tasks' classes as `parts` lay them out.
+    fn ridge_task_log_posterior(
+        &self,
+        parts: &[Tensor],
+        scores: &Tensor,
+        log_scale: &Tensor,
+    ) -> Result<Tensor> {
+        let log_probs =
+            candle_nn::ops::log_softmax(&scores.broadcast_mul(&log_scale.exp()?)?, D::Minus1)?;
+        let mut columns = Vec::with_capacity(parts.len());
+        let mut start = 0;
+        for head in parts {
+            let width = head.dim(D::Minus1)?;
+            let task = log_probs.narrow(1, start, width)?;
+            let best = task.max_keepdim(1)?.detach();
+            let sum = task.broadcast_sub(&best)?.exp()?.sum_keepdim(1)?;
+            columns.push((sum.log()? + best)?);
+            start += width;
+        }
+        Ok(Tensor::cat(&columns, 1)?)
+    }
+
     /// CIL scores (batch, Σ labels) under the configured rule; argmax gives the prediction.
-    pub fn cil_scores(&self, parts: &[Tensor], weights: &Tensor) -> Result<Tensor> {
+    pub fn cil_scores(
+        &self,
+        parts: &[Tensor],
+        weights: &Tensor,
+        class_scores: Option<&Tensor>,
+    ) -> Result<Tensor> {
         match self.config.objective {
-            RouterObjective::Concat => self.combine_heads(parts),
-            RouterObjective::Joint => self.joint_log_probs(parts, weights),
+            RouterObjective::Concat => self.combine_heads(parts, class_scores),
+            RouterObjective::Joint => self.joint_log_probs(parts, weights, class_scores),
         }
     }
 
@@ -159,12 +247,13 @@ impl RouterNetwork {
     /// An independent copy with the same parameters (for local adaptation, which must not touch the original).
     pub fn try_clone(&self) -> Result<Self> {
         let input_dim = self.weights[0].dim(1)?;
-        let copy = Self::new(
+        let mut copy = Self::new(
             &self.config,
             self.weights.len(),
             input_dim,
             self.prior.clone(),
         )?;
+        copy.ridge = self.ridge.clone();
         let source = self.varmap.data().lock().map_err(|_| poisoned())?;
         let target = copy.varmap.data().lock().map_err(|_| poisoned())?;
         for (name, var) in target.iter() {
@@ -221,6 +310,9 @@ impl RouterNetwork {
         if let Some(gaussian) = &self.prior.gaussian {
             tensors.push(("prior.precision".into(), gaussian.precision().clone()));
         }
+        if let Some(ridge) = &self.ridge {
+            tensors.push(("ridge.weights".into(), ridge.weights().clone()));
+        }
         crate::io::write_safetensors(path, tensors)
     }
 
@@ -263,7 +355,17 @@ impl RouterNetwork {
                 }
             }
         };
-        let network = Self::new(config, num_layers, input_dim, prior)?;
+        let mut network = Self::new(config, num_layers, input_dim, prior)?;
+        if config.ridge_heads {
+            let weights = get_any("ridge.weights").ok_or_else(|| {
+                bad("ridge_heads is on but there is no 'ridge.weights' tensor".into())
+            })?;
+            network.set_ridge(RidgeClassifier::from_weights(
+                weights,
+                input_dim,
+                config.input.representation(),
+            )?);
+        }
         crate::io::set_vars(
             &network.varmap,
             &tensors,

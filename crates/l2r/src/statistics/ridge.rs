@@ -21,6 +21,7 @@ pub const RIDGE_GRID: [f64; 17] = [
 ];
 
 /// The fixed random projection R (d, M), entries N(0, 1).
+#[derive(Clone)]
 pub struct RandomProjection {
     weights: Tensor,
 }
@@ -111,6 +112,7 @@ fn sums(
 }
 
 /// The ridge classifier over every task seen so far: W = (G + λI)⁻¹C with λ of least validation error.
+#[derive(Clone)]
 pub struct RidgeClassifier {
     projection: RandomProjection,
     /// (M, C)
@@ -118,6 +120,8 @@ pub struct RidgeClassifier {
     representation: Representation,
     /// The regulariser chosen.
     pub lambda: f64,
+    /// (G + λI)⁻¹ as Q (M, M) and 1 / (Λ + λ) (M,), for leave-one-out scores; absent once loaded from a file.
+    inverse: Option<(Tensor, Tensor)>,
 }
 
 impl RidgeClassifier {
@@ -145,14 +149,76 @@ impl RidgeClassifier {
         let cross = concat(|t| &t.cross)?;
         let validation_gram = sum(|t| &t.validation_gram)?;
         let validation_cross = concat(|t| &t.validation_cross)?;
-        let (lambda, weights) = solve(&gram, &cross, &validation_gram, &validation_cross)?;
+        let solution = solve(&gram, &cross, &validation_gram, &validation_cross)?;
         Ok(RidgeClassifier {
             projection,
-            weights: weights.to_dtype(DType::F32)?,
+            weights: solution.weights.to_dtype(DType::F32)?,
             representation,
-            lambda,
+            lambda: solution.lambda,
+            inverse: Some((
+                solution.q.to_dtype(DType::F32)?,
+                solution.inverse_eigenvalues.to_dtype(DType::F32)?,
+            )),
         })
     }
+
+    /// A classifier saved as its weights (M, C) over `representation` of width `input_dim`.
+    pub fn from_weights(
+        weights: Tensor,
+        input_dim: usize,
+        representation: Representation,
+    ) -> Result<Self> {
+        let projection = RandomProjection::new(input_dim, weights.dim(0)?)?;
+        Ok(RidgeClassifier {
+            projection,
+            weights,
+            representation,
+            lambda: f64::NAN,
+            inverse: None,
+        })
+    }
+
+    /// (M, C)
+    pub fn weights(&self) -> &Tensor {
+        &self.weights
+    }
+
+    /// The scores each of `features` (n, d) would get from the classifier fitted without it, for examples that
+    /// are among the training examples (the memory is), with `classes` their classes in the concatenated label
+    /// space: (ŷᵢ − hᵢᵢ yᵢ) / (1 − hᵢᵢ), hᵢᵢ = hᵢᵀ(G + λI)⁻¹hᵢ (the closed form of ridge leave-one-out). Scores of
+    /// training examples themselves would be overconfident, and anything fitted on them would over-trust the ridge.
+    pub fn leave_one_out_scores(&self, features: &Tensor, classes: &[usize]) -> Result<Tensor> {
+        let (q, inverse) = self.inverse.as_ref().ok_or_else(|| {
+            Error::invalid("leave-one-out scores need the classifier as fitted, not as loaded")
+        })?;
+        let h = self.projection.project(features)?;
+        let rotated = h.matmul(q)?; // (n, M): Qᵀhᵢ per row
+        let leverage = rotated
+            .sqr()?
+            .broadcast_mul(&inverse.unsqueeze(0)?)?
+            .sum_keepdim(1)?; // (n, 1)
+        let targets = candle_nn::encoding::one_hot(
+            Tensor::new(
+                classes.iter().map(|&c| c as u32).collect::<Vec<_>>(),
+                &Device::Cpu,
+            )?,
+            self.weights.dim(1)?,
+            1f32,
+            0f32,
+        )?;
+        let fitted = h.matmul(&self.weights)?;
+        let removed = (fitted - targets.broadcast_mul(&leverage)?)?;
+        // hᵢᵢ < 1 for λ > 0; the clamp only guards rounding.
+        let keep = leverage.affine(-1.0, 1.0)?.clamp(1e-6, 1.0)?;
+        Ok(removed.broadcast_div(&keep)?)
+    }
+}
+
+struct Solution {
+    lambda: f64,
+    weights: Tensor,
+    q: Tensor,
+    inverse_eigenvalues: Tensor,
 }
 
 /// Eigendecomposition G = QΛQᵀ once; then for each λ, W = Q diag(1/(Λ + λ)) QᵀC, and its validation error
@@ -162,7 +228,7 @@ fn solve(
     cross: &Tensor,
     validation_gram: &Tensor,
     validation_cross: &Tensor,
-) -> Result<(f64, Tensor)> {
+) -> Result<Solution> {
     let m = gram.dim(0)?;
     let eigen =
         DMatrix::from_row_slice(m, m, &gram.flatten_all()?.to_vec1::<f64>()?).symmetric_eigen();
@@ -178,19 +244,26 @@ fn solve(
     let gv = q_t.matmul(validation_gram)?.matmul(&q)?; // QᵀG_vQ
     let cv = q_t.matmul(validation_cross)?; // QᵀC_v
     let eigenvalues: Vec<f64> = eigen.eigenvalues.iter().map(|&v| v.max(0.0)).collect();
-    let mut best: Option<(f64, f64, Tensor)> = None;
+    let mut best: Option<(f64, f64, Tensor, Tensor)> = None;
     for lambda in RIDGE_GRID {
         let inverse: Vec<f64> = eigenvalues.iter().map(|v| 1.0 / (v + lambda)).collect();
-        let z = b.broadcast_mul(&Tensor::from_vec(inverse, (m, 1), &Device::Cpu)?)?;
+        let inverse = Tensor::from_vec(inverse, m, &Device::Cpu)?;
+        let z = b.broadcast_mul(&inverse.unsqueeze(1)?)?;
         let quadratic = (gv.matmul(&z)? * &z)?.sum_all()?.to_scalar::<f64>()?;
         let linear = (&cv * &z)?.sum_all()?.to_scalar::<f64>()?;
         let error = quadratic - 2.0 * linear;
-        if best.as_ref().is_none_or(|(_, e, _)| error < *e) {
-            best = Some((lambda, error, z));
+        if best.as_ref().is_none_or(|(_, e, _, _)| error < *e) {
+            best = Some((lambda, error, z, inverse));
         }
     }
-    let (lambda, _, z) = best.ok_or_else(|| Error::invalid("empty ridge grid"))?;
-    Ok((lambda, q.matmul(&z)?))
+    let (lambda, _, z, inverse_eigenvalues) =
+        best.ok_or_else(|| Error::invalid("empty ridge grid"))?;
+    Ok(Solution {
+        lambda,
+        weights: q.matmul(&z)?,
+        q,
+        inverse_eigenvalues,
+    })
 }
 
 impl RidgeClassifier {
@@ -289,6 +362,70 @@ mod tests {
             .argmax(1)
             .unwrap();
         assert_eq!(predicted.to_vec1::<u32>().unwrap(), vec![0, 1]);
+    }
+
+    #[test]
+    fn leave_one_out_scores_equal_a_refit_without_the_example() {
+        let m = 6;
+        let (train, labels) = two_classes(30, 3);
+        let (validation, validation_labels) = two_classes(10, 4);
+        let fit = |rows: &[usize]| {
+            let index = Tensor::new(
+                rows.iter().map(|&r| r as u32).collect::<Vec<_>>(),
+                &Device::Cpu,
+            )
+            .unwrap();
+            let x = train.index_select(&index, 0).unwrap();
+            let y: Vec<usize> = rows.iter().map(|&r| labels[r]).collect();
+            let projection = RandomProjection::new(2, m).unwrap();
+            let stats =
+                RidgeStatistics::fit(&projection, (&x, &y), (&validation, &validation_labels), 2)
+                    .unwrap();
+            RidgeClassifier::new(&[&stats], projection, Representation::FinalLayer).unwrap()
+        };
+        let all: Vec<usize> = (0..30).collect();
+        let full = fit(&all);
+        let loo = full
+            .leave_one_out_scores(&train.narrow(0, 0, 1).unwrap(), &labels[..1])
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
+        // Refit without example 0 at the same λ: solve directly.
+        let without: Vec<usize> = (1..30).collect();
+        let index = Tensor::new(
+            without.iter().map(|&r| r as u32).collect::<Vec<_>>(),
+            &Device::Cpu,
+        )
+        .unwrap();
+        let projection = RandomProjection::new(2, m).unwrap();
+        let h = projection
+            .project(&train.index_select(&index, 0).unwrap())
+            .unwrap()
+            .to_dtype(DType::F64)
+            .unwrap()
+            .to_vec2::<f64>()
+            .unwrap();
+        let h = DMatrix::from_fn(29, m, |i, j| h[i][j]);
+        let y = DMatrix::from_fn(29, 2, |i, j| (labels[without[i]] == j) as u8 as f64);
+        let a = h.transpose() * &h + DMatrix::identity(m, m) * full.lambda;
+        let w = a.lu().solve(&(h.transpose() * y)).unwrap();
+        let h0 = projection
+            .project(&train.narrow(0, 0, 1).unwrap())
+            .unwrap()
+            .to_dtype(DType::F64)
+            .unwrap()
+            .to_vec2::<f64>()
+            .unwrap();
+        let h0 = DMatrix::from_fn(1, m, |_, j| h0[0][j]);
+        let expected = h0 * w;
+        for j in 0..2 {
+            let tolerance = 1e-2 * expected[(0, j)].abs().max(1.0);
+            assert!(
+                (loo[0][j] as f64 - expected[(0, j)]).abs() < tolerance,
+                "λ {}: {loo:?} vs {expected}",
+                full.lambda
+            );
+        }
     }
 
     #[test]
