@@ -55,6 +55,25 @@ fn every_method_gets_a_row_and_a_rerun_resumes_to_the_same_table() {
             assert!((0.0..=1.0).contains(&value), "{method}: {value}");
         }
         assert_eq!(row["benchmark"], "run");
+        // Every method is priced: what it keeps per task and once.
+        let kept = |key: &str| row["storage"][key].as_f64();
+        assert!(
+            kept("per_task").is_some() && kept("fixed").is_some(),
+            "{method}: {row}"
+        );
+        let module_free = [
+            "ncm",
+            "ncm-layers",
+            "lda",
+            "lda-layers",
+            "ridge",
+            "ridge-layers",
+        ];
+        if module_free.contains(&method) {
+            assert!(kept("per_task").unwrap() < 100_000.0, "{method}: {row}");
+        } else if method.starts_with("l2r") {
+            assert!(kept("per_task").unwrap() > 100_000.0, "{method}: {row}");
+        }
     }
     // Methods with the same config share a run; those that change it have their own.
     let run_of = |name: &str| {

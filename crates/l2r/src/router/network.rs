@@ -379,3 +379,89 @@ impl RouterNetwork {
 fn poisoned() -> Error {
     Error::invalid("a router's parameters were poisoned by an earlier panic")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::embedded::Representation;
+    use crate::statistics::{ClassStatistics, RandomProjection, RidgeStatistics, SharedGaussian};
+    use std::sync::Arc;
+
+    /// Two tasks of two classes in 3 dimensions, apart along the first axis.
+    fn features() -> (Tensor, Vec<usize>, Tensor, Vec<usize>) {
+        let a = Tensor::new(
+            &[
+                [1f32, 0.1, 0.0],
+                [1.0, 0.0, 0.1],
+                [0.9, 0.9, 0.0],
+                [1.0, 1.0, 0.1],
+            ],
+            &Device::Cpu,
+        )
+        .unwrap();
+        let b = (&a * -1.0).unwrap();
+        (a, vec![0, 0, 1, 1], b, vec![0, 0, 1, 1])
+    }
+
+    #[test]
+    fn the_gaussian_prior_and_the_ridge_survive_a_save_and_load() {
+        let (a, la, b, lb) = features();
+        let classes = [
+            ClassStatistics::fit(&a, &la, 2).unwrap(),
+            ClassStatistics::fit(&b, &lb, 2).unwrap(),
+        ];
+        let gaussian = Arc::new(SharedGaussian::new(&[&classes[0], &classes[1]]).unwrap());
+        let projection = RandomProjection::new(3, 8).unwrap();
+        let ridges = [
+            RidgeStatistics::fit(&projection, (&a, &la), (&a, &la), 2).unwrap(),
+            RidgeStatistics::fit(&projection, (&b, &lb), (&b, &lb), 2).unwrap(),
+        ];
+        let ridge = RidgeClassifier::new(
+            &[&ridges[0], &ridges[1]],
+            projection,
+            Representation::FinalLayer,
+        )
+        .unwrap();
+        let config = RouterConfig {
+            input: super::super::config::RouterInput::MeanPooled,
+            prior_reference: super::super::config::PriorReference::Gaussian,
+            ridge_heads: true,
+            ..RouterConfig::default()
+        };
+        let mut network = RouterNetwork::new(
+            &config,
+            2,
+            3,
+            SimilarityPrior::from_gaussian(gaussian).unwrap(),
+        )
+        .unwrap();
+        assert!(network.class_scores(&a).is_err(), "no ridge set yet");
+        network.set_ridge(ridge);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("router.safetensors");
+        network.save(&path).unwrap();
+        let loaded = RouterNetwork::load(&path, &config, 2, 3).unwrap();
+        let x = Tensor::cat(&[&a, &b], 0).unwrap();
+        let same = |one: Tensor, two: Tensor| {
+            let diff = (one - two).unwrap().abs().unwrap().max_all().unwrap();
+            diff.to_scalar::<f32>().unwrap() < 1e-5
+        };
+        assert!(same(
+            network.logits(0, &x, &x).unwrap(),
+            loaded.logits(0, &x, &x).unwrap()
+        ));
+        let scores = loaded.class_scores(&x).unwrap().unwrap();
+        assert!(same(
+            network.class_scores(&x).unwrap().unwrap(),
+            scores.clone()
+        ));
+        // The prior favours each example's own task; the ridge, its own class.
+        let prior = loaded.logits(0, &x, &x).unwrap().argmax(1).unwrap();
+        assert_eq!(
+            prior.to_vec1::<u32>().unwrap(),
+            vec![0, 0, 0, 0, 1, 1, 1, 1]
+        );
+        let best = scores.argmax(1).unwrap().to_vec1::<u32>().unwrap();
+        assert_eq!(best, vec![0, 0, 1, 1, 2, 2, 3, 3]);
+    }
+}

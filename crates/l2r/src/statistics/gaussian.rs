@@ -7,9 +7,9 @@
 //! covariance can still be singular, hence its pseudo-inverse.
 
 use super::class_statistics::ClassStatistics;
+use super::eigen::symmetric_eigen;
 use crate::error::{Error, Result};
 use candle_core::{DType, Device, Tensor};
-use nalgebra::DMatrix;
 
 /// Relative cut-off of the covariance's pseudo-inverse, per dimension: eigenvalues below `d · PINV_EPS_PER_DIM` ×
 /// the largest count as zero. This is `torch.linalg.pinv`'s default cut-off for float32 (`max(m, n) · eps`), the
@@ -37,20 +37,8 @@ impl SharedGaussian {
             scatter = (scatter + task.scatter.to_dtype(DType::F64)?)?;
         }
         let count: usize = tasks.iter().map(|t| t.count).sum();
-        let d = scatter.dim(0)?;
-        let covariance = DMatrix::from_row_slice(
-            d,
-            d,
-            &(scatter / count.max(1) as f64)?
-                .flatten_all()?
-                .to_vec1::<f64>()?,
-        );
-        let precision = symmetric_pseudo_inverse(covariance)?;
-        let precision = Tensor::from_vec(
-            precision.iter().map(|&v| v as f32).collect(),
-            (d, d),
-            &Device::Cpu,
-        )?;
+        let covariance = (scatter / count.max(1) as f64)?;
+        let precision = symmetric_pseudo_inverse(&covariance)?.to_dtype(DType::F32)?;
         let class_means = Tensor::cat(
             &tasks
                 .iter()
@@ -152,22 +140,20 @@ impl SharedGaussian {
 }
 
 /// Moore–Penrose pseudo-inverse of a symmetric positive semi-definite matrix, from its eigendecomposition (for such
-/// a matrix the singular values are the eigenvalues, and the symmetric solver is several times faster than an SVD).
-fn symmetric_pseudo_inverse(matrix: DMatrix<f64>) -> Result<DMatrix<f64>> {
-    let dim = matrix.nrows();
-    let eigen = matrix.symmetric_eigen();
-    let largest = eigen.eigenvalues.iter().fold(0f64, |m, v| m.max(v.abs()));
+/// a matrix the singular values are the eigenvalues).
+fn symmetric_pseudo_inverse(matrix: &Tensor) -> Result<Tensor> {
+    let dim = matrix.dim(0)?;
+    let eigen = symmetric_eigen(matrix)?;
+    let largest = eigen.values.iter().fold(0f64, |m, v| m.max(v.abs()));
     let cutoff = dim as f64 * PINV_EPS_PER_DIM * largest.max(f64::MIN_POSITIVE);
-    if !largest.is_finite() {
-        return Err(Error::invalid(
-            "the pooled covariance has non-finite entries; are the features finite?",
-        ));
-    }
-    let inverted = eigen
-        .eigenvalues
-        .map(|v| if v > cutoff { 1.0 / v } else { 0.0 });
-    let q = &eigen.eigenvectors;
-    Ok(q * DMatrix::from_diagonal(&inverted) * q.transpose())
+    let inverted: Vec<f64> = eigen
+        .values
+        .iter()
+        .map(|&v| if v > cutoff { 1.0 / v } else { 0.0 })
+        .collect();
+    let inverted = Tensor::from_vec(inverted, (1, dim), &Device::Cpu)?;
+    let q = &eigen.vectors;
+    Ok(q.broadcast_mul(&inverted)?.matmul(&q.t()?)?)
 }
 
 #[cfg(test)]
@@ -245,13 +231,26 @@ pub(crate) mod tests {
 
     #[test]
     fn the_pseudo_inverse_inverts_a_full_rank_covariance_and_pseudo_inverts_a_singular_one() {
-        let full = DMatrix::from_row_slice(2, 2, &[2.0, 1.0, 1.0, 2.0]);
-        let product = &full * symmetric_pseudo_inverse(full.clone()).unwrap();
-        assert!((product - DMatrix::identity(2, 2)).norm() < 1e-9);
+        let max_diff = |a: Tensor, b: &[[f64; 2]; 2]| {
+            let b = Tensor::new(b, &Device::Cpu).unwrap();
+            (a - b)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f64>()
+                .unwrap()
+        };
+        let full = Tensor::new(&[[2f64, 1.0], [1.0, 2.0]], &Device::Cpu).unwrap();
+        let product = full
+            .matmul(&symmetric_pseudo_inverse(&full).unwrap())
+            .unwrap();
+        assert!(max_diff(product, &[[1.0, 0.0], [0.0, 1.0]]) < 1e-9);
         // Rank one: the pseudo-inverse of v vᵀ is v vᵀ / |v|⁴.
-        let singular = DMatrix::from_row_slice(2, 2, &[1.0, 1.0, 1.0, 1.0]);
-        let pinv = symmetric_pseudo_inverse(singular).unwrap();
-        assert!((pinv - DMatrix::from_element(2, 2, 0.25)).norm() < 1e-9);
+        let singular = Tensor::new(&[[1f64, 1.0], [1.0, 1.0]], &Device::Cpu).unwrap();
+        let pinv = symmetric_pseudo_inverse(&singular).unwrap();
+        assert!(max_diff(pinv, &[[0.25, 0.25], [0.25, 0.25]]) < 1e-9);
     }
 
     #[test]

@@ -4,10 +4,12 @@
 //! routers can take the Gaussian's task posterior as their prior.
 
 mod class_statistics;
+mod eigen;
 mod gaussian;
 mod ridge;
 
 pub use class_statistics::ClassStatistics;
+pub use eigen::{symmetric_eigen, SymmetricEigen};
 pub use gaussian::{SharedGaussian, PINV_EPS_PER_DIM};
 pub use ridge::{RandomProjection, RidgeClassifier, RidgeStatistics, RIDGE_GRID};
 

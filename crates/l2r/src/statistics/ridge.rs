@@ -6,10 +6,10 @@
 //! validation splits' statistics (the same sums over each task's validation split), in closed form, as RanPAC's own
 //! code chooses it by validation MSE.
 
+use super::eigen::symmetric_eigen;
 use crate::embedded::Representation;
 use crate::error::{Error, Result};
 use candle_core::{DType, Device, Tensor};
-use nalgebra::DMatrix;
 use rand::{Rng, SeedableRng};
 
 /// The projection's seed: one projection for every task, run and seed, so that statistics of different tasks add up.
@@ -230,20 +230,13 @@ fn solve(
     validation_cross: &Tensor,
 ) -> Result<Solution> {
     let m = gram.dim(0)?;
-    let eigen =
-        DMatrix::from_row_slice(m, m, &gram.flatten_all()?.to_vec1::<f64>()?).symmetric_eigen();
-    if eigen.eigenvalues.iter().any(|v| !v.is_finite()) {
-        return Err(Error::invalid(
-            "the ridge Gram matrix has non-finite entries; are the features finite?",
-        ));
-    }
-    // nalgebra is column-major: its column-major storage read as rows is Qᵀ.
-    let q_t = Tensor::from_vec(eigen.eigenvectors.as_slice().to_vec(), (m, m), &Device::Cpu)?;
-    let q = q_t.t()?.contiguous()?;
+    let eigen = symmetric_eigen(gram)?;
+    let q = eigen.vectors;
+    let q_t = q.t()?.contiguous()?;
     let b = q_t.matmul(cross)?; // QᵀC (M, C)
     let gv = q_t.matmul(validation_gram)?.matmul(&q)?; // QᵀG_vQ
     let cv = q_t.matmul(validation_cross)?; // QᵀC_v
-    let eigenvalues: Vec<f64> = eigen.eigenvalues.iter().map(|&v| v.max(0.0)).collect();
+    let eigenvalues: Vec<f64> = eigen.values.iter().map(|&v| v.max(0.0)).collect();
     let mut best: Option<(f64, f64, Tensor, Tensor)> = None;
     for lambda in RIDGE_GRID {
         let inverse: Vec<f64> = eigenvalues.iter().map(|v| 1.0 / (v + lambda)).collect();
@@ -280,6 +273,7 @@ impl RidgeClassifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nalgebra::DMatrix;
     use rand::{Rng, SeedableRng};
 
     fn features(rows: &[[f32; 2]]) -> Tensor {

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The issue-15 study (docs/results.md, "Issue 15"): L2R's router variants against every baseline at every
+# representation, on far5 and verb-cil, seed 0, order 0, evaluated on the test splits and (for choosing settings)
+# on the validation splits. Resumable: re-running skips finished runs. Needs scripts/setup.sh first.
+#
+#   scripts/experiments/issue15.sh [far5 verb-cil ...]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+benchmarks=("${@:-far5 verb-cil}")
+out=runs/issue15
+mkdir -p "$out"
+cargo build --release --quiet
+for benchmark in ${benchmarks[@]}; do
+  for variant in default gaussian ridge; do
+    for split in test validation; do
+      config="$out/$benchmark-$variant-$split.toml"
+      {
+        echo "module_cache = \"$out/module-cache\""
+        echo "evaluate_on = \"$split\""
+        sed -e 's/^seeds = .*/seeds = [0]/' -e 's/^orders = .*/orders = [0]/' "configs/$benchmark.toml"
+      } > "$config"
+      case $variant in
+        gaussian) sed -i 's/^prior_reference = .*/prior_reference = "gaussian"/' "$config" ;;
+        ridge) sed -i 's/^prior_reference = .*/prior_reference = "gaussian"\nridge_heads = true/' "$config" ;;
+      esac
+      echo "== $benchmark $variant ($split)"
+      target/release/l2r run "$config" --out "$out/$benchmark-$variant-$split" \
+        || target/release/l2r run --resume "$out/$benchmark-$variant-$split"
+    done
+  done
+  scripts/experiments/last_step.py "$out/$benchmark"-*-test
+  scripts/experiments/last_step.py "$out/$benchmark"-*-validation
+done
