@@ -11,7 +11,7 @@ out=runs/issue15
 mkdir -p "$out"
 cargo build --release --quiet
 for benchmark in ${benchmarks[@]}; do
-  for variant in default gaussian ridge; do
+  for variant in default gaussian ridge centroid-ridge; do
     for split in test validation; do
       config="$out/$benchmark-$variant-$split.toml"
       {
@@ -22,6 +22,7 @@ for benchmark in ${benchmarks[@]}; do
       case $variant in
         gaussian) sed -i 's/^prior_reference = .*/prior_reference = "gaussian"/' "$config" ;;
         ridge) sed -i 's/^prior_reference = .*/prior_reference = "gaussian"\nridge_heads = true/' "$config" ;;
+        centroid-ridge) sed -i 's/^prior_reference = .*/prior_reference = "centroid"\nridge_heads = true/' "$config" ;;
       esac
       echo "== $benchmark $variant ($split)"
       target/release/l2r run "$config" --out "$out/$benchmark-$variant-$split" \

@@ -108,7 +108,7 @@ fn report_renders_its_plots() {
             "--headless",
             "--no-sandbox",
             "--disable-gpu",
-            "--window-size=1200,1800",
+            "--window-size=1200,8000",
         ])
         .arg(format!("--screenshot={}", png_path.display()))
         .arg(format!("file://{}", html_path.display()))
@@ -120,8 +120,9 @@ fn report_renders_its_plots() {
         String::from_utf8_lossy(&shot.stderr)
     );
     let (width, height, coloured) = coloured_pixels(&png_path);
-    assert_eq!((width, height), (1200, 1800));
-    // Each heat-map cell is about 95 × 42 px of Viridis colour; several matrices are on the first screen.
+    assert_eq!((width, height), (1200, 8000));
+    // Each heat-map cell is about 95 × 42 px of Viridis colour. The setups' table (49 setups with every baseline at
+    // every representation) fills the first screens, so the shot is tall enough to reach the matrices.
     assert!(
         coloured > 20_000,
         "only {coloured} coloured pixels: the plots did not render"

@@ -106,7 +106,7 @@ impl StorageFacts {
             Approach::Epi(r) => with_modules(class_means(r), self.dim(r).powi(2) * F32),
             Approach::Sequential | Approach::Multitask => Storage {
                 per_task: 0.0,
-                fixed: self.module * self.tasks as f64,
+                fixed: self.module,
             },
             Approach::NearestMean(r) => Storage {
                 per_task: class_means(r),

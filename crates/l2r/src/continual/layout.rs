@@ -33,6 +33,9 @@ pub struct RunLayout {
     module_training: ModuleTraining,
 }
 
+/// Steps looked for in a sequence folder: far more tasks than any run has.
+const MAX_STEPS: usize = 10_000;
+
 impl RunLayout {
     pub fn new(root: &Path, config: &RunConfig) -> Result<Self> {
         Ok(RunLayout {
@@ -182,8 +185,8 @@ impl SequenceLayout {
     /// The highest step whose routers and evaluation are both on disk.
     pub fn latest_fitted_step(&self) -> Result<usize> {
         let done = |k: usize| self.router(k).is_file() && self.evaluation(k).is_file();
-        let count = (0..).take_while(|&k| done(k)).count();
-        count.checked_sub(1).ok_or_else(|| {
+        // Not a prefix: routers fitted only after the last task (`fit_after = "last_task"`) leave no earlier step.
+        (0..MAX_STEPS).rev().find(|&k| done(k)).ok_or_else(|| {
             Error::invalid(format!(
                 "{} holds no fitted routers yet; let `l2r run` finish its first task (or pick another --seed/--order)",
                 self.dir.display()
