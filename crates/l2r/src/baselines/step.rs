@@ -11,13 +11,11 @@ use super::mocl::Mocl;
 use super::nearest_mean::NearestMean;
 use super::ridge::Ridge;
 use super::routing::RoutingBaseline;
-use super::task_stats::{stacked_keys, TaskStatistics};
+use super::task_stats::{ridge_classifier, shared_gaussian, stacked_keys, TaskStatistics};
 use super::uniform::Uniform;
 use crate::compose::Routed;
 use crate::embedded::EmbeddedExamples;
 use crate::error::Result;
-use crate::statistics::SharedGaussian;
-use crate::statistics::{RandomProjection, RidgeClassifier};
 use std::sync::Arc;
 
 pub struct StepBaselines<'a> {
@@ -38,12 +36,11 @@ pub fn step_baselines<'a>(
     let mut routing: Vec<Box<dyn RoutingBaseline + 'a>> = vec![Box::new(Uniform { num_tasks })];
     let mut scorers: Vec<Box<dyn ClassScorer>> = Vec::new();
     for &representation in &config.representations {
-        let per_task = statistics
+        let classes = statistics
             .iter()
-            .map(|s| s.get(representation))
+            .map(|s| Ok(&s.get(representation)?.classes))
             .collect::<Result<Vec<_>>>()?;
-        let classes: Vec<_> = per_task.iter().map(|s| &s.classes).collect();
-        let gaussian = Arc::new(SharedGaussian::new(&classes)?);
+        let gaussian = Arc::new(shared_gaussian(statistics, representation)?);
         let centroids = memory.centroids_of(memory.features(representation), num_tasks)?;
         routing.extend([
             Box::new(Dam::new(centroids, representation)) as Box<dyn RoutingBaseline>,
@@ -53,15 +50,13 @@ pub fn step_baselines<'a>(
                 representation,
             )),
         ]);
-        let ridges: Vec<_> = per_task.iter().map(|s| &s.ridge).collect();
-        let dim = memory.features(representation).dim(1)?;
         scorers.extend([
             Box::new(NearestMean::new(&classes, representation)?) as Box<dyn ClassScorer>,
             Box::new(Lda::new(gaussian, representation)),
-            Box::new(Ridge(RidgeClassifier::new(
-                &ridges,
-                RandomProjection::new(dim, config.ridge_dim)?,
+            Box::new(Ridge(ridge_classifier(
+                statistics,
                 representation,
+                config.ridge_dim,
             )?)),
         ]);
     }
