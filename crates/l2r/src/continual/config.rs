@@ -3,12 +3,14 @@
 use crate::backbone::{BackboneName, Precision};
 use crate::baselines::BaselinesConfig;
 use crate::compose::CompositionMode;
-use crate::data::BenchmarkSize;
+use crate::data::{BenchmarkSize, BenchmarkTask, Example};
 use crate::error::{Error, Result};
+use crate::memory::Memory;
 use crate::peft::PeftConfig;
 use crate::router::{PriorReference, RouterConfig};
 use crate::train::TrainConfig;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 /// A task of the user's: a CSV/TSV/JSONL file of text and label, or a file in one of the paper's formats.
@@ -82,15 +84,50 @@ impl ModuleTraining {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct MemoryConfig {
     /// Examples kept per class of each finished task.
     pub per_class: usize,
+    /// Draw the memory before training and train the task's module without it (crate::memory explains why).
+    pub held_out: bool,
 }
 
 impl Default for MemoryConfig {
     fn default() -> Self {
-        MemoryConfig { per_class: 10 }
+        MemoryConfig {
+            per_class: 10,
+            held_out: false,
+        }
+    }
+}
+
+impl MemoryConfig {
+    /// The memory kept of `task`, the `index`-th of its sequence.
+    pub fn sample(&self, index: usize, task: &BenchmarkTask, seed: u64) -> Result<Memory> {
+        let mut memory = Memory::default();
+        match self.held_out {
+            true => memory.add_examples(
+                index,
+                Memory::held_out_sample(&task.train, self.per_class, seed, &task.name),
+            )?,
+            false => memory.add_task(index, &task.train, self.per_class, seed)?,
+        }
+        Ok(memory)
+    }
+
+    /// The examples `task`'s module trains on: its training split, less the memory when that is held out.
+    pub fn module_training_split<'a>(
+        &self,
+        task: &'a BenchmarkTask,
+        seed: u64,
+    ) -> Cow<'a, [Example]> {
+        match self.held_out {
+            true => {
+                let kept = Memory::held_out_sample(&task.train, self.per_class, seed, &task.name);
+                Cow::Owned(crate::memory::without(&task.train, &kept))
+            }
+            false => Cow::Borrowed(&task.train),
+        }
     }
 }
 
@@ -201,10 +238,13 @@ impl RunConfig {
             &self.module,
             &self.train,
         );
-        // fp32 keeps the key it had before precision existed, so caches of earlier runs stay valid.
-        let key = match self.precision {
-            Precision::Fp32 => serde_json::to_string(&shape),
-            other => serde_json::to_string(&(shape, other)),
+        // fp32 and a memory drawn after training keep the key they had before precision and held-out memories
+        // existed, so caches of earlier runs stay valid.
+        let held_out = self.memory.held_out.then_some(&self.memory);
+        let key = match (self.precision, held_out) {
+            (Precision::Fp32, None) => serde_json::to_string(&shape),
+            (precision, None) => serde_json::to_string(&(shape, precision)),
+            (precision, Some(memory)) => serde_json::to_string(&(shape, precision, memory)),
         }
         .map_err(|e| Error::invalid(format!("cannot key the module cache: {e}")))?;
         let name = self.benchmark.as_deref().unwrap_or("user");
@@ -322,10 +362,63 @@ mod tests {
             other_router.module_cache_dir().unwrap(),
             "router settings do not change modules"
         );
-        assert_ne!(Some(dir), other_training.module_cache_dir().unwrap());
+        assert_ne!(
+            Some(dir.clone()),
+            other_training.module_cache_dir().unwrap()
+        );
+        let mut smaller_memory = base.clone();
+        smaller_memory.memory.per_class = 5;
+        assert_eq!(
+            Some(dir.clone()),
+            smaller_memory.module_cache_dir().unwrap(),
+            "a memory drawn after training does not change modules"
+        );
+        let mut held_out = base.clone();
+        held_out.memory.held_out = true;
+        let held_out_dir = held_out.module_cache_dir().unwrap();
+        assert_ne!(
+            Some(dir),
+            held_out_dir,
+            "a held-out memory is not trained on"
+        );
+        held_out.memory.per_class = 5;
+        assert_ne!(held_out_dir, held_out.module_cache_dir().unwrap());
         let mut local = base.clone();
         local.module_cache = None;
         assert_eq!(local.module_cache_dir().unwrap(), None);
+    }
+
+    #[test]
+    fn a_held_out_memory_is_left_out_of_the_modules_training_split() {
+        let examples = |n: usize| -> Vec<Example> {
+            (0..n)
+                .map(|i| Example {
+                    text: format!("text {i}"),
+                    label: i % 2,
+                })
+                .collect()
+        };
+        let task = BenchmarkTask {
+            name: "news".into(),
+            train: examples(40),
+            validation: examples(4),
+            test: examples(4),
+            labels: vec!["a".into(), "b".into()],
+        };
+        let mut config = MemoryConfig {
+            per_class: 3,
+            held_out: false,
+        };
+        assert_eq!(config.module_training_split(&task, 1).len(), 40);
+        assert_eq!(config.sample(2, &task, 1).unwrap().len(), 6);
+        config.held_out = true;
+        let memory = config.sample(2, &task, 1).unwrap();
+        let training = config.module_training_split(&task, 1);
+        assert_eq!((memory.len(), training.len()), (6, 34));
+        for entry in &memory.entries {
+            assert_eq!(entry.task, 2);
+            assert!(training.iter().all(|e| e.text != entry.text));
+        }
     }
 
     #[test]

@@ -97,7 +97,10 @@ fn train_new(
         }
         TrainingStart::Alongside(previous) => model.previous = Some(previous),
     }
-    let train = tokenize_examples(&backbone.tokenizer, &task.train)?;
+    let train = tokenize_examples(
+        &backbone.tokenizer,
+        &config.memory.module_training_split(task, seed),
+    )?;
     let validation = tokenize_examples(&backbone.tokenizer, &task.validation)?;
     let train_config = crate::train::TrainConfig {
         seed,

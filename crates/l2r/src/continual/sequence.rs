@@ -56,7 +56,9 @@ pub fn routed_sequence(
         oracle.push(accuracy);
         tests.push(None);
         if !memory.entries.iter().any(|e| e.task == step) {
-            memory.add_task(step, &task.train, config.memory.per_class, seed)?;
+            memory
+                .entries
+                .extend(config.memory.sample(step, task, seed)?.entries);
             memory.save(&sequence.memory())?;
         }
         if config.router.fit_after == FitSchedule::LastTask && step + 1 < tasks.len() {

@@ -8,7 +8,6 @@ use crate::continual::{
 };
 use crate::data::{benchmark_from_datasets, BenchmarkTask};
 use crate::error::{Error, Result};
-use crate::memory::Memory;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -61,11 +60,7 @@ pub fn train_into(
         show_progress,
     )?;
     statistics_at(&folder.statistics(), config, backbone, task, seed)?;
-    crate::io::json_or_compute(&folder.memory(), || {
-        let mut memory = Memory::default();
-        memory.add_task(0, &task.train, config.memory.per_class, seed)?;
-        Ok(memory)
-    })?;
+    crate::io::json_or_compute(&folder.memory(), || config.memory.sample(0, task, seed))?;
     crate::io::json_or_compute(&folder.test(), || Ok(task.test.clone()))?;
     Ok(accuracy)
 }

@@ -3,10 +3,11 @@
 //! routers' layer-averaged weights are read as a task posterior times each calibrated head's softmax; with
 //! `concat`, cross-entropy over the concatenated label space of all heads. A per-gate task-id loss can be added.
 
-use super::config::{PriorReference, RouterConfig, RouterObjective};
+use super::config::{PriorReference, RouterConfig, RouterInput, RouterObjective};
 use super::gates::RouterWeights;
 use super::network::RouterNetwork;
 use super::prior::SimilarityPrior;
+use super::standardise::InputStandardisation;
 
 use crate::compose::Routed;
 use crate::embedded::EmbeddedExamples;
@@ -93,6 +94,9 @@ pub fn fit_router_from(
     let prior = sources.prior(num_tasks, config)?;
     let input_dim = config.input_dim(encoder.num_layers(), encoder.hidden_size());
     let mut network = RouterNetwork::new(config, encoder.num_layers(), input_dim, prior)?;
+    if config.input == RouterInput::LayerCls {
+        network.set_standardisation(InputStandardisation::measure(routed, memory)?);
+    }
     if let Some(warm) = warm {
         network.warm_start(warm.previous, &warm.tasks)?;
     }

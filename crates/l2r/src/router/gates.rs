@@ -57,7 +57,10 @@ impl LayerWeights for RouterWeights<'_> {
         let router = self.network.router_for_layer(layer);
         let q = match self.network.config.input {
             RouterInput::MeanPooled | RouterInput::PooledLayers => self.frozen.clone(),
-            RouterInput::LayerCls => hidden.i((.., 0, ..))?.contiguous()?,
+            RouterInput::LayerCls => self
+                .network
+                .layer_input(layer, hidden.i((.., 0, ..))?.contiguous()?)
+                .map_err(|e| candle_core::Error::Msg(e.to_string()))?,
         };
         let z = self
             .network

@@ -1,5 +1,6 @@
 //! The network of routers: per insertion point, gate logits over the modules seen so far, fitted on the memory.
-//! Files in reading order (each imports only those before it): config → prior → network → gates → fit → local.
+//! Files in reading order (each imports only those before it): config → prior → standardise → network → gates →
+//! fit → local.
 
 mod config;
 mod fit;
@@ -7,6 +8,7 @@ mod gates;
 mod local;
 mod network;
 mod prior;
+mod standardise;
 
 pub use config::{
     FitSchedule, GateKind, LocalAdaptation, PriorReference, RouterConfig, RouterInput,
@@ -17,3 +19,4 @@ pub use gates::RouterWeights;
 pub use local::{adapt_router, nearest_memory};
 pub use network::RouterNetwork;
 pub use prior::SimilarityPrior;
+pub use standardise::InputStandardisation;

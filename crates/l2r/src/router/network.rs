@@ -2,6 +2,7 @@
 
 use super::config::{RouterConfig, RouterObjective, RouterScope};
 use super::prior::SimilarityPrior;
+use super::standardise::InputStandardisation;
 use crate::error::{Error, Result};
 use crate::statistics::RidgeClassifier;
 use candle_core::{DType, Device, Tensor, D};
@@ -29,6 +30,9 @@ pub struct RouterNetwork {
     /// The ridge classifier whose scores are added (set after construction: fitted from the tasks' statistics,
     /// or loaded with the routers).
     ridge: Option<RidgeClassifier>,
+    /// How `layer_cls` inputs are centred and scaled (set by the fit, or loaded with the routers; routers saved
+    /// before it existed read raw [CLS] states).
+    standardisation: Option<InputStandardisation>,
 }
 
 impl RouterNetwork {
@@ -87,12 +91,27 @@ impl RouterNetwork {
             prior,
             ridge_scale,
             ridge: None,
+            standardisation: None,
         })
     }
 
     /// Sets the ridge classifier whose scores `ridge_heads` adds to the heads.
     pub fn set_ridge(&mut self, ridge: RidgeClassifier) {
         self.ridge = Some(ridge);
+    }
+
+    /// Sets how `layer_cls` inputs are standardised.
+    pub fn set_standardisation(&mut self, standardisation: InputStandardisation) {
+        self.standardisation = Some(standardisation);
+    }
+
+    /// The router input of the [CLS] states `cls` (batch, d) entering `layer`: standardised when the routers have
+    /// a standardisation (router/standardise.rs says why).
+    pub fn layer_input(&self, layer: usize, cls: Tensor) -> Result<Tensor> {
+        match &self.standardisation {
+            Some(standardisation) => standardisation.apply(layer, &cls),
+            None => Ok(cls),
+        }
     }
 
     /// The ridge's class scores (batch, C) for inputs whose routers' representation is `frozen`, when `ridge_heads`
@@ -254,6 +273,7 @@ impl RouterNetwork {
             self.prior.clone(),
         )?;
         copy.ridge = self.ridge.clone();
+        copy.standardisation = self.standardisation.clone();
         let source = self.varmap.data().lock().map_err(|_| poisoned())?;
         let target = copy.varmap.data().lock().map_err(|_| poisoned())?;
         for (name, var) in target.iter() {
@@ -313,6 +333,9 @@ impl RouterNetwork {
         if let Some(ridge) = &self.ridge {
             tensors.push(("ridge.weights".into(), ridge.weights().clone()));
         }
+        if let Some(standardisation) = &self.standardisation {
+            tensors.extend(standardisation.tensors());
+        }
         crate::io::write_safetensors(path, tensors)
     }
 
@@ -366,6 +389,7 @@ impl RouterNetwork {
                 config.input.representation(),
             )?);
         }
+        network.standardisation = InputStandardisation::from_tensors(&tensors, num_layers);
         crate::io::set_vars(
             &network.varmap,
             &tensors,
