@@ -4,54 +4,11 @@
 
 mod common;
 
+use common::{ok, refused};
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-
-fn l2r(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_l2r"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap()
-}
-
-fn ok(args: &[&str], dir: &Path) -> String {
-    let out = l2r(args, dir);
-    assert!(
-        out.status.success(),
-        "l2r {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn refused(args: &[&str], dir: &Path) -> String {
-    let out = l2r(args, dir);
-    assert!(!out.status.success(), "l2r {args:?} should fail");
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// The tasks of `common::write_tasks` plus a third, and a library config as small as the run's.
-fn write_inputs(dir: &Path) {
-    common::write_tasks(dir);
-    let mut sport = String::from("text,label\n");
-    for i in 0..12 {
-        sport.push_str(&format!(
-            "The football team won the final match number {i},football\n"
-        ));
-        sport.push_str(&format!(
-            "A tennis player served an ace in set number {i},tennis\n"
-        ));
-    }
-    std::fs::write(dir.join("sport.csv"), sport).unwrap();
-    std::fs::write(
-        dir.join("library.toml"),
-        "max_len = 32\n[module]\ntype = \"adapter\"\nsize = 8\n[train]\nepochs = 2\nbatch_size = 8\npatience = 5\n\
-         [memory]\nper_class = 2\n[router]\nepochs = 3\nbatch_size = 4\n",
-    )
-    .unwrap();
-}
+use std::process::{Command, Stdio};
 
 fn add(library: &str, name: &str, dir: &Path) -> String {
     ok(
@@ -80,7 +37,7 @@ fn current(dir: &Path, library: &str) -> String {
 fn tasks_come_and_go_one_generation_at_a_time() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    write_inputs(dir);
+    common::write_library_inputs(dir);
     ok(&["library", "init", "lib", "--config", "library.toml"], dir);
     assert!(refused(&["library", "init", "lib"], dir).contains("already holds a task library"));
     let error = refused(
@@ -280,7 +237,7 @@ fn holds(dir: &Path, text: &str) -> bool {
 fn the_server_follows_the_library_without_a_restart() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    write_inputs(dir);
+    common::write_library_inputs(dir);
     ok(&["library", "init", "lib", "--config", "library.toml"], dir);
     std::fs::write(dir.join("key"), "s3cret-token\n").unwrap();
     let mut server = KillOnDrop(
@@ -371,7 +328,7 @@ fn the_server_follows_the_library_without_a_restart() {
 fn a_full_queue_answers_429_and_the_metrics_count_it() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    write_inputs(dir);
+    common::write_library_inputs(dir);
     ok(&["library", "init", "lib", "--config", "library.toml"], dir);
     add("lib", "weather", dir);
     // One waiting request at most, and one request per forward pass: concurrent clients overflow the queue.

@@ -3,7 +3,10 @@
 use super::Output;
 use clap::{Args, Subcommand};
 use l2r::continual::TaskFileFormat;
-use l2r::library::{Library, LibraryConfig, Manifest, Published, TaskSource};
+use l2r::library::{
+    index_from_environment, JobOptions, Library, LibraryConfig, Manifest, Published, TaskList,
+    TaskSource,
+};
 use l2r::metrics::{Approach, Setup};
 use std::path::PathBuf;
 
@@ -38,6 +41,72 @@ enum LibraryCommand {
         /// Finish an add that was interrupted.
         #[arg(long)]
         resume: bool,
+    },
+    /// Train a task in isolation into the library's staging area, for a later `publish` (the first half of `add`;
+    /// many can run at once, on machines sharing the library's folder). A no-op when the task is staged already.
+    Train {
+        dir: PathBuf,
+        /// The task's name (with --data), as for `add`.
+        #[arg(long, requires = "data", conflicts_with = "tasks")]
+        name: Option<String>,
+        #[arg(long, requires = "name")]
+        data: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "text-label")]
+        format: Format,
+        /// Or: a task list (`[[tasks]]` with `name`, `data`, `format`), of which this trains one task.
+        #[arg(long)]
+        tasks: Option<PathBuf>,
+        /// The list's task to train (from 0); default: $SLURM_ARRAY_TASK_ID or $JOB_COMPLETION_INDEX.
+        #[arg(long, requires = "tasks")]
+        index: Option<usize>,
+    },
+    /// Publish one generation with the staged tasks (all of them, or exactly those of `--tasks`), the routers
+    /// fitted once over every task of the library (the second half of `add`).
+    Publish {
+        dir: PathBuf,
+        /// Publish exactly this list's tasks, and refuse while any of them is not staged.
+        #[arg(long)]
+        tasks: Option<PathBuf>,
+        /// Finish a publish that was interrupted.
+        #[arg(long)]
+        resume: bool,
+    },
+    /// Write the job files that train a task list on a cluster (one job per task) and then publish it, and print
+    /// how to submit them.
+    Plan {
+        dir: PathBuf,
+        /// A Slurm job array (`train.sbatch`) and a publish job that depends on it (`publish.sbatch`).
+        #[arg(
+            long,
+            value_name = "TASKS.toml",
+            required_unless_present = "k8s",
+            conflicts_with = "k8s"
+        )]
+        slurm: Option<PathBuf>,
+        /// A Kubernetes Indexed Job and a publish Job over the library's volume.
+        #[arg(long, value_name = "TASKS.toml")]
+        k8s: Option<PathBuf>,
+        /// Where the job files go (default: DIR/cluster/slurm or DIR/cluster/k8s).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Training jobs running at once.
+        #[arg(long, default_value_t = 4)]
+        max_parallel: usize,
+        /// Cores per job (its threads): two one-core trainings beat one two-core training (docs/BENCHMARKS.md).
+        #[arg(long, default_value_t = 1)]
+        cpus_per_task: usize,
+        /// The l2r binary as the jobs see it (default: this one for Slurm, `l2r` on the image's PATH for Kubernetes).
+        #[arg(long)]
+        l2r: Option<PathBuf>,
+        /// Kubernetes: the container image with l2r and its assets.
+        #[arg(long, default_value = "l2r:latest")]
+        image: String,
+        /// Kubernetes: the PersistentVolumeClaim that holds the library's folder.
+        #[arg(long, default_value = "l2r-library")]
+        claim: String,
+        /// Kubernetes: where the pods mount it.
+        #[arg(long, default_value = "/library")]
+        mount: PathBuf,
     },
     /// Publish a generation without the task (its files stay until `gc`).
     Remove {
@@ -117,6 +186,107 @@ pub fn run(args: LibraryArgs, output: &Output) -> anyhow::Result<()> {
             };
             let published = library.add(source, resume, output.progress())?;
             print_published(&published, output)
+        }
+        LibraryCommand::Train {
+            dir,
+            name,
+            data,
+            format,
+            tasks,
+            index,
+        } => {
+            let library = Library::open(&dir)?;
+            let source = match (name, data, tasks) {
+                (Some(name), Some(data), None) => TaskSource {
+                    name,
+                    data,
+                    format: format.into(),
+                },
+                (None, None, Some(list)) => {
+                    let list = TaskList::from_file(&list)?;
+                    let index = match index {
+                        Some(i) => i,
+                        None => index_from_environment()?,
+                    };
+                    list.get(index)?.clone()
+                }
+                _ => anyhow::bail!("give either --name and --data, or --tasks"),
+            };
+            let staged = library.train(&source, output.progress())?;
+            output.info(format!(
+                "staged task {} (accuracy {:.4} on its test split); publish with `l2r library publish {}`",
+                staged.source.name,
+                staged.accuracy,
+                dir.display()
+            ));
+            Ok(())
+        }
+        LibraryCommand::Publish { dir, tasks, resume } => {
+            let library = Library::open(&dir)?;
+            let expected = tasks
+                .map(|list| TaskList::from_file(&list).map(|l| l.names()))
+                .transpose()?;
+            let published = library.publish(expected.as_deref(), resume, output.progress())?;
+            print_published(&published, output)
+        }
+        LibraryCommand::Plan {
+            dir,
+            slurm,
+            k8s,
+            out,
+            max_parallel,
+            cpus_per_task,
+            l2r,
+            image,
+            claim,
+            mount,
+        } => {
+            let library = Library::open(&dir)?;
+            let (files, commands) = match (slurm, k8s) {
+                (Some(list), None) => {
+                    let options = JobOptions {
+                        l2r: match l2r {
+                            Some(path) => path,
+                            None => std::env::current_exe()?,
+                        },
+                        max_parallel,
+                        cpus_per_task,
+                    };
+                    let out = out.unwrap_or_else(|| dir.join("cluster/slurm"));
+                    let files = library.plan_slurm(TaskList::from_file(&list)?, &options, &out)?;
+                    (
+                        vec![files.train, files.publish, files.submit],
+                        files.commands,
+                    )
+                }
+                (None, Some(list)) => {
+                    let options = JobOptions {
+                        l2r: l2r.unwrap_or_else(|| "l2r".into()),
+                        max_parallel,
+                        cpus_per_task,
+                    };
+                    let out = out.unwrap_or_else(|| dir.join("cluster/k8s"));
+                    let files = library.plan_kubernetes(
+                        TaskList::from_file(&list)?,
+                        &options,
+                        (&image, &claim, &mount),
+                        &out,
+                    )?;
+                    (
+                        vec![files.train, files.publish, files.submit],
+                        files.commands,
+                    )
+                }
+                _ => anyhow::bail!("give one of --slurm TASKS.toml or --k8s TASKS.toml"),
+            };
+            for file in files {
+                println!("wrote {}", file.display());
+            }
+            println!("submit with:");
+            for command in commands {
+                println!("  {command}");
+            }
+            Ok(())
         }
         LibraryCommand::Remove { dir, name, resume } => {
             let published = Library::open(&dir)?.remove(&name, resume, output.progress())?;

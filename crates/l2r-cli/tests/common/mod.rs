@@ -3,6 +3,37 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
+use std::process::{Command, Output};
+
+/// `l2r ARGS` in `dir`.
+#[allow(dead_code)]
+pub fn l2r(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_l2r"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+/// `l2r ARGS` in `dir`, which must succeed: its standard output.
+#[allow(dead_code)]
+pub fn ok(args: &[&str], dir: &Path) -> String {
+    let out = l2r(args, dir);
+    assert!(
+        out.status.success(),
+        "l2r {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `l2r ARGS` in `dir`, which must fail: its standard error.
+#[allow(dead_code)]
+pub fn refused(args: &[&str], dir: &Path) -> String {
+    let out = l2r(args, dir);
+    assert!(!out.status.success(), "l2r {args:?} should fail");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
 
 /// Two tiny user tasks (weather: sunny/rainy, food: sweet/salty) and `run.toml`, a fast continual run over
 /// them with the real MiniLM.
@@ -95,4 +126,26 @@ pub fn http_text(addr: &str, method: &str, path: &str, body: &str, headers: &str
     let status: u16 = response[9..12].parse().unwrap();
     let payload = response.split_once("\r\n\r\n").map_or("", |(_, body)| body);
     (status, payload.to_owned())
+}
+
+/// The tasks of `write_tasks` plus a third, and a library config as small as the run's.
+#[allow(dead_code)]
+pub fn write_library_inputs(dir: &Path) {
+    write_tasks(dir);
+    let mut sport = String::from("text,label\n");
+    for i in 0..12 {
+        sport.push_str(&format!(
+            "The football team won the final match number {i},football\n"
+        ));
+        sport.push_str(&format!(
+            "A tennis player served an ace in set number {i},tennis\n"
+        ));
+    }
+    std::fs::write(dir.join("sport.csv"), sport).unwrap();
+    std::fs::write(
+        dir.join("library.toml"),
+        "max_len = 32\n[module]\ntype = \"adapter\"\nsize = 8\n[train]\nepochs = 2\nbatch_size = 8\npatience = 5\n\
+         [memory]\nper_class = 2\n[router]\nepochs = 3\nbatch_size = 4\n",
+    )
+    .unwrap();
 }

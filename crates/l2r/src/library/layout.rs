@@ -9,6 +9,8 @@
 //!                                    memory.json (its memory sample), test.json (its held-back test split)
 //! <lib>/generations/<N>/             immutable: manifest.json (written last), router.safetensors, evaluation.json
 //! <lib>/staging/<change>/            a change in progress (plan.json, task/, generation/): `--resume` finishes it
+//! <lib>/staged/<name>/               a task trained by `l2r library train`, for the next `publish` (staged.json
+//!                                    written last marks it complete); <name>.lock beside it while it trains
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -64,6 +66,22 @@ impl LibraryLayout {
 
     pub fn staging(&self) -> PathBuf {
         self.root.join("staging")
+    }
+
+    /// Tasks trained for the next publish.
+    pub fn staged(&self) -> PathBuf {
+        self.root.join("staged")
+    }
+
+    pub fn staged_task(&self, name: &str) -> TaskFolder {
+        TaskFolder {
+            dir: self.staged().join(name),
+        }
+    }
+
+    /// The lock of a task's trainer (beside its folder, so that deleting the folder leaves no lock inside).
+    pub fn staged_lock(&self, name: &str) -> PathBuf {
+        self.staged().join(format!("{name}.lock"))
     }
 
     /// The staging folder of one change (`add-<name>`, `remove-<name>`).

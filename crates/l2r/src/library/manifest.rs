@@ -23,6 +23,8 @@ pub struct Manifest {
 pub enum Change {
     Added(String),
     Removed(String),
+    /// Staged tasks published together (`l2r library publish`).
+    AddedTasks(Vec<String>),
 }
 
 impl std::fmt::Display for Change {
@@ -30,6 +32,7 @@ impl std::fmt::Display for Change {
         match self {
             Change::Added(name) => write!(f, "added {name}"),
             Change::Removed(name) => write!(f, "removed {name}"),
+            Change::AddedTasks(names) => write!(f, "added {}", names.join(", ")),
         }
     }
 }

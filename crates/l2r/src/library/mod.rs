@@ -3,19 +3,29 @@
 //! pointer without a restart. A change is staged first and published by renames, so a crash at any point leaves the
 //! previous generation intact and serving, and `--resume` finishes the change. Paths: [`LibraryLayout`].
 
+mod cluster;
 mod config;
 mod generation;
+mod kubernetes;
 mod layout;
 mod lock;
 mod manifest;
 mod names;
+mod slurm;
+mod staged;
+mod task_list;
 mod train;
 
+pub use cluster::{index_from_environment, ClusterJobs, INDEX_VARIABLES};
 pub use config::LibraryConfig;
+pub use kubernetes::{KubernetesFiles, KubernetesSettings};
 pub use layout::{generation_name, GenerationFolder, LibraryLayout, TaskFolder};
 pub use lock::LibraryLock;
 pub use manifest::{Change, LibraryTask, Manifest};
 pub use names::{check_name, ALLOWED};
+pub use slurm::SlurmFiles;
+pub use staged::StagedTask;
+pub use task_list::TaskList;
 pub use train::TaskSource;
 
 use crate::backbone::Backbone;
@@ -40,6 +50,17 @@ pub struct Published {
     pub after: StepEvaluation,
 }
 
+/// How cluster jobs run `l2r`.
+#[derive(Debug, Clone)]
+pub struct JobOptions {
+    /// The `l2r` binary as the jobs see it.
+    pub l2r: std::path::PathBuf,
+    /// Training jobs running at once.
+    pub max_parallel: usize,
+    /// Cores per job.
+    pub cpus_per_task: usize,
+}
+
 /// What garbage collection deleted.
 #[derive(Debug, Default, Serialize)]
 pub struct Collected {
@@ -53,8 +74,18 @@ struct ChangePlan {
     generation: u64,
     parent: Option<u64>,
     change: Change,
+    #[serde(flatten)]
+    tasks: PlannedTasks,
+}
+
+/// The tasks a change brings in.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct PlannedTasks {
     /// For an add: the task's source and its folder id.
     task: Option<(TaskSource, String)>,
+    /// For a publish: each staged task's name and folder id.
+    #[serde(default)]
+    staged: Vec<(String, String)>,
 }
 
 impl Library {
@@ -161,9 +192,12 @@ impl Library {
                     source.name, m.generation
                 )));
             }
-            Ok(Some((source.clone(), format!("{}-g{generation}", source.name))))
+            Ok(PlannedTasks {
+                task: Some((source.clone(), format!("{}-g{generation}", source.name))),
+                staged: vec![],
+            })
         })?;
-        let Some((planned, id)) = &plan.task else {
+        let Some((planned, id)) = &plan.tasks.task else {
             return Err(Error::invalid("an add without a task"));
         };
         if planned != &source {
@@ -197,14 +231,180 @@ impl Library {
             },
             folder,
         ));
-        self.publish(
+        self.publish_generation(
             &change,
             &plan,
             tasks,
-            Some((staged, final_folder)),
+            vec![(staged, final_folder)],
             &backbone,
             show_progress,
         )
+    }
+
+    /// Trains `source` in isolation into the library's staging area for a later [`Library::publish`]; a no-op
+    /// when it is staged already. Many can run at once (one per task): it takes only the task's own lock.
+    pub fn train(&self, source: &TaskSource, show_progress: bool) -> Result<StagedTask> {
+        check_name("task", &source.name)?;
+        if let Some(m) = self
+            .current()?
+            .filter(|m| m.tasks.iter().any(|t| t.name == source.name))
+        {
+            return Err(Error::invalid(format!(
+                "task '{}' is already in the library (generation {}); remove it first with `l2r library remove`",
+                source.name, m.generation
+            )));
+        }
+        let config = self.config.run_config();
+        let backbone = self.backbone()?;
+        staged::train_staged(&self.layout, &config, &backbone, source, show_progress)
+    }
+
+    /// Job files that train `tasks` as a Slurm job array over this library's folder and publish them once.
+    pub fn plan_slurm(
+        &self,
+        tasks: TaskList,
+        options: &JobOptions,
+        out: &Path,
+    ) -> Result<SlurmFiles> {
+        let root = self.absolute_root()?;
+        let jobs = ClusterJobs {
+            name: cluster::job_name(&root),
+            library: root,
+            tasks,
+            l2r: options.l2r.clone(),
+            max_parallel: options.max_parallel,
+            cpus_per_task: options.cpus_per_task,
+        };
+        slurm::write_slurm(&jobs, out)
+    }
+
+    /// Kubernetes manifests that train `tasks` as an Indexed Job and publish them once, with the library's folder
+    /// mounted from `claim` at `mount`. Every data file must be inside the library's folder (the volume), or be a
+    /// built-in task's name.
+    pub fn plan_kubernetes(
+        &self,
+        mut tasks: TaskList,
+        options: &JobOptions,
+        (image, claim, mount): (&str, &str, &Path),
+        out: &Path,
+    ) -> Result<KubernetesFiles> {
+        let root = self.absolute_root()?;
+        for task in &mut tasks.tasks {
+            if !task.data.is_absolute() {
+                continue;
+            }
+            let inside = task.data.strip_prefix(&root).map_err(|_| {
+                Error::invalid(format!(
+                    "task '{}': {} is outside the library's folder {}, which is the only volume the pods mount; copy it there",
+                    task.name,
+                    task.data.display(),
+                    root.display()
+                ))
+            })?;
+            task.data = mount.join(inside);
+        }
+        let settings = KubernetesSettings {
+            image: image.to_owned(),
+            claim: claim.to_owned(),
+            mount: mount.to_owned(),
+            list_here: root.join("cluster/tasks-k8s.toml"),
+            list_in_pod: mount.join("cluster/tasks-k8s.toml"),
+        };
+        let jobs = ClusterJobs {
+            name: cluster::job_name(&root),
+            library: mount.to_owned(),
+            tasks,
+            l2r: options.l2r.clone(),
+            max_parallel: options.max_parallel,
+            cpus_per_task: options.cpus_per_task,
+        };
+        kubernetes::write_kubernetes(&jobs, &settings, out)
+    }
+
+    fn absolute_root(&self) -> Result<std::path::PathBuf> {
+        let root = self.layout.root();
+        std::path::absolute(root).map_err(|e| Error::io(root, e))
+    }
+
+    /// Every complete staged task, by name.
+    pub fn staged(&self) -> Result<Vec<StagedTask>> {
+        Ok(staged::staged_tasks(&self.layout)?
+            .into_iter()
+            .map(|(task, _)| task)
+            .collect())
+    }
+
+    /// Publishes one generation with every staged task (or exactly the `expected` ones, which must all be staged),
+    /// its routers fitted once over all the library's tasks.
+    pub fn publish(
+        &self,
+        expected: Option<&[String]>,
+        resume: bool,
+        show_progress: bool,
+    ) -> Result<Published> {
+        let _lock = LibraryLock::acquire(&self.layout.lock())?;
+        let change = self.layout.change("publish");
+        let staged = staged::staged_tasks(&self.layout)?;
+        let names: Vec<String> = match expected {
+            Some(expected) => expected.to_vec(),
+            None => staged.iter().map(|(t, _)| t.source.name.clone()).collect(),
+        };
+        let plan = self.plan(&change, resume, Change::AddedTasks(names.clone()), |current, generation| {
+            if names.is_empty() {
+                return Err(Error::invalid(
+                    "no task is staged; train some with `l2r library train` first",
+                ));
+            }
+            let missing: Vec<&str> = names
+                .iter()
+                .filter(|n| !staged.iter().any(|(t, _)| &t.source.name == *n))
+                .map(String::as_str)
+                .collect();
+            if !missing.is_empty() {
+                return Err(Error::invalid(format!(
+                    "not staged (still training, or its training failed: see its job's log): {}",
+                    missing.join(", ")
+                )));
+            }
+            if let Some(m) = current {
+                let known = m.task_names();
+                if let Some(name) = names.iter().find(|n| known.contains(n)) {
+                    return Err(Error::invalid(format!(
+                        "task '{name}' is already in the library (generation {}); remove it first with `l2r library remove`",
+                        m.generation
+                    )));
+                }
+            }
+            Ok(PlannedTasks {
+                task: None,
+                staged: names
+                    .iter()
+                    .map(|n| (n.clone(), format!("{n}-g{generation}")))
+                    .collect(),
+            })
+        })?;
+        let mut tasks = self.parent_tasks(plan.parent)?;
+        let mut moves = Vec::new();
+        for (name, id) in &plan.tasks.staged {
+            let (staged_folder, final_folder) =
+                (self.layout.staged_task(name), self.layout.task(id));
+            let folder = match final_folder.dir.exists() {
+                true => final_folder.clone(),
+                false => staged_folder.clone(),
+            };
+            let labels = folder.artifacts().load_record()?.labels;
+            tasks.push((
+                LibraryTask {
+                    name: name.clone(),
+                    id: id.clone(),
+                    labels,
+                },
+                folder,
+            ));
+            moves.push((staged_folder, final_folder));
+        }
+        let backbone = self.backbone()?;
+        self.publish_generation(&change, &plan, tasks, moves, &backbone, show_progress)
     }
 
     /// Publishes a generation without task `name` (its files stay until `gc`), routers refitted.
@@ -225,7 +425,7 @@ impl Library {
                     "'{name}' is the library's only task; a library needs at least one (add another first)"
                 )));
             }
-            Ok(None)
+            Ok(PlannedTasks::default())
         })?;
         let tasks: Vec<_> = self
             .parent_tasks(plan.parent)?
@@ -233,7 +433,7 @@ impl Library {
             .filter(|(t, _)| t.name != name)
             .collect();
         let backbone = self.backbone()?;
-        self.publish(&change, &plan, tasks, None, &backbone, show_progress)
+        self.publish_generation(&change, &plan, tasks, vec![], &backbone, show_progress)
     }
 
     /// Makes `generation` the one that serves again (a new change then builds on it).
@@ -339,7 +539,7 @@ impl Library {
         change: &ChangeFolder,
         resume: bool,
         what: Change,
-        decide: impl FnOnce(Option<&Manifest>, u64) -> Result<Option<(TaskSource, String)>>,
+        decide: impl FnOnce(Option<&Manifest>, u64) -> Result<PlannedTasks>,
     ) -> Result<ChangePlan> {
         let current = self.current()?;
         let plan = match (change.plan().is_file(), resume) {
@@ -359,7 +559,7 @@ impl Library {
                     generation,
                     parent: current.as_ref().map(|m| m.generation),
                     change: what,
-                    task: decide(current.as_ref(), generation)?,
+                    tasks: decide(current.as_ref(), generation)?,
                 };
                 crate::io::write_json_atomic(&change.plan(), &plan)?;
                 plan
@@ -392,14 +592,14 @@ impl Library {
             .collect())
     }
 
-    /// Builds the generation in the change's folder, then publishes it by renames: the new task's folder into
+    /// Builds the generation in the change's folder, then publishes it by renames: the new tasks' folders into
     /// `tasks/`, the generation into `generations/`, and last the `CURRENT` pointer.
-    fn publish(
+    fn publish_generation(
         &self,
         change: &ChangeFolder,
         plan: &ChangePlan,
         tasks: Vec<(LibraryTask, TaskFolder)>,
-        new_task: Option<(TaskFolder, TaskFolder)>,
+        new_tasks: Vec<(TaskFolder, TaskFolder)>,
         backbone: &Backbone,
         show_progress: bool,
     ) -> Result<Published> {
@@ -426,7 +626,7 @@ impl Library {
                 show_progress,
             )?;
             crate::faults::crash_point("library-built");
-            if let Some((staged, final_folder)) = new_task.filter(|(s, _)| s.dir.exists()) {
+            for (staged, final_folder) in new_tasks.iter().filter(|(s, _)| s.dir.exists()) {
                 rename(&staged.dir, &final_folder.dir)?;
             }
             crate::faults::crash_point("library-task-moved");
