@@ -19,6 +19,7 @@ pub mod kernels;
 pub mod library;
 pub mod memory;
 pub mod metrics;
+pub mod names;
 pub mod peft;
 pub mod predict;
 pub mod report;

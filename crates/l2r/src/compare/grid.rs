@@ -49,6 +49,7 @@ pub fn compare(
     }
     let mut rows = Vec::new();
     for benchmark in benchmarks {
+        crate::names::check_name("benchmark", &benchmark.name)?;
         let dir = out.join(&benchmark.name);
         for planned in plan(benchmark, methods, options, &dir) {
             if options.show_progress {

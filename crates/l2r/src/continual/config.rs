@@ -269,6 +269,20 @@ impl RunConfig {
             (None, 1) => return Err(Error::invalid("continual learning needs at least 2 tasks")),
             _ => {}
         }
+        for task in &self.tasks {
+            crate::names::check_name("task", &task.name)?;
+        }
+        if let Some(duplicate) = self
+            .tasks
+            .iter()
+            .enumerate()
+            .find(|(i, t)| self.tasks[..*i].iter().any(|u| u.name == t.name))
+        {
+            return Err(Error::invalid(format!(
+                "task '{}' is listed twice in [[tasks]]",
+                duplicate.1.name
+            )));
+        }
         if self.seeds.is_empty() || self.orders.is_empty() {
             return Err(Error::invalid(
                 "`seeds` and `orders` need at least one entry each",
@@ -488,6 +502,15 @@ mod tests {
             (
                 "benchmark = \"far5\"\n[module]\ntype = \"lora\"\nrank = 8\n",
                 "alpha",
+            ),
+            // A task's name becomes a folder: one that would leave the run folder is refused.
+            (
+                "[[tasks]]\nname = \"../../x/escaped\"\npath = \"a.csv\"\n[[tasks]]\nname = \"b\"\npath = \"b.csv\"\n",
+                "is not allowed: use ASCII letters",
+            ),
+            (
+                "[[tasks]]\nname = \"a\"\npath = \"a.csv\"\n[[tasks]]\nname = \"a\"\npath = \"b.csv\"\n",
+                "listed twice",
             ),
         ] {
             let error = RunConfig::from_toml(text, Path::new("c.toml"))

@@ -8,9 +8,9 @@
 //! data = "weather.csv"
 //! ```
 
-use super::names::check_name;
 use super::train::TaskSource;
 use crate::error::{Error, Result};
+use crate::names::check_name;
 use serde::Deserialize;
 use std::path::Path;
 
@@ -110,7 +110,7 @@ mod tests {
             .contains("twice"));
         std::fs::write(&list, "[[tasks]]\nname = \"a\"\npath = \"a.csv\"\n").unwrap();
         let error = TaskList::from_file(&list).unwrap_err().to_string();
-        assert!(error.contains("path"), "{error}");
+        assert!(error.contains("unknown field `path`"), "{error}");
         std::fs::write(&list, "tasks = []\n").unwrap();
         assert!(TaskList::from_file(&list).is_err());
     }

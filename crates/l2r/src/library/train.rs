@@ -13,6 +13,7 @@ use std::path::PathBuf;
 
 /// A task to add: its name and data file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TaskSource {
     pub name: String,
     pub data: PathBuf,

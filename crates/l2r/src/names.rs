@@ -1,4 +1,4 @@
-//! Names that become paths (tasks of a library) are checked against a safe character set, so that no name can
+//! Names that become paths (tasks of a run or a library, benchmarks of a comparison) are checked against a safe character set, so that no name can
 //! leave its folder or collide with the library's own files.
 
 use crate::error::{Error, Result};
