@@ -61,26 +61,72 @@ pub fn json_or_compute<T: serde::Serialize + serde::de::DeserializeOwned>(
     load_or_compute(path, read_json, compute, write_json_atomic)
 }
 
-/// Writes named tensors as one safetensors file, atomically.
+/// The metadata key of the checksum l2r writes into its safetensors files: FNV-1a (64 bits, hex) of the data
+/// section. A byte flipped in a tensor would otherwise load as a silently different model.
+pub const CHECKSUM_KEY: &str = "l2r.fnv1a64";
+
+/// Writes named tensors as one safetensors file, atomically, with the checksum of its data in the metadata.
 pub fn write_safetensors(path: &Path, tensors: Vec<(String, Tensor)>) -> Result<()> {
-    let bytes = safetensors::serialize(
-        tensors
-            .iter()
-            .map(|(k, v)| (k.clone(), v))
-            .collect::<Vec<_>>(),
-        None,
-    )
-    .map_err(|e| Error::invalid(format!("cannot serialise {}: {e}", path.display())))?;
+    let views: Vec<(String, &Tensor)> = tensors.iter().map(|(k, v)| (k.clone(), v)).collect();
+    let serialise = |metadata: Option<HashMap<String, String>>| {
+        safetensors::serialize(views.clone(), metadata)
+            .map_err(|e| Error::invalid(format!("cannot serialise {}: {e}", path.display())))
+    };
+    // The data section does not depend on the metadata, so its checksum is taken from a first serialisation.
+    let plain = serialise(None)?;
+    let checksum = data_checksum(&plain).ok_or_else(|| {
+        Error::invalid(format!(
+            "cannot serialise {}: bad safetensors header",
+            path.display()
+        ))
+    })?;
+    let bytes = serialise(Some(HashMap::from([(
+        CHECKSUM_KEY.to_owned(),
+        format!("{checksum:016x}"),
+    )])))?;
     write_atomic(path, &bytes)
 }
 
+/// FNV-1a of a safetensors file's data section (everything after the header), if the header length is sane.
+fn data_checksum(bytes: &[u8]) -> Option<u64> {
+    let header = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?) as usize;
+    let data = bytes.get(8usize.checked_add(header)?..)?;
+    Some(crate::hash::fnv1a(data))
+}
+
 /// Every tensor of a safetensors file, on the CPU in its stored dtype. A missing file is reported as `what`
-/// (with the set-up hint), a damaged one as truncated or corrupt, both naming the file.
+/// (with the set-up hint), a damaged one as truncated or corrupt, both naming the file; a file l2r wrote is checked
+/// against its checksum, so that a changed byte is an error rather than a different model.
 pub fn read_safetensors(path: &Path, what: &str) -> Result<HashMap<String, Tensor>> {
     crate::assets::require_file(path, what)?;
-    candle_core::safetensors::load(path, &Device::Cpu).map_err(|e| Error::Weights {
+    let corrupt = |message: String| Error::Weights {
         path: path.to_owned(),
-        message: format!("cannot parse safetensors ({e}); the file is truncated or corrupt"),
+        message,
+    };
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| {
+        corrupt(format!(
+            "cannot parse safetensors ({e}); the file is truncated or corrupt"
+        ))
+    })?;
+    let expected = header
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get(CHECKSUM_KEY).cloned());
+    if let Some(expected) = expected {
+        let actual = data_checksum(&bytes).map(|c| format!("{c:016x}"));
+        if actual.as_deref() != Some(expected.as_str()) {
+            return Err(corrupt(format!(
+                "checksum mismatch (stored {expected}, computed {}): the file changed after l2r wrote it; \
+                 it is corrupt, restore or recompute it",
+                actual.unwrap_or_else(|| "none".into())
+            )));
+        }
+    }
+    candle_core::safetensors::load_buffer(&bytes, &Device::Cpu).map_err(|e| {
+        corrupt(format!(
+            "cannot parse safetensors ({e}); the file is truncated or corrupt"
+        ))
     })
 }
 
@@ -214,5 +260,35 @@ mod tests {
             error.contains("test weights") && error.contains("absent.safetensors"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_flipped_or_cut_safetensors_file_is_an_error_naming_it_and_foreign_files_still_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("head.safetensors");
+        let t = Tensor::arange(0f32, 12.0, &Device::Cpu).unwrap();
+        write_safetensors(&path, vec![("w".into(), t.clone())]).unwrap();
+        let good = std::fs::read(&path).unwrap();
+        assert_eq!(read_safetensors(&path, "head").unwrap()["w"].dims(), [12]);
+
+        // One bit of one tensor value flipped: the file still parses, so only the checksum can tell.
+        let mut flipped = good.clone();
+        let last = flipped.len() - 3;
+        flipped[last] ^= 0x01;
+        std::fs::write(&path, &flipped).unwrap();
+        let error = read_safetensors(&path, "head").unwrap_err().to_string();
+        assert!(
+            error.contains("checksum mismatch") && error.contains("head.safetensors"),
+            "{error}"
+        );
+        for cut in [4, 20, good.len() - 1] {
+            std::fs::write(&path, &good[..cut]).unwrap();
+            let error = read_safetensors(&path, "head").unwrap_err().to_string();
+            assert!(error.contains("head.safetensors"), "cut at {cut}: {error}");
+        }
+        // A file written elsewhere, without l2r's checksum, loads as before.
+        let foreign = safetensors::serialize(vec![("w".to_owned(), &t)], None).unwrap();
+        std::fs::write(&path, foreign).unwrap();
+        assert!(read_safetensors(&path, "head").is_ok());
     }
 }
