@@ -10,11 +10,12 @@ pub enum Error {
     #[error("{what} not found at {path}: run `scripts/setup.sh` first (or set L2R_ASSETS to where the assets are)")]
     MissingAsset { what: String, path: PathBuf },
 
-    #[error("cannot read {path}: {source}")]
+    /// A file or folder that could not be read or written. The reason is part of the message (not a separate
+    /// source), so that a chain of errors prints it once.
+    #[error("{path}: {cause}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 
     /// A malformed line or record of a data or config file. `line` is 1-based; 0 when unknown.
@@ -67,7 +68,7 @@ impl Error {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
-            source,
+            cause: source,
         }
     }
 
