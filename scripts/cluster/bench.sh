@@ -34,7 +34,9 @@ for repeat in $(seq "$repeats"); do
     "$l2r" library init "$lib" --config "$repo/configs/library-demo.toml" --quiet
     "$l2r" library plan "$lib" --slurm tasks.toml --max-parallel "$parallel" --cpus-per-task "$cpus" --quiet > /dev/null
     start=$(date +%s.%N)
-    sbatch --wait --quiet "$lib/cluster/slurm/train.sbatch"
+    job=$(sbatch --parsable "$lib/cluster/slurm/train.sbatch")
+    # Polled every 0.2 s (`sbatch --wait` polls at growing intervals, which quantises the time).
+    while [ -n "$(squeue -h -j "${job%%;*}" -o %i 2>/dev/null)" ]; do sleep 0.2; done
     end=$(date +%s.%N)
     staged=$(ls "$lib/staged" | grep -vc '\.lock$' || true)
     [ "$staged" = 4 ] || { echo "FAIL: $staged of 4 tasks staged" >&2; tail -n 20 "$lib"/cluster/slurm/logs/* >&2; exit 1; }

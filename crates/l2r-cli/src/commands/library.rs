@@ -92,7 +92,7 @@ enum LibraryCommand {
         /// Training jobs running at once.
         #[arg(long, default_value_t = 4)]
         max_parallel: usize,
-        /// Cores per job (its threads): two one-core trainings beat one two-core training (BENCHMARKS.md).
+        /// Cores per job (its threads): two one-core jobs at once train 1.15× faster than one two-core job (BENCHMARKS.md).
         #[arg(long, default_value_t = 1)]
         cpus_per_task: usize,
         /// The l2r binary as the jobs see it (default: this one for Slurm, `l2r` on the image's PATH for Kubernetes).
