@@ -6,7 +6,7 @@
 //!
 //! CI runs `L2R_FUZZ_CASES` (default 256) cases per parser. The long run, a million cases in all:
 //!
-//!     L2R_FUZZ_CASES=100000 cargo test --release -p l2r --test fuzz_parsers -- --nocapture --test-threads 2
+//!     L2R_FUZZ_CASES=80000 cargo test --release -p l2r --test fuzz_parsers -- --nocapture --test-threads 2
 //!
 //! Each parser prints its count of cases. A failing case is shrunk by proptest and saved in
 //! `crates/l2r/tests/fuzz_parsers.proptest-regressions`, which later runs replay first.
