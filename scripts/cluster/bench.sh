@@ -12,16 +12,7 @@ cd "$(dirname "$0")/../.."
 repo=$(pwd)
 repeats=${1:-1}
 source scripts/cluster/slurm-cluster.sh
-cargo build --release --quiet
-l2r="$repo/target/release/l2r"
-export L2R_ASSETS=${L2R_ASSETS:-$repo/assets}
-work=$(mktemp -d /tmp/l2r-slurm-bench.XXXXXX)
-cleanup() {
-  slurm_stop
-  rm -rf "$work"
-}
-trap cleanup EXIT
-slurm_start "$work/slurm"
+slurm_workspace slurm-bench
 cd "$work"
 for name in bbc spam vader-tweets vader-amazon; do printf '[[tasks]]\nname = "%s"\ndata = "%s"\n\n' "$name" "$name"; done > tasks.toml
 echo "| layout | repeat | wall seconds for 4 tasks |"

@@ -7,6 +7,9 @@
 #   slurm_start /tmp/slurm        # exports SLURM_CONF; sbatch, squeue, sacct work after it
 #   ...
 #   slurm_stop                    # stops everything slurm_start started (call it from an EXIT trap)
+#
+# Or, for a script in this repository: `slurm_workspace NAME` builds l2r (sets $l2r), makes a temporary folder
+# ($work) with the cluster's files in $work/slurm, starts the cluster, and stops it and deletes $work on exit.
 
 slurm_install() {
   if command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v munged >/dev/null; then
@@ -90,4 +93,15 @@ slurm_stop() {
     fi
   done
   SLURM_DIR=
+}
+
+slurm_workspace() {
+  local name=$1 repo
+  repo=$(pwd)
+  cargo build --release --quiet
+  l2r="$repo/target/release/l2r"
+  export L2R_ASSETS=${L2R_ASSETS:-$repo/assets}
+  work=$(mktemp -d "/tmp/l2r-$name.XXXXXX")
+  trap 'slurm_stop; rm -rf "$work"' EXIT
+  slurm_start "$work/slurm"
 }

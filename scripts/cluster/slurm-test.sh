@@ -7,17 +7,8 @@
 #   scripts/cluster/slurm-test.sh          (as root; run by .ci/run)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-repo=$(pwd)
 source scripts/cluster/slurm-cluster.sh
-cargo build --release --quiet
-l2r="$repo/target/release/l2r"
-export L2R_ASSETS=${L2R_ASSETS:-$repo/assets}
-work=$(mktemp -d /tmp/l2r-slurm-test.XXXXXX)
-cleanup() {
-  slurm_stop
-  rm -rf "$work"
-}
-trap cleanup EXIT
+slurm_workspace slurm-test
 
 # Three small tasks, and a small library (the settings of the library test).
 cd "$work"
@@ -46,7 +37,6 @@ batch_size = 4
 TOML
 for name in weather food sport; do printf '[[tasks]]\nname = "%s"\ndata = "%s.csv"\n\n' "$name" "$name"; done > tasks.toml
 
-slurm_start "$work/slurm"
 
 # On the cluster: plan, submit, wait.
 "$l2r" library init cluster-lib --config library.toml --quiet

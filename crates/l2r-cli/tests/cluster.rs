@@ -17,13 +17,22 @@ fn task_list(dir: &Path, file: &str, folder: &str) {
     std::fs::write(dir.join(file), list).unwrap();
 }
 
+/// A folder with three small tasks' files, `tasks.toml` listing them, and an empty library `lib`.
+fn empty_library_with_a_task_list() -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    common::write_library_inputs(tmp.path());
+    task_list(tmp.path(), "tasks.toml", "");
+    ok(
+        &["library", "init", "lib", "--config", "library.toml"],
+        tmp.path(),
+    );
+    tmp
+}
+
 #[test]
 fn staged_tasks_train_side_by_side_and_publish_as_one_generation() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = empty_library_with_a_task_list();
     let dir = tmp.path();
-    common::write_library_inputs(dir);
-    task_list(dir, "tasks.toml", "");
-    ok(&["library", "init", "lib", "--config", "library.toml"], dir);
 
     // Two array elements at once, their index from the scheduler's environment.
     let trainers: Vec<_> = [("SLURM_ARRAY_TASK_ID", "0"), ("JOB_COMPLETION_INDEX", "1")]
@@ -153,11 +162,8 @@ fn staged_tasks_train_side_by_side_and_publish_as_one_generation() {
 
 #[test]
 fn plans_write_a_slurm_array_and_an_indexed_job_over_the_library() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = empty_library_with_a_task_list();
     let dir = tmp.path();
-    common::write_library_inputs(dir);
-    task_list(dir, "tasks.toml", "");
-    ok(&["library", "init", "lib", "--config", "library.toml"], dir);
 
     let printed = ok(
         &[
