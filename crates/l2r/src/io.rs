@@ -72,23 +72,27 @@ pub const CHECKSUM_KEY: &str = "l2r.fnv1a64";
 
 /// Writes named tensors as one safetensors file, atomically, with the checksum of its data in the metadata.
 pub fn write_safetensors(path: &Path, tensors: Vec<(String, Tensor)>) -> Result<()> {
-    let views: Vec<(String, &Tensor)> = tensors.iter().map(|(k, v)| (k.clone(), v)).collect();
-    let serialise = |metadata: Option<HashMap<String, String>>| {
-        safetensors::serialize(views.clone(), metadata)
-            .map_err(|e| Error::invalid(format!("cannot serialise {}: {e}", path.display())))
-    };
-    // The data section does not depend on the metadata, so its checksum is taken from a first serialisation.
-    let plain = serialise(None)?;
-    let checksum = data_checksum(&plain).ok_or_else(|| {
-        Error::invalid(format!(
-            "cannot serialise {}: bad safetensors header",
-            path.display()
-        ))
-    })?;
-    let bytes = serialise(Some(HashMap::from([(
-        CHECKSUM_KEY.to_owned(),
-        format!("{checksum:016x}"),
-    )])))?;
+    let bad = |e: String| Error::invalid(format!("cannot serialise {}: {e}", path.display()));
+    let plain = safetensors::serialize(tensors.iter().map(|(k, v)| (k.clone(), v)), None)
+        .map_err(|e| bad(e.to_string()))?;
+    // The data section does not depend on the header, so the checksum goes into a rewritten header, and the
+    // tensors (up to hundreds of MB for statistics) are serialised once.
+    let header_len =
+        u64::from_le_bytes(plain[..8].try_into().map_err(|_| bad("no header".into()))?) as usize;
+    let data = &plain[8 + header_len..];
+    let mut header: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&plain[8..8 + header_len]).map_err(|e| bad(e.to_string()))?;
+    header.insert(
+        "__metadata__".into(),
+        serde_json::json!({ CHECKSUM_KEY: format!("{:016x}", crate::hash::fnv1a(data)) }),
+    );
+    let mut header = serde_json::to_vec(&header).map_err(|e| bad(e.to_string()))?;
+    // safetensors pads the header with spaces so that the data starts 8-byte aligned.
+    header.resize(header.len().next_multiple_of(8), b' ');
+    let mut bytes = Vec::with_capacity(8 + header.len() + data.len());
+    bytes.extend_from_slice(&(header.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(&header);
+    bytes.extend_from_slice(data);
     write_atomic(path, &bytes)
 }
 

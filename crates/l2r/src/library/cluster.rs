@@ -26,6 +26,17 @@ pub fn index_from_environment() -> Result<usize> {
     )))
 }
 
+/// How cluster jobs run `l2r`.
+#[derive(Debug, Clone)]
+pub struct JobOptions {
+    /// The `l2r` binary as the jobs see it.
+    pub l2r: PathBuf,
+    /// Training jobs (array elements) running at once.
+    pub max_parallel: usize,
+    /// Cores per job (the trainer's threads).
+    pub cpus_per_task: usize,
+}
+
 /// What every scheduler's job files need.
 #[derive(Debug, Clone)]
 pub struct ClusterJobs {
@@ -33,19 +44,14 @@ pub struct ClusterJobs {
     pub library: PathBuf,
     /// The tasks, their data paths as the jobs see them.
     pub tasks: TaskList,
-    /// The `l2r` binary as the jobs see it.
-    pub l2r: PathBuf,
-    /// Array elements running at once.
-    pub max_parallel: usize,
-    /// Cores per training job (the trainer's threads).
-    pub cpus_per_task: usize,
+    pub options: JobOptions,
     /// A name for the jobs (from the library folder's name, kept to what schedulers accept).
     pub name: String,
 }
 
 impl ClusterJobs {
     pub fn validate(&self) -> Result<()> {
-        if self.max_parallel == 0 || self.cpus_per_task == 0 {
+        if self.options.max_parallel == 0 || self.options.cpus_per_task == 0 {
             return Err(Error::invalid(
                 "--max-parallel and --cpus-per-task must be at least 1",
             ));

@@ -52,7 +52,7 @@ pub fn write_kubernetes(
     let n = jobs.tasks.tasks.len();
     let command = |verb: &str| -> Vec<String> {
         vec![
-            jobs.l2r.to_string_lossy().into_owned(),
+            jobs.options.l2r.to_string_lossy().into_owned(),
             "library".into(),
             verb.into(),
             jobs.library.to_string_lossy().into_owned(),
@@ -69,7 +69,7 @@ pub fn write_kubernetes(
         json!({
             "completionMode": "Indexed",
             "completions": n,
-            "parallelism": jobs.max_parallel.min(n),
+            "parallelism": jobs.options.max_parallel.min(n),
             "backoffLimitPerIndex": BACKOFF_LIMIT_PER_INDEX,
             "maxFailedIndexes": n,
         }),
@@ -104,7 +104,7 @@ fn job(
     command: Vec<String>,
     spec: Value,
 ) -> Value {
-    let cpus = jobs.cpus_per_task.to_string();
+    let cpus = jobs.options.cpus_per_task.to_string();
     let mut spec = spec;
     spec["template"] = json!({
         "metadata": { "labels": { "app.kubernetes.io/name": "l2r", "l2r/job": name } },

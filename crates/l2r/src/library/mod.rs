@@ -16,7 +16,7 @@ mod task_list;
 mod train;
 
 pub use crate::names::{check_name, ALLOWED};
-pub use cluster::{index_from_environment, ClusterJobs, INDEX_VARIABLES};
+pub use cluster::{index_from_environment, ClusterJobs, JobOptions, INDEX_VARIABLES};
 pub use config::LibraryConfig;
 pub use kubernetes::{KubernetesFiles, KubernetesSettings};
 pub use layout::{generation_name, GenerationFolder, LibraryLayout, TaskFolder};
@@ -47,17 +47,6 @@ pub struct Published {
     pub manifest: Manifest,
     pub before: Option<StepEvaluation>,
     pub after: StepEvaluation,
-}
-
-/// How cluster jobs run `l2r`.
-#[derive(Debug, Clone)]
-pub struct JobOptions {
-    /// The `l2r` binary as the jobs see it.
-    pub l2r: std::path::PathBuf,
-    /// Training jobs running at once.
-    pub max_parallel: usize,
-    /// Cores per job.
-    pub cpus_per_task: usize,
 }
 
 /// What garbage collection deleted.
@@ -184,18 +173,18 @@ impl Library {
         check_name("task", &source.name)?;
         let _lock = LibraryLock::acquire(&self.layout.lock())?;
         let change = self.layout.change(&format!("add-{}", source.name));
-        let plan = self.plan(&change, resume, Change::Added(source.name.clone()), |current, generation| {
-            if let Some(m) = current.filter(|m| m.tasks.iter().any(|t| t.name == source.name)) {
-                return Err(Error::invalid(format!(
-                    "task '{}' is already in the library (generation {}); remove it first with `l2r library remove`",
-                    source.name, m.generation
-                )));
-            }
-            Ok(PlannedTasks {
-                task: Some((source.clone(), format!("{}-g{generation}", source.name))),
-                staged: vec![],
-            })
-        })?;
+        let plan = self.plan(
+            &change,
+            resume,
+            Change::Added(source.name.clone()),
+            |current, generation| {
+                refuse_known(current, std::slice::from_ref(&source.name))?;
+                Ok(PlannedTasks {
+                    task: Some((source.clone(), format!("{}-g{generation}", source.name))),
+                    staged: vec![],
+                })
+            },
+        )?;
         let Some((planned, id)) = &plan.tasks.task else {
             return Err(Error::invalid("an add without a task"));
         };
@@ -244,15 +233,7 @@ impl Library {
     /// when it is staged already. Many can run at once (one per task): it takes only the task's own lock.
     pub fn train(&self, source: &TaskSource, show_progress: bool) -> Result<StagedTask> {
         check_name("task", &source.name)?;
-        if let Some(m) = self
-            .current()?
-            .filter(|m| m.tasks.iter().any(|t| t.name == source.name))
-        {
-            return Err(Error::invalid(format!(
-                "task '{}' is already in the library (generation {}); remove it first with `l2r library remove`",
-                source.name, m.generation
-            )));
-        }
+        refuse_known(self.current()?.as_ref(), std::slice::from_ref(&source.name))?;
         let config = self.config.run_config();
         let backbone = self.backbone()?;
         staged::train_staged(&self.layout, &config, &backbone, source, show_progress)
@@ -270,9 +251,7 @@ impl Library {
             name: cluster::job_name(&root),
             library: root,
             tasks,
-            l2r: options.l2r.clone(),
-            max_parallel: options.max_parallel,
-            cpus_per_task: options.cpus_per_task,
+            options: options.clone(),
         };
         slurm::write_slurm(&jobs, out)
     }
@@ -313,9 +292,7 @@ impl Library {
             name: cluster::job_name(&root),
             library: mount.to_owned(),
             tasks,
-            l2r: options.l2r.clone(),
-            max_parallel: options.max_parallel,
-            cpus_per_task: options.cpus_per_task,
+            options: options.clone(),
         };
         kubernetes::write_kubernetes(&jobs, &settings, out)
     }
@@ -323,14 +300,6 @@ impl Library {
     fn absolute_root(&self) -> Result<std::path::PathBuf> {
         let root = self.layout.root();
         std::path::absolute(root).map_err(|e| Error::io(root, e))
-    }
-
-    /// Every complete staged task, by name.
-    pub fn staged(&self) -> Result<Vec<StagedTask>> {
-        Ok(staged::staged_tasks(&self.layout)?
-            .into_iter()
-            .map(|(task, _)| task)
-            .collect())
     }
 
     /// Publishes one generation with every staged task (or exactly the `expected` ones, which must all be staged),
@@ -348,40 +317,37 @@ impl Library {
             Some(expected) => expected.to_vec(),
             None => staged.iter().map(|(t, _)| t.source.name.clone()).collect(),
         };
-        let plan = self.plan(&change, resume, Change::AddedTasks(names.clone()), |current, generation| {
-            if names.is_empty() {
-                return Err(Error::invalid(
-                    "no task is staged; train some with `l2r library train` first",
-                ));
-            }
-            let missing: Vec<&str> = names
-                .iter()
-                .filter(|n| !staged.iter().any(|(t, _)| &t.source.name == *n))
-                .map(String::as_str)
-                .collect();
-            if !missing.is_empty() {
-                return Err(Error::invalid(format!(
+        let plan = self.plan(
+            &change,
+            resume,
+            Change::AddedTasks(names.clone()),
+            |current, generation| {
+                if names.is_empty() {
+                    return Err(Error::invalid(
+                        "no task is staged; train some with `l2r library train` first",
+                    ));
+                }
+                let missing: Vec<&str> = names
+                    .iter()
+                    .filter(|n| !staged.iter().any(|(t, _)| &t.source.name == *n))
+                    .map(String::as_str)
+                    .collect();
+                if !missing.is_empty() {
+                    return Err(Error::invalid(format!(
                     "not staged (still training, or its training failed: see its job's log): {}",
                     missing.join(", ")
                 )));
-            }
-            if let Some(m) = current {
-                let known = m.task_names();
-                if let Some(name) = names.iter().find(|n| known.contains(n)) {
-                    return Err(Error::invalid(format!(
-                        "task '{name}' is already in the library (generation {}); remove it first with `l2r library remove`",
-                        m.generation
-                    )));
                 }
-            }
-            Ok(PlannedTasks {
-                task: None,
-                staged: names
-                    .iter()
-                    .map(|n| (n.clone(), format!("{n}-g{generation}")))
-                    .collect(),
-            })
-        })?;
+                refuse_known(current, &names)?;
+                Ok(PlannedTasks {
+                    task: None,
+                    staged: names
+                        .iter()
+                        .map(|n| (n.clone(), format!("{n}-g{generation}")))
+                        .collect(),
+                })
+            },
+        )?;
         let mut tasks = self.parent_tasks(plan.parent)?;
         let mut moves = Vec::new();
         for (name, id) in &plan.tasks.staged {
@@ -644,6 +610,20 @@ impl Library {
             before,
             after,
         })
+    }
+}
+
+/// Refuses `names` of which one is already a task of the `current` generation.
+fn refuse_known(current: Option<&Manifest>, names: &[String]) -> Result<()> {
+    let Some(manifest) = current else {
+        return Ok(());
+    };
+    match names.iter().find(|n| manifest.tasks.iter().any(|t| &&t.name == n)) {
+        Some(name) => Err(Error::invalid(format!(
+            "task '{name}' is already in the library (generation {}); remove it first with `l2r library remove`",
+            manifest.generation
+        ))),
+        None => Ok(()),
     }
 }
 

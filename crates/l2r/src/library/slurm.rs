@@ -49,7 +49,7 @@ pub fn write_slurm(jobs: &ClusterJobs, out: &Path) -> Result<SlurmFiles> {
         lines.join("\n")
     };
     let (l2r, library, list) = (
-        shell_word(&jobs.l2r.to_string_lossy()),
+        shell_word(&jobs.options.l2r.to_string_lossy()),
         shell_word(&jobs.library.to_string_lossy()),
         shell_word(&list.to_string_lossy()),
     );
@@ -58,15 +58,15 @@ pub fn write_slurm(jobs: &ClusterJobs, out: &Path) -> Result<SlurmFiles> {
          exec {l2r} library train {library} --tasks {list} --quiet\n",
         header(
             "train",
-            Some(format!("0-{}%{}", n - 1, jobs.max_parallel)),
-            jobs.cpus_per_task,
+            Some(format!("0-{}%{}", n - 1, jobs.options.max_parallel)),
+            jobs.options.cpus_per_task,
             "train-%A_%a.out",
         ),
     );
     let publish = format!(
         "{}\n# Runs once every element of the array succeeded: one generation with all the tasks.\n\
          exec {l2r} library publish {library} --tasks {list} --quiet\n",
-        header("publish", None, jobs.cpus_per_task, "publish-%j.out"),
+        header("publish", None, jobs.options.cpus_per_task, "publish-%j.out"),
     );
     let submit = format!(
         "#!/bin/bash\n# Submits the training array, then the publish job that waits for all of it.\nset -euo pipefail\n\
@@ -75,7 +75,7 @@ pub fn write_slurm(jobs: &ClusterJobs, out: &Path) -> Result<SlurmFiles> {
          echo \"submitted training array $train ({n} tasks, at most {p} at once) and publish job $publish\"\n",
         train_file = shell_word(&files.train.to_string_lossy()),
         publish_file = shell_word(&files.publish.to_string_lossy()),
-        p = jobs.max_parallel,
+        p = jobs.options.max_parallel,
     );
     crate::io::write_atomic(&files.train, train.as_bytes())?;
     crate::io::write_atomic(&files.publish, publish.as_bytes())?;
