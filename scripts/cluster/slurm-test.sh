@@ -52,7 +52,7 @@ fi
 logs=cluster-lib/cluster/slurm/logs
 ls "$logs"
 [ "$(ls "$logs" | grep -c '^train-')" = 3 ] || { echo "FAIL: expected 3 array elements' logs" >&2; exit 1; }
-if [ "$(cat cluster-lib/CURRENT 2>/dev/null)" != 1 ]; then
+if [ "$(cut -d' ' -f1 cluster-lib/CURRENT 2>/dev/null)" != 1 ]; then
   echo "FAIL: the publish job published no generation" >&2
   tail -n 30 "$logs"/* >&2 || true
   exit 1

@@ -60,8 +60,8 @@ enum Command {
     Probe(commands::probe::ProbeArgs),
     /// Time training steps and inference on fixed-size batches (tokens/s).
     Bench(commands::bench::BenchArgs),
-    /// List the built-in tasks with their labels and sizes.
-    Tasks,
+    /// List the built-in tasks with their labels and sizes, or write one (or some of its labels) as a CSV file.
+    Tasks(commands::tasks::TasksArgs),
     /// Run continual learning from a TOML config: modules, memory, routers, TIL/CIL evaluation, metrics.
     Run(commands::run::RunArgs),
     /// Compare methods and ablations on the same modules, splits, seeds and orders: mean ± std table (TIL, CIL).
@@ -93,7 +93,7 @@ fn main() {
         Command::EvalTask(args) => commands::eval_task::run(args, &output),
         Command::Probe(args) => commands::probe::run(args, &output),
         Command::Bench(args) => commands::bench::run(args, &output),
-        Command::Tasks => commands::tasks::run(&output),
+        Command::Tasks(args) => commands::tasks::run(args, &output),
         Command::Run(args) => commands::run::run(args, &output),
         Command::Compare(args) => commands::compare::run(args, &output),
         Command::Predict(args) => commands::predict::run(args, &output),

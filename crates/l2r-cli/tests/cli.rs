@@ -90,3 +90,38 @@ fn bad_flags_and_folders_fail_cleanly() {
     assert_eq!(code, 2, "clap refuses an unknown precision");
     assert!(stderr.contains("known: fp32, bf16"), "{stderr}");
 }
+
+#[test]
+fn a_label_subset_of_a_built_in_task_exports_as_a_task_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bt.csv");
+    let out_arg = out.to_str().unwrap();
+    let args = [
+        "tasks",
+        "--export",
+        "bbc",
+        "--labels",
+        "business,tech",
+        "--per-class",
+        "3",
+        "--out",
+        out_arg,
+    ];
+    let (code, _, stderr) = l2r(&args, None);
+    assert_eq!(code, 0, "{stderr}");
+    let mut reader = csv::Reader::from_path(&out).unwrap();
+    let mut labels: Vec<String> = reader.records().map(|r| r.unwrap()[1].to_owned()).collect();
+    labels.sort();
+    assert_eq!(
+        labels,
+        ["business", "business", "business", "tech", "tech", "tech"]
+    );
+    let (code, _, stderr) = l2r(
+        &[
+            "tasks", "--export", "bbc", "--labels", "sport", "--out", out_arg,
+        ],
+        None,
+    );
+    assert_ne!(code, 0);
+    assert!(stderr.contains("its labels: business"), "{stderr}");
+}

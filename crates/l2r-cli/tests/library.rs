@@ -27,9 +27,12 @@ fn add(library: &str, name: &str, dir: &Path) -> String {
 }
 
 fn current(dir: &Path, library: &str) -> String {
+    // The generation's number, before its checksum.
     std::fs::read_to_string(dir.join(library).join("CURRENT"))
         .unwrap()
-        .trim()
+        .split_whitespace()
+        .next()
+        .unwrap()
         .to_owned()
 }
 

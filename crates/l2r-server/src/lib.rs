@@ -10,13 +10,15 @@
 //! serving one and takes over between batches; every answer names the generation that made it.
 //!
 //! Requests from all clients are queued to one model thread that answers them in dynamic batches; limits on
-//! body size, number of texts and text length answer 4xx with a JSON error; SIGTERM or Ctrl-C drains in-flight
-//! requests and stops.
+//! body size, number of texts and text length answer 4xx with a JSON error; a client that takes longer than
+//! `Limits::read_timeout` to send a request's head or body is cut off (408 for a body); SIGTERM or Ctrl-C drains
+//! in-flight requests and stops.
 
 mod batcher;
 mod error;
 mod library;
 mod limits;
+mod listener;
 mod metrics;
 mod routes;
 mod stats;
@@ -57,6 +59,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     on_ready(listener.local_addr()?);
+    let read_timeout = config.limits.read_timeout;
     let state = match source {
         ModelSource::Run(predictor) => {
             routes::AppState::new(predictor, config.limits, config.batching)
@@ -69,9 +72,8 @@ pub async fn serve(
         ),
     };
     let app = routes::router(Arc::new(state.with_api_key(config.api_key)));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
+    listener::serve_connections(listener, app, read_timeout, shutdown_signal()).await;
+    Ok(())
 }
 
 async fn shutdown_signal() {

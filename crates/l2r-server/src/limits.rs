@@ -12,6 +12,9 @@ pub struct Limits {
     pub max_text_chars: usize,
     /// How long a request may wait for its answer (queue included) before it is answered 504.
     pub request_timeout: std::time::Duration,
+    /// How long a client may take to send a request's head, and then its body; idle keep-alive connections are
+    /// closed after it too. Bounds what slow or silent clients hold.
+    pub read_timeout: std::time::Duration,
 }
 
 impl Default for Limits {
@@ -21,6 +24,7 @@ impl Default for Limits {
             max_texts: 64,
             max_text_chars: 10_000,
             request_timeout: std::time::Duration::from_secs(30),
+            read_timeout: std::time::Duration::from_secs(10),
         }
     }
 }

@@ -5,6 +5,7 @@ use crate::error::ApiError;
 use crate::library::Reloader;
 use crate::limits::Limits;
 use crate::stats::Stats;
+use axum::body::{to_bytes, Body};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::header;
@@ -119,7 +120,43 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(protected)
         .fallback(|| async { ApiError::not_found() })
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(state.clone(), read_body))
         .with_state(state)
+}
+
+/// Reads the whole body within `Limits::read_timeout` (408 after it) and `max_body_bytes` (413 beyond), before
+/// any handler runs: a client sending a byte a second cannot hold a connection and a task for longer.
+async fn read_body(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let limits = &state.limits;
+    let (parts, body) = request.into_parts();
+    let bytes = tokio::time::timeout(limits.read_timeout, to_bytes(body, limits.max_body_bytes))
+        .await
+        .map_err(|_| {
+            ApiError::request_timeout(format!(
+                "the request body did not arrive within {} ms (--read-timeout-ms)",
+                limits.read_timeout.as_millis()
+            ))
+        })?
+        .map_err(|error| body_error(error, limits.max_body_bytes))?;
+    Ok(next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await)
+}
+
+fn body_error(error: axum::Error, max_body_bytes: usize) -> ApiError {
+    let too_long = std::error::Error::source(&error)
+        .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
+    if too_long {
+        ApiError::too_large(format!(
+            "the request body is over {max_body_bytes} bytes (--max-body-bytes)"
+        ))
+    } else {
+        ApiError::bad_request(format!("cannot read the request body: {error}"))
+    }
 }
 
 /// With an API key configured, a request needs `Authorization: Bearer <key>`, compared in constant time.
@@ -192,6 +229,9 @@ async fn prometheus() -> ([(header::HeaderName, &'static str); 1], String) {
         crate::metrics::render(),
     )
 }
+
+#[cfg(test)]
+mod fuzz;
 
 #[cfg(test)]
 mod tests {

@@ -29,17 +29,64 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// Serialises `value` as pretty JSON and writes it atomically.
+/// The key of the checksum l2r embeds in the JSON objects it writes: FNV-1a (64 bits, hex) of the object's compact
+/// serialisation without that key. A changed digit in a memory, a manifest or an evaluation would otherwise load as
+/// a silently different value.
+pub const JSON_CHECKSUM_KEY: &str = "l2r_fnv1a64";
+
+/// Serialises `value` as pretty JSON, with its checksum when it is an object, and writes it atomically.
 pub fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
+    let bad =
+        |e: serde_json::Error| Error::invalid(format!("cannot serialise {}: {e}", path.display()));
+    let mut json = serde_json::to_value(value).map_err(bad)?;
+    if let serde_json::Value::Object(object) = &mut json {
+        let checksum = json_checksum(object).map_err(bad)?;
+        object.insert(JSON_CHECKSUM_KEY.into(), checksum.into());
+    }
+    write_atomic(path, &serde_json::to_vec_pretty(&json).map_err(bad)?)
+}
+
+/// Serialises `value` as pretty JSON exactly as it is, for files other tools read (PEFT's `adapter_config.json`).
+pub fn write_plain_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
     let json = serde_json::to_vec_pretty(value)
         .map_err(|e| Error::invalid(format!("cannot serialise {}: {e}", path.display())))?;
     write_atomic(path, &json)
 }
 
-/// Reads and parses a JSON file, naming the file in any error.
+/// Reads and parses a JSON file, naming the file in any error; an object l2r wrote must match its checksum.
 pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    serde_json::from_str(&text).map_err(|e| Error::parse(path, e.line(), None, e.to_string()))
+    let parse_error = |e: serde_json::Error| Error::parse(path, e.line(), None, e.to_string());
+    let mut json: serde_json::Value = serde_json::from_str(&text).map_err(parse_error)?;
+    let Some(object) = json.as_object_mut() else {
+        return serde_json::from_str(&text).map_err(parse_error);
+    };
+    let Some(stored) = object.remove(JSON_CHECKSUM_KEY) else {
+        // Not written by l2r (or before checksums): parsed from the text, so that errors keep their line.
+        return serde_json::from_str(&text).map_err(parse_error);
+    };
+    let computed = json_checksum(object).map_err(parse_error)?;
+    if stored.as_str() != Some(computed.as_str()) {
+        return Err(Error::parse(
+            path,
+            0,
+            None,
+            format!(
+                "checksum mismatch (stored {stored}, computed {computed}): the file changed after l2r wrote it; \
+                 it is corrupt, restore or recompute it"
+            ),
+        ));
+    }
+    serde_json::from_value(json).map_err(parse_error)
+}
+
+fn json_checksum(
+    object: &serde_json::Map<String, serde_json::Value>,
+) -> serde_json::Result<String> {
+    Ok(format!(
+        "{:016x}",
+        crate::hash::fnv1a(&serde_json::to_vec(object)?)
+    ))
 }
 
 /// The value stored at `path` when the file is there; otherwise `compute`d, saved by `save` (which must write
@@ -223,6 +270,54 @@ mod tests {
         let second: Vec<u32> =
             json_or_compute(&path, || panic!("computed although stored")).unwrap();
         assert_eq!((first, second), (vec![1, 2], vec![1, 2]));
+    }
+
+    #[test]
+    fn floats_read_back_exactly_as_written() {
+        // serde_json's default parser misreads about one random f64 in ten by an ulp (the `float_roundtrip`
+        // feature fixes it): a resumed run then carried a cached accuracy one ulp off into its metrics.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("accuracies.json");
+        let mut state = 12345u64;
+        let values: Vec<f64> = (0..1000)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                (state >> 11) as f64 / (1u64 << 53) as f64
+            })
+            .chain([0.9916666666666667, 119.0 / 120.0])
+            .collect();
+        write_json_atomic(&path, &serde_json::json!({ "values": values })).unwrap();
+        let back: serde_json::Value = read_json(&path).unwrap();
+        let back: Vec<f64> = serde_json::from_value(back["values"].clone()).unwrap();
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&back), bits(&values));
+    }
+
+    #[test]
+    fn a_changed_value_in_a_json_object_is_caught_by_its_checksum() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("memory.json");
+        let value =
+            serde_json::json!({"entries": [{"text": "rain all day", "label": 1}], "score": 0.25});
+        write_json_atomic(&path, &value).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(JSON_CHECKSUM_KEY));
+        assert_eq!(read_json::<serde_json::Value>(&path).unwrap(), value);
+        for (from, to) in [("rain", "Rain"), ("0.25", "0.26"), (": 1", ": 0")] {
+            std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+            let error = read_json::<serde_json::Value>(&path)
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains("checksum mismatch"), "{error}");
+            assert!(error.contains("memory.json"), "{error}");
+        }
+        // Whitespace is not content; a JSON file of another tool (no checksum) loads as it is.
+        std::fs::write(&path, text.replace("\n", "\n  ")).unwrap();
+        assert_eq!(read_json::<serde_json::Value>(&path).unwrap(), value);
+        std::fs::write(&path, r#"{"r": 8}"#).unwrap();
+        assert_eq!(read_json::<serde_json::Value>(&path).unwrap()["r"], 8);
     }
 
     #[test]

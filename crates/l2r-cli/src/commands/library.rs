@@ -395,6 +395,7 @@ fn print_published(published: &Published, output: &Output) -> anyhow::Result<()>
             "manifest": published.manifest,
             "before": published.before,
             "after": published.after,
+            "timings": published.timings,
         }));
     }
     println!(

@@ -38,6 +38,10 @@ pub struct ServeArgs {
     /// How long a request may wait for its answer, milliseconds (then 504).
     #[arg(long, default_value_t = 30_000)]
     request_timeout_ms: u64,
+    /// How long a client may take to send a request's head, then its body, milliseconds (then the connection
+    /// is closed, or 408 for a body); idle keep-alive connections are closed after it too.
+    #[arg(long, default_value_t = Limits::default().read_timeout.as_millis() as u64)]
+    read_timeout_ms: u64,
     /// Requests that may wait for the model; beyond, 429.
     #[arg(long, default_value_t = BatchPolicy::default().queue)]
     queue: usize,
@@ -101,6 +105,7 @@ pub fn run(args: ServeArgs, output: &Output) -> anyhow::Result<()> {
             max_texts: args.max_texts,
             max_text_chars: args.max_text_chars,
             request_timeout: Duration::from_millis(args.request_timeout_ms),
+            read_timeout: Duration::from_millis(args.read_timeout_ms),
         },
         batching: BatchPolicy {
             max_texts: args.batch_texts,

@@ -8,6 +8,7 @@
 pub mod afrisenti;
 pub mod bbc;
 pub mod benchmark;
+pub mod export;
 pub mod mtl5;
 pub mod spam;
 pub mod split;
@@ -23,6 +24,7 @@ pub use benchmark::{
     benchmark_from_datasets, benchmark_with_caps, load_benchmark, Benchmark, BenchmarkSize,
     BenchmarkTask, SizeCaps, BENCHMARKS,
 };
+pub use export::write_task_csv;
 pub use mtl5::{load_mtl5_csv, read_class_names};
 pub use spam::{load_spam, load_spam_dir};
 pub use split::{dedup_by_text, stratified_split, subsample_per_class, Splits};

@@ -8,7 +8,6 @@ use crate::backbone::Backbone;
 use crate::baselines::TaskStatistics;
 use crate::compose::{ModuleStack, Routed};
 use crate::continual::{evaluate_step, RunConfig, SeenTasks, StepEvaluation};
-use crate::data::Example;
 use crate::embedded::{EmbeddedExamples, Representation};
 use crate::error::Result;
 use crate::head::ClassifierHead;
@@ -27,14 +26,25 @@ pub struct GenerationPlan<'a> {
     pub tasks: Vec<(LibraryTask, TaskFolder)>,
 }
 
-/// Fits, evaluates and writes the generation into `out`; returns its manifest and evaluation.
+/// Where the time of building one generation went, in seconds (the library's cost study reads it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct BuildTimings {
+    /// Loading every task's module and head, and embedding every task's memory.
+    pub load_seconds: f64,
+    pub router_fit_seconds: f64,
+    /// Every task's held-back test split, by L2R and the baselines.
+    pub evaluation_seconds: f64,
+}
+
+/// Fits, evaluates and writes the generation into `out`; returns its manifest, evaluation and timings.
 pub fn build_generation(
     config: &RunConfig,
     backbone: &Backbone,
     plan: &GenerationPlan,
     out: &GenerationFolder,
     show_progress: bool,
-) -> Result<(Manifest, StepEvaluation)> {
+) -> Result<(Manifest, StepEvaluation, BuildTimings)> {
+    let mut clock = Clock::start();
     let (models, oracle) = load_models(backbone, &plan.tasks)?;
     let modules: Vec<&PeftModule> = models.iter().map(|m| &m.module).collect();
     let heads: Vec<&ClassifierHead> = models.iter().map(|m| &m.head).collect();
@@ -46,14 +56,16 @@ pub fn build_generation(
         mode: config.composition,
     };
     let memory = memory_of(backbone, &plan.tasks)?;
+    let load_seconds = clock.lap();
     let network = ensure_router(config, &routed, &memory, plan, out, show_progress)?;
+    let router_fit_seconds = clock.lap();
     let evaluation = crate::io::json_or_compute(&out.evaluation(), || {
         let tests = plan
             .tasks
             .iter()
             .enumerate()
             .map(|(index, (_, folder))| {
-                let test: Vec<Example> = crate::io::read_json(&folder.test())?;
+                let test = super::train::read_test_split(&folder.test())?;
                 crate::continual::embed(backbone, &test, index)
             })
             .collect::<Result<Vec<_>>>()?;
@@ -88,7 +100,28 @@ pub fn build_generation(
             .unwrap_or(0.0),
     };
     crate::io::write_json_atomic(&out.manifest(), &manifest)?;
-    Ok((manifest, evaluation))
+    let timings = BuildTimings {
+        load_seconds,
+        router_fit_seconds,
+        evaluation_seconds: clock.lap(),
+    };
+    Ok((manifest, evaluation, timings))
+}
+
+/// Seconds since the last lap.
+struct Clock(std::time::Instant);
+
+impl Clock {
+    fn start() -> Self {
+        Clock(std::time::Instant::now())
+    }
+
+    fn lap(&mut self) -> f64 {
+        let now = std::time::Instant::now();
+        let seconds = (now - self.0).as_secs_f64();
+        self.0 = now;
+        seconds
+    }
 }
 
 /// Every task's model and its own test accuracy (the oracle).

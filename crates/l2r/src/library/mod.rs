@@ -32,6 +32,7 @@ use crate::continual::StepEvaluation;
 use crate::error::{Error, Result};
 use crate::predict::{RunPredictor, TaskInfo};
 use crate::router::RouterNetwork;
+pub use generation::BuildTimings;
 use generation::{build_generation, GenerationPlan};
 use layout::ChangeFolder;
 use serde::{Deserialize, Serialize};
@@ -47,6 +48,8 @@ pub struct Published {
     pub manifest: Manifest,
     pub before: Option<StepEvaluation>,
     pub after: StepEvaluation,
+    /// Where building the generation took its time (`None` when a resumed change found it built).
+    pub timings: Option<BuildTimings>,
 }
 
 /// What garbage collection deleted.
@@ -116,14 +119,14 @@ impl Library {
             return Ok(None);
         }
         let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-        text.trim().parse().map(Some).map_err(|_| {
-            Error::parse(
-                &path,
-                1,
-                None,
-                format!("'{}' is not a generation number", text.trim()),
-            )
-        })
+        read_pointer(&text)
+            .map(Some)
+            .map_err(|message| Error::parse(&path, 1, None, message))
+    }
+
+    /// Points `CURRENT` at `generation` (atomically).
+    fn point_at(&self, generation: u64) -> Result<()> {
+        crate::io::write_atomic(&self.layout.current(), pointer(generation).as_bytes())
     }
 
     pub fn current(&self) -> Result<Option<Manifest>> {
@@ -405,7 +408,7 @@ impl Library {
     pub fn rollback(&self, generation: u64) -> Result<Manifest> {
         let _lock = LibraryLock::acquire(&self.layout.lock())?;
         let manifest = self.manifest(generation)?;
-        crate::io::write_atomic(&self.layout.current(), format!("{generation}\n").as_bytes())?;
+        self.point_at(generation)?;
         Ok(manifest)
     }
 
@@ -571,10 +574,11 @@ impl Library {
         let target = self.layout.generation(plan.generation);
         let parent_manifest = plan.parent.map(|n| self.manifest(n)).transpose()?;
         let parent_folder = plan.parent.map(|n| self.layout.generation(n));
-        let (manifest, after) = if target.manifest().is_file() {
+        let (manifest, after, timings) = if target.manifest().is_file() {
             (
                 self.manifest(plan.generation)?,
                 self.evaluation(plan.generation)?,
+                None,
             )
         } else {
             let generation_plan = GenerationPlan {
@@ -596,19 +600,18 @@ impl Library {
             }
             crate::faults::crash_point("library-task-moved");
             rename(&change.generation().dir, &target.dir)?;
-            built
+            let (manifest, evaluation, timings) = built;
+            (manifest, evaluation, Some(timings))
         };
         crate::faults::crash_point("library-generation-moved");
-        crate::io::write_atomic(
-            &self.layout.current(),
-            format!("{}\n", plan.generation).as_bytes(),
-        )?;
+        self.point_at(plan.generation)?;
         std::fs::remove_dir_all(&change.dir).map_err(|e| Error::io(&change.dir, e))?;
         let before = plan.parent.map(|n| self.evaluation(n)).transpose()?;
         Ok(Published {
             manifest,
             before,
             after,
+            timings,
         })
     }
 }
@@ -633,4 +636,42 @@ fn rename(from: &Path, to: &Path) -> Result<()> {
         std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
     }
     std::fs::rename(from, to).map_err(|e| Error::io(to, e))
+}
+
+/// `CURRENT`'s content: the generation's number and the checksum of that number, so that a flipped bit cannot
+/// silently point the library at another generation that exists.
+fn pointer(generation: u64) -> String {
+    let number = generation.to_string();
+    format!("{number} {:016x}\n", crate::hash::fnv1a(number.as_bytes()))
+}
+
+/// The generation `CURRENT`'s `text` names (a bare number, as libraries made before the checksum hold, is accepted).
+fn read_pointer(text: &str) -> std::result::Result<u64, String> {
+    let mut fields = text.split_whitespace();
+    let number = fields.next().unwrap_or("");
+    let generation = number
+        .parse()
+        .map_err(|_| format!("'{number}' is not a generation number"))?;
+    match fields.next() {
+        Some(_) if pointer(generation) != text => Err(format!(
+            "'{}' does not match its checksum: the file is corrupt; `l2r library rollback` to the generation \
+             that should serve rewrites it",
+            text.trim()
+        )),
+        _ => Ok(generation),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{pointer, read_pointer};
+
+    #[test]
+    fn the_pointer_reads_back_and_a_flipped_bit_is_refused() {
+        assert_eq!(read_pointer(&pointer(12)), Ok(12));
+        assert_eq!(read_pointer("3\n"), Ok(3));
+        let flipped = pointer(12).replacen('2', "3", 1);
+        assert!(read_pointer(&flipped).unwrap_err().contains("checksum"));
+        assert!(read_pointer("x1").is_err());
+    }
 }

@@ -6,10 +6,10 @@ use crate::backbone::Backbone;
 use crate::continual::{
     ensure_trained, statistics_at, RunConfig, TaskFileFormat, TrainingStart, UserTask,
 };
-use crate::data::{benchmark_from_datasets, BenchmarkTask};
+use crate::data::{benchmark_from_datasets, BenchmarkTask, Example};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// A task to add: its name and data file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -62,6 +62,27 @@ pub fn train_into(
     )?;
     statistics_at(&folder.statistics(), config, backbone, task, seed)?;
     crate::io::json_or_compute(&folder.memory(), || config.memory.sample(0, task, seed))?;
-    crate::io::json_or_compute(&folder.test(), || Ok(task.test.clone()))?;
+    crate::io::json_or_compute(&folder.test(), || {
+        Ok(StoredTestSplit::Checked {
+            examples: task.test.clone(),
+        })
+    })?;
     Ok(accuracy)
+}
+
+/// A task's held-back test split as `test.json` holds it: an object, so that it carries a checksum like every JSON
+/// object l2r writes (a changed letter would otherwise evaluate a different test set). Libraries made before the
+/// checksums hold a bare list; both load.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum StoredTestSplit {
+    Checked { examples: Vec<Example> },
+    Bare(Vec<Example>),
+}
+
+/// The held-back test split in `path` (a task folder's `test.json`).
+pub fn read_test_split(path: &Path) -> Result<Vec<Example>> {
+    Ok(match crate::io::read_json(path)? {
+        StoredTestSplit::Checked { examples } | StoredTestSplit::Bare(examples) => examples,
+    })
 }

@@ -147,7 +147,7 @@ pub fn export_hf_lora(
         .collect::<Result<Vec<_>>>()?;
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     crate::io::write_safetensors(&dir.join(WEIGHTS_FILE), tensors)?;
-    crate::io::write_json_atomic(&dir.join(CONFIG_FILE), &config)
+    crate::io::write_plain_json_atomic(&dir.join(CONFIG_FILE), &config)
 }
 
 /// Reads an HF PEFT LoRA folder (trained in Python on the same base model as `encoder`) as an l2r module.
