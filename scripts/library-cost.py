@@ -110,7 +110,7 @@ def serve_throughput(args, library, tasks):
     server.send_signal(signal.SIGTERM)
     server.wait(timeout=60)
     return {"tasks": tasks, "texts_per_s": round(done[0] * len(TEXTS) / elapsed, 1), "requests": done[0],
-            "errors": len(errors), "peak_rss_mib": stats.get("peak_rss_mib"), "clients": args.clients,
+            "errors": len(errors), "peak_rss_mib": round(stats.get("peak_rss_mib") or 0, 1), "clients": args.clients,
             "seconds": round(elapsed, 1)}
 
 
