@@ -5,7 +5,8 @@ Starts `l2r serve` with a bearer token on a free port (serving --run DIR, --libr
 builds itself from one small CSV), then:
 
   1. load:    CLIENTS clients classify for SECONDS; 0 errors; p50/p99 per sixth of the run and the server's RSS
-              every second, which must stay flat (the last sample at most 10% above the one at a quarter of the run);
+              every second, which must stay flat (the last sample at most 10% above the one at a quarter of the run;
+              judged on runs of 30 s or more: the first ten seconds or so are the allocator warming up);
      1b.      with the library it built itself: CLIENTS clients classify while `l2r library add` adds a second task;
               0 errors, and answers from the new generation before the end (the server follows without a restart);
   2. slow:    SLOW connections held open at once: half send nothing, half send a request head a byte a second, and
@@ -186,7 +187,11 @@ def load(server, key, args, result):
         print(f"     from {w['from_s']:>5} s: {w['requests']:>5} requests, p50 {w['p50_ms']} ms, p99 {w['p99_ms']} ms")
     print(f"     RSS (MiB, one a second): {', '.join(f'{r:.0f}' for _, r in rss)}")
     check(len(errors) == 0, f"{len(latencies)} requests, {len(errors)} errors")
-    check(rss[-1][1] <= quarter * 1.10, f"RSS flat: {rss[-1][1]:.1f} MiB at the end, {quarter:.1f} MiB at a quarter")
+    flat = f"RSS flat: {rss[-1][1]:.1f} MiB at the end, {quarter:.1f} MiB at a quarter"
+    if args.seconds >= 30:
+        check(rss[-1][1] <= quarter * 1.10, flat)
+    else:  # the allocator is still warming up (new batch shapes) for the first ten seconds or so
+        print(f"  --   {flat} (not judged: a run under 30 s is all warm-up)")
 
 
 # ---------------------------------------------------------------------------------------------------------------
