@@ -114,6 +114,11 @@ impl RunPredictor {
         })
     }
 
+    /// Runs only each text's `k` most weighted modules (all of them with `None`), whatever the config says.
+    pub fn set_top_k(&mut self, k: Option<usize>) {
+        self.network.config.top_k = k;
+    }
+
     pub fn tasks(&self) -> &[TaskInfo] {
         &self.tasks
     }

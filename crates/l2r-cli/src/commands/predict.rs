@@ -16,6 +16,10 @@ pub struct PredictArgs {
     /// With --library: the generation that answers (default: the current one).
     #[arg(long, requires = "library")]
     generation: Option<u64>,
+    /// Run only each text's K most weighted modules per layer (top-k sparse composition), overriding the run's or
+    /// library's `[router] top_k`; the cost of a text then stays that of K modules however many tasks there are.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    top_k: Option<u64>,
     /// Which seed's sequence answers (default: the config's first).
     #[arg(long)]
     seed: Option<u64>,
@@ -47,7 +51,7 @@ pub fn run(args: PredictArgs, output: &Output) -> anyhow::Result<()> {
     if texts.is_empty() {
         anyhow::bail!("no texts to classify: give them as arguments or with --file");
     }
-    let predictor = match (&args.run, &args.library) {
+    let mut predictor = match (&args.run, &args.library) {
         (_, Some(dir)) => {
             output.info(format!("loading task library {}", dir.display()));
             Library::open(dir)?.predictor(args.generation)?
@@ -58,6 +62,9 @@ pub fn run(args: PredictArgs, output: &Output) -> anyhow::Result<()> {
         }
         (None, None) => anyhow::bail!("give --run DIR or --library DIR"),
     };
+    if let Some(k) = args.top_k {
+        predictor.set_top_k(Some(k as usize));
+    }
     output.info(format!(
         "seed {} order {}: {} tasks after step {}",
         predictor.seed,

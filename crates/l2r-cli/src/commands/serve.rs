@@ -20,6 +20,10 @@ pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port; the chosen address is printed).
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
+    /// Run only each text's K most weighted modules per layer (top-k sparse composition), overriding the run's or
+    /// library's `[router] top_k`; the cost of a text then stays that of K modules however many tasks there are.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    top_k: Option<u64>,
     /// Which seed's sequence answers (default: the config's first).
     #[arg(long)]
     seed: Option<u64>,
@@ -75,7 +79,10 @@ pub fn run(args: ServeArgs, output: &Output) -> anyhow::Result<()> {
     };
     let source = match (&args.run, &args.library) {
         (_, Some(dir)) => {
-            let library = Library::open(dir)?;
+            let mut library = Library::open(dir)?;
+            if let Some(k) = args.top_k {
+                library.config.router.top_k = Some(k as usize);
+            }
             output.info(format!(
                 "serving the task library {} (generation {:?}, followed)",
                 dir.display(),
@@ -85,7 +92,10 @@ pub fn run(args: ServeArgs, output: &Output) -> anyhow::Result<()> {
         }
         (Some(run), None) => {
             output.info(format!("loading run {}", run.display()));
-            let predictor = RunPredictor::load(run, args.seed, args.order)?;
+            let mut predictor = RunPredictor::load(run, args.seed, args.order)?;
+            if let Some(k) = args.top_k {
+                predictor.set_top_k(Some(k as usize));
+            }
             let tasks: Vec<&str> = predictor.tasks().iter().map(|t| t.name.as_str()).collect();
             output.info(format!(
                 "seed {} order {} step {}: tasks {}",

@@ -60,9 +60,12 @@ impl EncoderHooks for Composition<'_> {
         match self.stack.adapters.get(&layer) {
             Some(adapters) => {
                 let w = self.weights()?;
-                let residual = match self.mode {
-                    CompositionMode::Wavg => adapter_wavg(adapters, hidden, &w)?,
-                    CompositionMode::Merge => adapter_merge(adapters, hidden, &w)?,
+                let residual = match (self.mode, SparseWeights::of(&w)?) {
+                    (CompositionMode::Wavg, Some(sparse)) => {
+                        adapter_wavg_sparse(adapters, hidden, &sparse)?
+                    }
+                    (CompositionMode::Wavg, None) => adapter_wavg(adapters, hidden, &w)?,
+                    (CompositionMode::Merge, _) => adapter_merge(adapters, hidden, &w)?,
                 };
                 hidden + residual
             }
@@ -80,9 +83,10 @@ impl EncoderHooks for Composition<'_> {
             return Ok(None);
         };
         let w = self.weights()?;
-        let delta = match self.mode {
-            CompositionMode::Wavg => lora_wavg(lora, input, &w)?,
-            CompositionMode::Merge => lora_merge(lora, input, &w)?,
+        let delta = match (self.mode, SparseWeights::of(&w)?) {
+            (CompositionMode::Wavg, Some(sparse)) => lora_wavg_sparse(lora, input, &sparse)?,
+            (CompositionMode::Wavg, None) => lora_wavg(lora, input, &w)?,
+            (CompositionMode::Merge, _) => lora_merge(lora, input, &w)?,
         };
         Ok(Some(delta))
     }
@@ -105,6 +109,103 @@ fn adapter_wavg(s: &AdapterStack, h: &Tensor, w: &Tensor) -> Result<Tensor> {
     let down = down.reshape((b * seq, t * size))?;
     let up = frozen_product(&down, &s.up_concat, packed.map(|p| &p.up))?.reshape((b, seq, d))?;
     kernels::add_bias(&up, &w.matmul(&s.up_bias)?) // Σₜ wₜ cₜ per example
+}
+
+/// Module weights with few non-zero entries per example (top-k routing, one-hot baselines): each row's modules
+/// (b, k) and their weights (b, k), so that the weighted average runs k modules per example instead of all T.
+struct SparseWeights {
+    modules: Tensor,
+    weights: Tensor,
+}
+
+impl SparseWeights {
+    /// `Some` when no row has more than half of the modules non-zero (fewer modules than that are not worth a
+    /// gather). Rows with fewer than k non-zero weights repeat a module with weight zero.
+    fn of(w: &Tensor) -> Result<Option<Self>> {
+        let (_, t) = w.dims2()?;
+        let rows = w.to_vec2::<f32>()?;
+        let chosen: Vec<Vec<u32>> = rows
+            .iter()
+            .map(|row| (0..t as u32).filter(|&i| row[i as usize] != 0.0).collect())
+            .collect();
+        let k = chosen.iter().map(Vec::len).max().unwrap_or(0).max(1);
+        if 2 * k > t {
+            return Ok(None);
+        }
+        let flat: Vec<u32> = chosen
+            .iter()
+            .flat_map(|row| {
+                let mut row = if row.is_empty() { vec![0] } else { row.clone() };
+                let filler = row[0];
+                row.resize(k, filler);
+                row
+            })
+            .collect();
+        let modules = Tensor::from_vec(flat, (rows.len(), k), w.device())?;
+        // Repeated modules must count once: zero the weight of every repeat.
+        let repeats: Vec<f32> = chosen
+            .iter()
+            .flat_map(|row| (0..k).map(move |j| if j < row.len().max(1) { 1.0 } else { 0.0 }))
+            .collect();
+        let keep = Tensor::from_vec(repeats, (rows.len(), k), w.device())?;
+        let weights = (w.gather(&modules, 1)? * keep)?;
+        Ok(Some(SparseWeights { modules, weights }))
+    }
+
+    /// Each example's k modules' slices of `stacked` (T, ...) -> (b, k, ...).
+    fn gather(&self, stacked: &Tensor) -> Result<Tensor> {
+        let (b, k) = self.modules.dims2()?;
+        let picked = stacked.index_select(&self.modules.flatten_all()?, 0)?;
+        let mut shape = vec![b, k];
+        shape.extend_from_slice(&stacked.dims()[1..]);
+        picked.reshape(shape)
+    }
+}
+
+/// [`adapter_wavg`] over each example's own few modules: the same sum, with (b, k·size) activations per token.
+fn adapter_wavg_sparse(s: &AdapterStack, h: &Tensor, sparse: &SparseWeights) -> Result<Tensor> {
+    let (b, k) = sparse.modules.dims2()?;
+    let (_, size, d) = s.down_weight.dims3()?;
+    let down_weight = sparse.gather(&s.down_weight)?.reshape((b, k * size, d))?;
+    let down = h
+        .matmul(&down_weight.transpose(1, 2)?)? // (b, seq, k·size)
+        .broadcast_add(&sparse.gather(&s.down_bias)?.reshape((b, 1, k * size))?)?
+        .relu()?;
+    let scale = sparse
+        .weights
+        .reshape((b, 1, k, 1))?
+        .broadcast_as((b, 1, k, size))?
+        .reshape((b, 1, k * size))?;
+    let down = down.broadcast_mul(&scale)?;
+    // (b, k, d, size) -> (b, k·size, d): module j's up-projection rows for activations j·size…(j+1)·size.
+    let up_weight = sparse
+        .gather(&s.up_weight)?
+        .transpose(2, 3)?
+        .reshape((b, k * size, d))?;
+    let up = down.matmul(&up_weight)?; // (b, seq, d)
+    let up_bias = sparse
+        .weights
+        .unsqueeze(1)?
+        .matmul(&sparse.gather(&s.up_bias)?)?; // (b, 1, d)
+    up.broadcast_add(&up_bias)
+}
+
+/// [`lora_wavg`] over each example's own few modules.
+fn lora_wavg_sparse(s: &LoraStack, x: &Tensor, sparse: &SparseWeights) -> Result<Tensor> {
+    let (b, k) = sparse.modules.dims2()?;
+    let (_, r, input) = s.a.dims3()?;
+    let out_dim = s.b.dim(1)?;
+    let a = sparse.gather(&s.a)?.reshape((b, k * r, input))?;
+    let scale = (sparse.weights.reshape((b, 1, k, 1))? * s.scale)?
+        .broadcast_as((b, 1, k, r))?
+        .reshape((b, 1, k * r))?;
+    let low = x.matmul(&a.transpose(1, 2)?)?.broadcast_mul(&scale)?; // (b, seq, k·r)
+                                                                     // (b, k, out, r) -> (b, k·r, out)
+    let b_weight = sparse
+        .gather(&s.b)?
+        .transpose(2, 3)?
+        .reshape((b, k * r, out_dim))?;
+    low.matmul(&b_weight)
 }
 
 /// `x Wᵀ` for a stack's frozen W (out, in): on its bf16 packing when the backbone runs in bf16. Either way a
@@ -219,6 +320,43 @@ mod tests {
             .map(|m| m.linear_delta(1, LinearSite::Value, &h).unwrap().unwrap())
             .collect();
         assert!(max_diff(&got, &weighted(deltas)) < 1e-5);
+    }
+
+    #[test]
+    fn the_sparse_weighted_average_equals_the_dense_one() {
+        let encoder = tiny_config();
+        // Two non-zero weights in the first row, one in the second (padded with a zero-weight repeat).
+        let w = Tensor::new(
+            &[[0.0f32, 0.6, 0.0, 0.4], [0.0, 0.0, 1.0, 0.0]],
+            &Device::Cpu,
+        )
+        .unwrap();
+        let sparse = SparseWeights::of(&w)
+            .unwrap()
+            .expect("2 of 4 modules per row is sparse");
+        assert_eq!(sparse.modules.to_vec2::<u32>().unwrap(), [[1, 3], [2, 2]]);
+        let h = Tensor::randn(0f32, 1.0, (2, 5, encoder.hidden_size), &Device::Cpu).unwrap();
+        for config in [PeftConfig::Adapter { size: 4 }, PeftConfig::lora()] {
+            let modules = random_modules(&config, &encoder, 4, 0.2).unwrap();
+            let refs: Vec<&PeftModule> = modules.iter().collect();
+            let stack = ModuleStack::new(&refs, encoder.num_hidden_layers).unwrap();
+            let (dense, got) = match config {
+                PeftConfig::Adapter { .. } => (
+                    adapter_wavg(&stack.adapters[&0], &h, &w).unwrap(),
+                    adapter_wavg_sparse(&stack.adapters[&0], &h, &sparse).unwrap(),
+                ),
+                PeftConfig::Lora { .. } => {
+                    let site = (1, LinearSite::Value);
+                    (
+                        lora_wavg(&stack.loras[&site], &h, &w).unwrap(),
+                        lora_wavg_sparse(&stack.loras[&site], &h, &sparse).unwrap(),
+                    )
+                }
+            };
+            assert!(max_diff(&got, &dense) < 1e-5, "{config:?}");
+        }
+        let dense = Tensor::new(&[[0.2f32, 0.3, 0.5, 0.0]], &Device::Cpu).unwrap();
+        assert!(SparseWeights::of(&dense).unwrap().is_none());
     }
 
     #[test]

@@ -100,6 +100,10 @@ pub struct RouterConfig {
     /// (RanPAC-style, on the routers' representation, from the tasks' statistics), with κ learned on the memory
     /// from the memory's leave-one-out ridge scores. The adapters' heads and the ridge err on different examples.
     pub ridge_heads: bool,
+    /// At inference, only each example's k modules of largest weight (per layer) run, their weights renormalised:
+    /// the cost of a composed forward pass stays that of k modules however many tasks the routers know. Absent: all
+    /// modules run. The routers are fitted with every module either way.
+    pub top_k: Option<usize>,
 }
 
 impl Default for RouterConfig {
@@ -121,6 +125,7 @@ impl Default for RouterConfig {
             local_adaptation: None,
             fit_after: FitSchedule::EveryTask,
             ridge_heads: false,
+            top_k: None,
         }
     }
 }
@@ -149,6 +154,11 @@ impl RouterConfig {
         }
         if let Some(local) = &self.local_adaptation {
             local.validate()?;
+        }
+        if self.top_k == Some(0) {
+            return Err(Error::invalid(
+                "router top_k must be at least 1 (leave it out to run every module)",
+            ));
         }
         Ok(())
     }

@@ -66,12 +66,30 @@ impl LayerWeights for RouterWeights<'_> {
             .network
             .logits(router, &q, &self.frozen)
             .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
-        let g = self.gates(&z)?;
+        let mut g = self.gates(&z)?;
+        if let (Some(k), None) = (self.network.config.top_k, &self.noise) {
+            g = (&g * top_k_mask(&g, k)?)?;
+        }
         let w = g.broadcast_div(&g.sum_keepdim(D::Minus1)?.clamp(1e-12, f64::INFINITY)?)?;
         self.logits.borrow_mut().push(z);
         self.weights.borrow_mut().push(w.clone());
         Ok(w)
     }
+}
+
+/// (batch, T): 1 at each row's k largest gates (ties to the lower module), 0 elsewhere.
+fn top_k_mask(gates: &Tensor, k: usize) -> Result<Tensor> {
+    let rows = gates.to_vec2::<f32>()?;
+    let t = rows.first().map_or(0, Vec::len);
+    let mut mask = vec![0f32; rows.len() * t];
+    for (r, row) in rows.iter().enumerate() {
+        let mut order: Vec<usize> = (0..t).collect();
+        order.sort_by(|&a, &b| row[b].total_cmp(&row[a]).then(a.cmp(&b)));
+        for &i in order.iter().take(k) {
+            mask[r * t + i] = 1.0;
+        }
+    }
+    Tensor::from_vec(mask, gates.shape(), gates.device())
 }
 
 /// log u − log(1 − u), u ~ U(0, 1): the difference of two Gumbels.
@@ -88,6 +106,20 @@ fn logistic_noise(like: &Tensor, rng: &mut StdRng) -> Result<Tensor> {
 #[cfg(test)]
 mod tests {
     use candle_core::{Device, Var};
+
+    #[test]
+    fn the_top_k_mask_keeps_each_rows_largest_gates() {
+        let gates = candle_core::Tensor::new(
+            &[[0.1f32, 0.9, 0.5, 0.5], [0.3, 0.2, 0.1, 0.0]],
+            &Device::Cpu,
+        )
+        .unwrap();
+        let mask = super::top_k_mask(&gates, 2)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
+        assert_eq!(mask, [[0.0, 1.0, 1.0, 0.0], [1.0, 1.0, 0.0, 0.0]]);
+    }
 
     #[test]
     fn candle_sigmoid_carries_the_gradient_the_gates_need() {
