@@ -8,6 +8,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BaselinesConfig {
+    /// Evaluate every baseline beside L2R after each step. Off: L2R and the TIL oracle only, and the tasks'
+    /// statistics are not loaded unless the routers use them (a task library's default: its adds then cost a
+    /// fraction, and `l2r compare` is where baselines are compared).
+    pub evaluate: bool,
     /// How each task's MoCL key is fitted to its training inputs.
     pub mocl_key: KeyTraining,
     /// The frozen representations every similarity baseline (DAM, EPI, MoCL) and training-free classifier (nearest
@@ -20,6 +24,7 @@ pub struct BaselinesConfig {
 impl Default for BaselinesConfig {
     fn default() -> Self {
         BaselinesConfig {
+            evaluate: true,
             mocl_key: KeyTraining::default(),
             representations: Representation::ALL.to_vec(),
             ridge_dim: 2048,
@@ -28,6 +33,14 @@ impl Default for BaselinesConfig {
 }
 
 impl BaselinesConfig {
+    /// A task library's default: no baselines evaluated on each add.
+    pub fn library_default() -> Self {
+        BaselinesConfig {
+            evaluate: false,
+            ..Self::default()
+        }
+    }
+
     pub fn validate(&self) -> Result<()> {
         if self.representations.is_empty() {
             return Err(Error::invalid(

@@ -32,6 +32,12 @@ pub fn step_baselines<'a>(
     memory: &EmbeddedExamples,
     config: &BaselinesConfig,
 ) -> Result<StepBaselines<'a>> {
+    if !config.evaluate {
+        return Ok(StepBaselines {
+            routing: Vec::new(),
+            scorers: Vec::new(),
+        });
+    }
     let num_tasks = routed.num_tasks();
     let mut routing: Vec<Box<dyn RoutingBaseline + 'a>> = vec![Box::new(Uniform { num_tasks })];
     let mut scorers: Vec<Box<dyn ClassScorer>> = Vec::new();

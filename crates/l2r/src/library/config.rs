@@ -39,7 +39,8 @@ pub struct LibraryConfig {
     pub router: RouterConfig,
     #[serde(default = "crate::continual::config::default_composition")]
     pub composition: CompositionMode,
-    #[serde(default)]
+    /// Off by default in a library (`evaluate = false`): adds evaluate L2R only.
+    #[serde(default = "BaselinesConfig::library_default")]
     pub baselines: BaselinesConfig,
 }
 
@@ -110,5 +111,16 @@ mod tests {
         let config = LibraryConfig::from_file(&path).unwrap();
         assert_eq!((config.seed, config.memory.per_class), (3, 5));
         assert_eq!(config.run_config().seeds, vec![3]);
+    }
+
+    #[test]
+    fn a_library_evaluates_no_baselines_unless_asked() {
+        assert!(!LibraryConfig::default().baselines.evaluate);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("library.toml");
+        std::fs::write(&path, "[baselines]\nevaluate = true\n").unwrap();
+        assert!(LibraryConfig::from_file(&path).unwrap().baselines.evaluate);
+        let written = LibraryConfig::default().to_toml().unwrap();
+        assert!(written.contains("evaluate = false"), "{written}");
     }
 }

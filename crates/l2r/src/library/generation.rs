@@ -69,7 +69,10 @@ pub fn build_generation(
                 crate::continual::embed(backbone, &test, index)
             })
             .collect::<Result<Vec<_>>>()?;
-        let statistics = load_statistics(config, backbone, plan)?;
+        let statistics = match config.baselines.evaluate {
+            true => load_statistics(config, backbone, plan)?,
+            false => Vec::new(),
+        };
         let names: Vec<String> = plan.tasks.iter().map(|(t, _)| t.name.clone()).collect();
         let seen = SeenTasks {
             names: &names,
@@ -189,7 +192,10 @@ fn ensure_router(
                 _ => None,
             };
             let seed = config.seeds[0].wrapping_mul(1000).wrapping_add(plan.number);
-            let statistics = load_statistics(config, routed.backbone, plan)?;
+            let statistics = match config.router.uses_statistics() {
+                true => load_statistics(config, routed.backbone, plan)?,
+                false => Vec::new(),
+            };
             let sources = crate::continual::prior_sources(
                 config,
                 memory,

@@ -131,6 +131,11 @@ impl Default for RouterConfig {
 }
 
 impl RouterConfig {
+    /// Whether fitting or applying the routers reads the tasks' class statistics (the Gaussian prior, ridge heads).
+    pub fn uses_statistics(&self) -> bool {
+        self.prior_reference == PriorReference::Gaussian || self.ridge_heads
+    }
+
     /// Width of the routers' input for an encoder of `num_layers` layers of width `hidden`.
     pub fn input_dim(&self, num_layers: usize, hidden: usize) -> usize {
         match self.input {
