@@ -107,7 +107,10 @@ fn tasks_come_and_go_one_generation_at_a_time() {
     };
     // A library evaluates L2R alone unless its config asks for the baselines.
     let text = String::from_utf8(evaluation("again")).unwrap();
-    assert!(text.contains("\"cil\"") && !text.contains("cil_epi"), "{text}");
+    assert!(
+        text.contains("\"cil\"") && !text.contains("cil_epi"),
+        "{text}"
+    );
     // An add killed at any stage (mid-training, trained, generation built, task moved, generation moved): the
     // previous generation still serves, a plain add is refused, and `--resume` ends where the reference does.
     for (k, point) in [

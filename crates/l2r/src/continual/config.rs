@@ -178,6 +178,10 @@ pub struct RunConfig {
     /// settings): a module trained by one run is reused by the others. Unset: modules live in the run folder.
     #[serde(default)]
     pub module_cache: Option<PathBuf>,
+    /// After the last task, also write every ingredient of the CIL decision rules per evaluated example
+    /// (`scores-step{N}.jsonl` in each sequence's folder; `continual::export`), for studying rules offline.
+    #[serde(default)]
+    pub export_scores: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

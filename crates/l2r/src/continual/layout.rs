@@ -164,6 +164,11 @@ impl SequenceLayout {
         self.dir.join(format!("eval-step{step}.json"))
     }
 
+    /// Per-example scores after task `step` (`export_scores = true`).
+    pub fn scores(&self, step: usize) -> PathBuf {
+        self.dir.join(format!("scores-step{step}.jsonl"))
+    }
+
     /// A bound's (`sequential`, `multitask`) evaluation after task `step`.
     pub fn bound_evaluation(&self, bound: &str, step: usize) -> PathBuf {
         self.dir.join(format!("eval-{bound}-step{step}.json"))

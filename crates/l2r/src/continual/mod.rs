@@ -1,11 +1,12 @@
 //! The continual-learning run: for each task in order, train its module in isolation, add its memory, fit
 //! the routers on the memory of all tasks so far, and evaluate every task seen so far (TIL and CIL).
-//! Files in reading order: config → layout → evaluation → evaluate → modules → sequence / shared_module → summary
+//! Files in reading order: config → layout → evaluation → evaluate (→ export) → modules → sequence / shared_module → summary
 //! → run.
 
 pub(crate) mod config;
 mod evaluate;
 mod evaluation;
+mod export;
 mod layout;
 mod modules;
 mod run;

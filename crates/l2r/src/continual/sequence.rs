@@ -106,6 +106,16 @@ pub fn routed_sequence(
                 &config.baselines,
                 show_progress,
             )?;
+            if config.export_scores && step + 1 == tasks.len() {
+                super::export::export_scores(
+                    &sequence.scores(step),
+                    &routed,
+                    &network,
+                    &memory,
+                    &seen,
+                    &config.baselines,
+                )?;
+            }
             if show_progress {
                 eprintln!("{}", step_line(&eval));
             }

@@ -88,6 +88,7 @@ impl LibraryConfig {
             composition: self.composition,
             baselines: self.baselines.clone(),
             evaluate_on: crate::continual::EvaluationSplit::Test,
+            export_scores: false,
             module_cache: None,
         }
     }

@@ -1,0 +1,106 @@
+//! `export_scores = true`: every ingredient a CIL decision rule could combine, per evaluated example after the last
+//! step, written as JSON lines (one per task) for studying decision rules offline
+//! (`scripts/experiments/decision_rules.py`; docs/results.md, "Decision rules on the exported scores").
+//!
+//! Per task's evaluated examples: their labels; the routers' layer-averaged module weights `w` (batch, T); every
+//! head's raw logits on the routed composition `parts` (batch, Σ labels); each head's raw logits with its own module
+//! alone `alone` (batch, Σ labels: slice t is head t on module t); the routers' ridge scores `ridge_router` when
+//! `ridge_heads` is on; and the training-free classifiers' class scores `scorers`, by name.
+
+use super::evaluate::SeenTasks;
+use crate::baselines::{step_baselines, BaselinesConfig};
+use crate::compose::{FixedWeights, Routed};
+use crate::embedded::EmbeddedExamples;
+use crate::error::Result;
+use crate::router::{RouterNetwork, RouterWeights};
+use candle_core::{Device, Tensor, D};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Examples per forward pass.
+const CHUNK: usize = 64;
+
+/// Writes the scores of every task in `seen` to `path` (JSON lines, atomically).
+pub fn export_scores(
+    path: &Path,
+    routed: &Routed,
+    network: &RouterNetwork,
+    memory: &EmbeddedExamples,
+    seen: &SeenTasks,
+    baselines: &BaselinesConfig,
+) -> Result<()> {
+    let scorers = step_baselines(
+        routed,
+        seen.statistics,
+        memory,
+        &BaselinesConfig {
+            evaluate: true,
+            ..baselines.clone()
+        },
+    )?
+    .scorers;
+    let mut lines = String::new();
+    for (task, test) in seen.tests.iter().enumerate() {
+        let mut by_scorer = BTreeMap::new();
+        for scorer in &scorers {
+            let scores = scorer.scores(&test.all_features())?.to_vec2::<f32>()?;
+            by_scorer.insert(format!("{:?}", scorer.approach()), scores);
+        }
+        let mut record = routed_scores(routed, network, test)?;
+        record["task"] = json!(task);
+        record["offsets"] = json!(routed.label_offsets());
+        record["labels"] = json!(test.labels);
+        record["scorers"] = json!(by_scorer);
+        lines.push_str(&record.to_string());
+        lines.push('\n');
+    }
+    crate::io::write_atomic(path, lines.as_bytes())
+}
+
+/// `w`, `parts`, `alone` and `ridge_router` of every example of `test`, in its order.
+fn routed_scores(
+    routed: &Routed,
+    network: &RouterNetwork,
+    test: &EmbeddedExamples,
+) -> Result<Value> {
+    let (mut weights, mut parts, mut alone, mut ridge) = (vec![], vec![], vec![], vec![]);
+    for start in (0..test.len()).step_by(CHUNK) {
+        let end = (start + CHUNK).min(test.len());
+        let ids: Vec<&[u32]> = (start..end).map(|i| test.ids[i].as_slice()).collect();
+        let batch = routed.backbone.tokenizer.pad(&ids)?;
+        let rows = Tensor::new((start as u32..end as u32).collect::<Vec<_>>(), &Device::Cpu)?;
+        let frozen = test
+            .features(network.config.input.representation())
+            .index_select(&rows, 0)?;
+        if let Some(scores) = network.class_scores(&frozen)? {
+            ridge.extend(scores.to_vec2::<f32>()?);
+        }
+        let routers = RouterWeights::new(network, frozen, None);
+        let composed = routed.head_logits(&batch, &routers)?;
+        weights.extend(routers.mean_weights()?.to_vec2::<f32>()?);
+        parts.extend(Tensor::cat(&composed, D::Minus1)?.to_vec2::<f32>()?);
+        alone.extend(own_module_logits(routed, &batch, end - start)?);
+    }
+    Ok(json!({ "w": weights, "parts": parts, "alone": alone, "ridge_router": ridge }))
+}
+
+/// Per example, head t's logits with module t alone, for every t, concatenated (one pass per module).
+fn own_module_logits(
+    routed: &Routed,
+    batch: &crate::backbone::TokenBatch,
+    rows: usize,
+) -> Result<Vec<Vec<f32>>> {
+    let modules = routed.num_tasks();
+    let mut out = vec![Vec::new(); rows];
+    for module in 0..modules {
+        let one_hot = Tensor::ones(rows, candle_core::DType::F32, &Device::Cpu)?
+            .unsqueeze(1)?
+            .pad_with_zeros(1, module, modules - module - 1)?;
+        let logits = routed.head_logits(batch, &FixedWeights(vec![one_hot]))?;
+        for (row, values) in out.iter_mut().zip(logits[module].to_vec2::<f32>()?) {
+            row.extend(values);
+        }
+    }
+    Ok(out)
+}
