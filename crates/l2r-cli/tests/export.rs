@@ -41,7 +41,7 @@ fn exported_scores_reproduce_the_evaluation() {
         let (w, alone, parts) = (rows("w"), rows("alone"), rows("parts"));
         let total = parts[0].as_array().unwrap().len();
         let width = offsets.get(task + 1).copied().unwrap_or(total) - offsets[task];
-        assert!(labels.len() > 0 && [w.len(), alone.len(), parts.len()] == [labels.len(); 3]);
+        assert!(!labels.is_empty() && [w.len(), alone.len(), parts.len()] == [labels.len(); 3]);
         assert!(
             record["scorers"].as_object().unwrap().len() >= 6,
             "every training-free classifier"
