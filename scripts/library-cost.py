@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """Cost as a task library grows (issue 16, item 6): adds up to 50 tasks, one at a time, and measures each add (wall
 time, peak memory, and where the generation's time went: loading and embedding the memory, fitting the routers,
-evaluating every task), and at 2, 10, 25 and 50 tasks the server's throughput and memory.
+evaluating every task), and at 2, 10, 25 and 50 tasks the server's throughput and memory, with top-k sparse
+composition (the library's `[router] top_k`, K modules per text) and with every module (dense).
 
 The tasks are cut from the shipped corpora with `l2r tasks --export`: every pair of labels of bbc, the four VADER
 domains, spam, WordNet nouns and WordNet verbs (66 pairs), taken round-robin across the corpora so that every prefix
-mixes domains; PER_CLASS examples of each label (a seeded sample). Settings: configs/library-demo.toml.
+mixes domains; PER_CLASS examples of each label (a seeded sample). Settings: configs/library-demo.toml with
+`top_k = K` added to its [router] (none with --top-k 0); a library evaluates no baselines on its adds.
 
     python3 scripts/library-cost.py [--tasks 50] [--per-class 100] [--serve-at 2,10,25,50] [--serve-seconds 20]
+                                    [--top-k 2] [--out runs/library-cost]
 
 Resumable: the library and the results live in runs/library-cost/ (adds.jsonl, serving.jsonl); a second call adds
 only the tasks still missing. Prints the table that BENCHMARKS.md holds. Standard library only.
@@ -68,9 +71,11 @@ def timed_add(args, library, name, data):
     return wall, rss_kib / 1024, json.loads(done.stdout)
 
 
-def serve_throughput(args, library, tasks):
-    """Texts per second and peak RSS of `l2r serve --library` under CLIENTS clients for SECONDS."""
+def serve_throughput(args, library, tasks, top_k):
+    """Texts per second and peak RSS of `l2r serve --library` (TOP_K modules per text; every module when it is
+    at least the number of tasks) under CLIENTS clients for SECONDS."""
     server = subprocess.Popen([args.binary, "serve", "--library", library, "--addr", "127.0.0.1:0", "--json",
+                               "--top-k", str(top_k),
                                "--quiet"], stdout=subprocess.PIPE, text=True)
     host, port = json.loads(server.stdout.readline())["listening"].rsplit(":", 1)
     port = int(port)
@@ -109,7 +114,7 @@ def serve_throughput(args, library, tasks):
     stats = json.loads(conn.getresponse().read())
     server.send_signal(signal.SIGTERM)
     server.wait(timeout=60)
-    return {"tasks": tasks, "texts_per_s": round(done[0] * len(TEXTS) / elapsed, 1), "requests": done[0],
+    return {"tasks": tasks, "top_k": min(top_k, tasks), "texts_per_s": round(done[0] * len(TEXTS) / elapsed, 1), "requests": done[0],
             "errors": len(errors), "peak_rss_mib": round(stats.get("peak_rss_mib") or 0, 1), "clients": args.clients,
             "seconds": round(elapsed, 1)}
 
@@ -136,16 +141,24 @@ def main():
     parser.add_argument("--serve-at", default="2,10,25,50")
     parser.add_argument("--serve-seconds", type=float, default=20)
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--top-k", type=int, default=2, help="the library's [router] top_k (0: every module)")
     args = parser.parse_args()
     os.environ.setdefault("L2R_ASSETS", os.path.join(REPO, "assets"))
     os.makedirs(os.path.join(args.out, "data"), exist_ok=True)
     library = os.path.join(args.out, "library")
     adds_path, serving_path = os.path.join(args.out, "adds.jsonl"), os.path.join(args.out, "serving.jsonl")
     if not os.path.exists(os.path.join(library, "library.toml")):
-        l2r(args, "library", "init", library, "--config", args.config)
+        config = args.config
+        if args.top_k:
+            config = os.path.join(args.out, "library.toml")
+            with open(args.config) as f:
+                text = f.read()
+            with open(config, "w") as f:
+                f.write(text.replace("[router]\n", f"[router]\ntop_k = {args.top_k}\n", 1))
+        l2r(args, "library", "init", library, "--config", config)
     serve_at = {int(n) for n in args.serve_at.split(",")}
     added = {row["task"] for row in read_jsonl(adds_path)}
-    served = {row["tasks"] for row in read_jsonl(serving_path)}
+    served = {(row["tasks"], row.get("top_k", row["tasks"])) for row in read_jsonl(serving_path)}
     for index, (name, corpus, labels) in enumerate(task_list(args), start=1):
         if name not in added:
             data = os.path.join(args.out, "data", f"{name}.csv")
@@ -159,24 +172,26 @@ def main():
                    "routing": round(published["manifest"]["routing"], 4)}
             append_jsonl(adds_path, row)
             print(json.dumps(row), flush=True)
-        if index in serve_at and index not in served:
-            row = serve_throughput(args, library, index)
-            append_jsonl(serving_path, row)
-            print(json.dumps(row), flush=True)
+        for top_k in sorted({min(args.top_k or index, index), index}):
+            if index in serve_at and (index, top_k) not in served:
+                row = serve_throughput(args, library, index, top_k)
+                append_jsonl(serving_path, row)
+                print(json.dumps(row), flush=True)
     print_table(read_jsonl(adds_path), read_jsonl(serving_path))
 
 
 def print_table(adds, serving):
     by_tasks = {row["tasks"]: row for row in adds}
-    served = {row["tasks"]: row for row in serving}
+    dense = {row["tasks"]: row for row in serving if row.get("top_k", row["tasks"]) == row["tasks"]}
+    sparse = {row["tasks"]: row for row in serving if row.get("top_k", row["tasks"]) < row["tasks"]}
     print("| tasks | add (s) | load + embed memory (s) | router fit (s) | evaluation (s) | add peak RSS (MiB) "
-          "| L2R CIL | routing | serving texts/s | serving peak RSS (MiB) |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for n in sorted(set(by_tasks) & (set(served) | {2, 10, 25, 50})):
-        a, s = by_tasks[n], served.get(n, {})
+          "| L2R CIL | routing | serving texts/s, top-k | every module | serving peak RSS (MiB) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for n in sorted(set(by_tasks) & (set(dense) | set(sparse) | {2, 10, 25, 50})):
+        a, d, s = by_tasks[n], dense.get(n, {}), sparse.get(n, dense.get(n, {}))
         print(f"| {n} | {a['add_seconds']} | {a.get('load_seconds', '—')} | {a.get('router_fit_seconds', '—')} | "
               f"{a.get('evaluation_seconds', '—')} | {a['peak_rss_mib']} | {a['cil']} | {a['routing']} | "
-              f"{s.get('texts_per_s', '—')} | {s.get('peak_rss_mib', '—')} |")
+              f"{s.get('texts_per_s', '—')} | {d.get('texts_per_s', '—')} | {s.get('peak_rss_mib', '—')} |")
 
 
 if __name__ == "__main__":
