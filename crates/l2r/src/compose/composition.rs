@@ -111,101 +111,102 @@ fn adapter_wavg(s: &AdapterStack, h: &Tensor, w: &Tensor) -> Result<Tensor> {
     kernels::add_bias(&up, &w.matmul(&s.up_bias)?) // Σₜ wₜ cₜ per example
 }
 
-/// Module weights with few non-zero entries per example (top-k routing, one-hot baselines): each row's modules
-/// (b, k) and their weights (b, k), so that the weighted average runs k modules per example instead of all T.
+/// Module weights with few non-zero entries per example (top-k routing, one-hot baselines), grouped by module: for
+/// every module some example chose, those examples (rows of the batch) and their weights. The weighted average then
+/// runs each chosen module on its own rows only, k modules per example instead of all T.
 struct SparseWeights {
-    modules: Tensor,
+    groups: Vec<ModuleRows>,
+}
+
+struct ModuleRows {
+    module: usize,
+    /// (n,) u32: the examples that chose the module.
+    rows: Tensor,
+    /// (n, 1): their weights for it (a slice of the router weights, so gradients flow).
     weights: Tensor,
 }
 
 impl SparseWeights {
-    /// `Some` when no row has more than half of the modules non-zero (fewer modules than that are not worth a
-    /// gather). Rows with fewer than k non-zero weights repeat a module with weight zero.
+    /// `Some` when no row has more than half of the modules non-zero (denser weights run faster as one matmul).
     fn of(w: &Tensor) -> Result<Option<Self>> {
         let (_, t) = w.dims2()?;
         let rows = w.to_vec2::<f32>()?;
-        let chosen: Vec<Vec<u32>> = rows
+        let widest = rows
             .iter()
-            .map(|row| (0..t as u32).filter(|&i| row[i as usize] != 0.0).collect())
-            .collect();
-        let k = chosen.iter().map(Vec::len).max().unwrap_or(0).max(1);
-        if 2 * k > t {
+            .map(|row| row.iter().filter(|&&v| v != 0.0).count())
+            .max()
+            .unwrap_or(0);
+        if 2 * widest.max(1) > t {
             return Ok(None);
         }
-        let flat: Vec<u32> = chosen
-            .iter()
-            .flat_map(|row| {
-                let mut row = if row.is_empty() { vec![0] } else { row.clone() };
-                let filler = row[0];
-                row.resize(k, filler);
-                row
-            })
-            .collect();
-        let modules = Tensor::from_vec(flat, (rows.len(), k), w.device())?;
-        // Repeated modules must count once: zero the weight of every repeat.
-        let repeats: Vec<f32> = chosen
-            .iter()
-            .flat_map(|row| (0..k).map(move |j| if j < row.len().max(1) { 1.0 } else { 0.0 }))
-            .collect();
-        let keep = Tensor::from_vec(repeats, (rows.len(), k), w.device())?;
-        let weights = (w.gather(&modules, 1)? * keep)?;
-        Ok(Some(SparseWeights { modules, weights }))
+        let mut groups = Vec::new();
+        for module in 0..t {
+            let chosen: Vec<u32> = (0..rows.len() as u32)
+                .filter(|&r| rows[r as usize][module] != 0.0)
+                .collect();
+            if chosen.is_empty() {
+                continue;
+            }
+            let index = Tensor::new(chosen, w.device())?;
+            groups.push(ModuleRows {
+                module,
+                weights: w.index_select(&index, 0)?.narrow(1, module, 1)?,
+                rows: index,
+            });
+        }
+        Ok(Some(SparseWeights { groups }))
     }
 
-    /// Each example's k modules' slices of `stacked` (T, ...) -> (b, k, ...).
-    fn gather(&self, stacked: &Tensor) -> Result<Tensor> {
-        let (b, k) = self.modules.dims2()?;
-        let picked = stacked.index_select(&self.modules.flatten_all()?, 0)?;
-        let mut shape = vec![b, k];
-        shape.extend_from_slice(&stacked.dims()[1..]);
-        picked.reshape(shape)
+    /// Σ over chosen modules of `apply(module, rows of x) · weight`, added back at those rows: (b, seq, out).
+    fn sum(
+        &self,
+        x: &Tensor,
+        out: usize,
+        apply: impl Fn(usize, &Tensor) -> Result<Tensor>,
+    ) -> Result<Tensor> {
+        let (b, seq, d) = x.dims3()?;
+        let mut outputs = Vec::with_capacity(self.groups.len());
+        for group in &self.groups {
+            let n = group.rows.dim(0)?;
+            let rows = x.index_select(&group.rows, 0)?.reshape((n * seq, d))?;
+            outputs.push(
+                apply(group.module, &rows)?
+                    .reshape((n, seq, out))?
+                    .broadcast_mul(&group.weights.unsqueeze(2)?)?,
+            );
+        }
+        let rows: Vec<&Tensor> = self.groups.iter().map(|g| &g.rows).collect();
+        // One scatter for every module's rows: an example's k outputs add up at its row.
+        Tensor::zeros((b, seq, out), x.dtype(), x.device())?.index_add(
+            &Tensor::cat(&rows, 0)?,
+            &Tensor::cat(&outputs, 0)?,
+            0,
+        )
     }
 }
 
-/// [`adapter_wavg`] over each example's own few modules: the same sum, with (b, k·size) activations per token.
+/// [`adapter_wavg`] over each example's own few modules: Σₜ wₜ · upₜ(relu(downₜ(h))), module by module on the rows
+/// that chose it.
 fn adapter_wavg_sparse(s: &AdapterStack, h: &Tensor, sparse: &SparseWeights) -> Result<Tensor> {
-    let (b, k) = sparse.modules.dims2()?;
-    let (_, size, d) = s.down_weight.dims3()?;
-    let down_weight = sparse.gather(&s.down_weight)?.reshape((b, k * size, d))?;
-    let down = h
-        .matmul(&down_weight.transpose(1, 2)?)? // (b, seq, k·size)
-        .broadcast_add(&sparse.gather(&s.down_bias)?.reshape((b, 1, k * size))?)?
-        .relu()?;
-    let scale = sparse
-        .weights
-        .reshape((b, 1, k, 1))?
-        .broadcast_as((b, 1, k, size))?
-        .reshape((b, 1, k * size))?;
-    let down = down.broadcast_mul(&scale)?;
-    // (b, k, d, size) -> (b, k·size, d): module j's up-projection rows for activations j·size…(j+1)·size.
-    let up_weight = sparse
-        .gather(&s.up_weight)?
-        .transpose(2, 3)?
-        .reshape((b, k * size, d))?;
-    let up = down.matmul(&up_weight)?; // (b, seq, d)
-    let up_bias = sparse
-        .weights
-        .unsqueeze(1)?
-        .matmul(&sparse.gather(&s.up_bias)?)?; // (b, 1, d)
-    up.broadcast_add(&up_bias)
+    let d = h.dim(2)?;
+    sparse.sum(h, d, |t, rows| {
+        let down =
+            kernels::frozen_linear(rows, &s.down_weight.get(t)?, Some(&s.down_bias.get(t)?))?;
+        kernels::frozen_linear(
+            &down.relu()?,
+            &s.up_weight.get(t)?,
+            Some(&s.up_bias.get(t)?),
+        )
+    })
 }
 
-/// [`lora_wavg`] over each example's own few modules.
+/// [`lora_wavg`] over each example's own few modules: Σₜ wₜ (α/r) Bₜ Aₜ x, module by module.
 fn lora_wavg_sparse(s: &LoraStack, x: &Tensor, sparse: &SparseWeights) -> Result<Tensor> {
-    let (b, k) = sparse.modules.dims2()?;
-    let (_, r, input) = s.a.dims3()?;
-    let out_dim = s.b.dim(1)?;
-    let a = sparse.gather(&s.a)?.reshape((b, k * r, input))?;
-    let scale = (sparse.weights.reshape((b, 1, k, 1))? * s.scale)?
-        .broadcast_as((b, 1, k, r))?
-        .reshape((b, 1, k * r))?;
-    let low = x.matmul(&a.transpose(1, 2)?)?.broadcast_mul(&scale)?; // (b, seq, k·r)
-                                                                     // (b, k, out, r) -> (b, k·r, out)
-    let b_weight = sparse
-        .gather(&s.b)?
-        .transpose(2, 3)?
-        .reshape((b, k * r, out_dim))?;
-    low.matmul(&b_weight)
+    let out = s.b.dim(1)?;
+    sparse.sum(x, out, |t, rows| {
+        let low = (kernels::frozen_linear(rows, &s.a.get(t)?, None)? * s.scale)?;
+        kernels::frozen_linear(&low, &s.b.get(t)?, None)
+    })
 }
 
 /// `x Wᵀ` for a stack's frozen W (out, in): on its bf16 packing when the backbone runs in bf16. Either way a
@@ -325,7 +326,7 @@ mod tests {
     #[test]
     fn the_sparse_weighted_average_equals_the_dense_one() {
         let encoder = tiny_config();
-        // Two non-zero weights in the first row, one in the second (padded with a zero-weight repeat).
+        // Two non-zero weights in the first row, one in the second.
         let w = Tensor::new(
             &[[0.0f32, 0.6, 0.0, 0.4], [0.0, 0.0, 1.0, 0.0]],
             &Device::Cpu,
@@ -334,7 +335,12 @@ mod tests {
         let sparse = SparseWeights::of(&w)
             .unwrap()
             .expect("2 of 4 modules per row is sparse");
-        assert_eq!(sparse.modules.to_vec2::<u32>().unwrap(), [[1, 3], [2, 2]]);
+        let chosen: Vec<(usize, Vec<u32>)> = sparse
+            .groups
+            .iter()
+            .map(|g| (g.module, g.rows.to_vec1::<u32>().unwrap()))
+            .collect();
+        assert_eq!(chosen, [(1, vec![0]), (2, vec![1]), (3, vec![0])]);
         let h = Tensor::randn(0f32, 1.0, (2, 5, encoder.hidden_size), &Device::Cpu).unwrap();
         for config in [PeftConfig::Adapter { size: 4 }, PeftConfig::lora()] {
             let modules = random_modules(&config, &encoder, 4, 0.2).unwrap();
