@@ -7,6 +7,7 @@ use crate::backbone::{EncoderHooks, LinearSite};
 use crate::kernels::{self, FrozenBf16Weight};
 use candle_core::{Result, Tensor};
 use std::cell::RefCell;
+use std::rc::Rc;
 
 /// Where a layer's module weights come from: (batch, T) non-negative, rows summing to one.
 pub trait LayerWeights {
@@ -26,7 +27,14 @@ pub struct Composition<'a> {
     stack: &'a ModuleStack,
     mode: CompositionMode,
     source: &'a dyn LayerWeights,
-    current: RefCell<Option<Tensor>>,
+    current: RefCell<Option<Rc<LayerWeightsNow>>>,
+}
+
+/// The current layer's module weights, and their grouping by module when they are sparse (wavg only), worked out
+/// once per layer for every module site in it (a LoRA layer has several).
+struct LayerWeightsNow {
+    dense: Tensor,
+    sparse: Option<SparseWeights>,
 }
 
 impl<'a> Composition<'a> {
@@ -43,7 +51,7 @@ impl<'a> Composition<'a> {
         }
     }
 
-    fn weights(&self) -> Result<Tensor> {
+    fn weights(&self) -> Result<Rc<LayerWeightsNow>> {
         self.current.borrow().clone().ok_or_else(|| {
             candle_core::Error::Msg("composition used before its first layer".into())
         })
@@ -52,7 +60,12 @@ impl<'a> Composition<'a> {
 
 impl EncoderHooks for Composition<'_> {
     fn begin_layer(&self, layer: usize, hidden: &Tensor) -> Result<()> {
-        *self.current.borrow_mut() = Some(self.source.weights(layer, hidden)?);
+        let dense = self.source.weights(layer, hidden)?;
+        let sparse = match self.mode {
+            CompositionMode::Wavg => SparseWeights::of(&dense)?,
+            CompositionMode::Merge => None,
+        };
+        *self.current.borrow_mut() = Some(Rc::new(LayerWeightsNow { dense, sparse }));
         Ok(())
     }
 
@@ -60,12 +73,12 @@ impl EncoderHooks for Composition<'_> {
         match self.stack.adapters.get(&layer) {
             Some(adapters) => {
                 let w = self.weights()?;
-                let residual = match (self.mode, SparseWeights::of(&w)?) {
+                let residual = match (self.mode, &w.sparse) {
                     (CompositionMode::Wavg, Some(sparse)) => {
-                        adapter_wavg_sparse(adapters, hidden, &sparse)?
+                        adapter_wavg_sparse(adapters, hidden, sparse)?
                     }
-                    (CompositionMode::Wavg, None) => adapter_wavg(adapters, hidden, &w)?,
-                    (CompositionMode::Merge, _) => adapter_merge(adapters, hidden, &w)?,
+                    (CompositionMode::Wavg, None) => adapter_wavg(adapters, hidden, &w.dense)?,
+                    (CompositionMode::Merge, _) => adapter_merge(adapters, hidden, &w.dense)?,
                 };
                 hidden + residual
             }
@@ -83,10 +96,10 @@ impl EncoderHooks for Composition<'_> {
             return Ok(None);
         };
         let w = self.weights()?;
-        let delta = match (self.mode, SparseWeights::of(&w)?) {
-            (CompositionMode::Wavg, Some(sparse)) => lora_wavg_sparse(lora, input, &sparse)?,
-            (CompositionMode::Wavg, None) => lora_wavg(lora, input, &w)?,
-            (CompositionMode::Merge, _) => lora_merge(lora, input, &w)?,
+        let delta = match (self.mode, &w.sparse) {
+            (CompositionMode::Wavg, Some(sparse)) => lora_wavg_sparse(lora, input, sparse)?,
+            (CompositionMode::Wavg, None) => lora_wavg(lora, input, &w.dense)?,
+            (CompositionMode::Merge, _) => lora_merge(lora, input, &w.dense)?,
         };
         Ok(Some(delta))
     }
