@@ -12,6 +12,10 @@ mixes domains; PER_CLASS examples of each label (a seeded sample). Settings: con
     python3 scripts/library-cost.py [--tasks 50] [--per-class 100] [--serve-at 2,10,25,50] [--serve-seconds 20]
                                     [--top-k 2] [--out runs/library-cost]
 
+`--serve-again ROUNDS` re-measures only the serving ratios in one sitting, alternating ROUNDS times: a copy of the
+library rolled back to generation 2 (top-k), the current library with top-k, and with every module (rows in
+serving-again.jsonl).
+
 Resumable: the library and the results live in runs/library-cost/ (adds.jsonl, serving.jsonl); a second call adds
 only the tasks still missing. Prints the table that BENCHMARKS.md holds. Standard library only.
 """
@@ -142,11 +146,15 @@ def main():
     parser.add_argument("--serve-seconds", type=float, default=20)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--top-k", type=int, default=2, help="the library's [router] top_k (0: every module)")
+    parser.add_argument("--serve-again", type=int, default=0, metavar="ROUNDS",
+                        help="only re-measure serving: 2 tasks vs the current library, alternated ROUNDS times")
     args = parser.parse_args()
     os.environ.setdefault("L2R_ASSETS", os.path.join(REPO, "assets"))
     os.makedirs(os.path.join(args.out, "data"), exist_ok=True)
     library = os.path.join(args.out, "library")
     adds_path, serving_path = os.path.join(args.out, "adds.jsonl"), os.path.join(args.out, "serving.jsonl")
+    if args.serve_again:
+        return serve_again(args, library, len(read_jsonl(adds_path)))
     if not os.path.exists(os.path.join(library, "library.toml")):
         config = args.config
         if args.top_k:
@@ -178,6 +186,20 @@ def main():
                 append_jsonl(serving_path, row)
                 print(json.dumps(row), flush=True)
     print_table(read_jsonl(adds_path), read_jsonl(serving_path))
+
+
+def serve_again(args, library, tasks):
+    """Serving at 2 tasks (a copy rolled back to generation 2) and at `tasks`, top-k and every module, alternated."""
+    at_two = os.path.join(args.out, "library-at-2")
+    if not os.path.exists(at_two):
+        subprocess.run(["cp", "-r", library, at_two], check=True)
+        l2r(args, "library", "rollback", at_two, "2")
+    top_k = args.top_k or tasks
+    for _ in range(args.serve_again):
+        for path, n, k in [(at_two, 2, min(top_k, 2)), (library, tasks, top_k), (library, tasks, tasks)]:
+            row = serve_throughput(args, path, n, k)
+            append_jsonl(os.path.join(args.out, "serving-again.jsonl"), row)
+            print(json.dumps(row), flush=True)
 
 
 def print_table(adds, serving):
