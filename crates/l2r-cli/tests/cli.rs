@@ -89,6 +89,12 @@ fn bad_flags_and_folders_fail_cleanly() {
     let (code, _, stderr) = l2r(&["bench", "--precision", "fp16"], None);
     assert_eq!(code, 2, "clap refuses an unknown precision");
     assert!(stderr.contains("known: fp32, bf16"), "{stderr}");
+    for command in [&["serve"][..], &["predict", "text"]] {
+        let args = [command, &["--run", "x", "--top-k", "0"]].concat();
+        let (code, _, stderr) = l2r(&args, None);
+        assert_eq!(code, 2, "clap refuses top-k 0 for {command:?}");
+        assert!(stderr.contains("--top-k"), "{stderr}");
+    }
 }
 
 #[test]
