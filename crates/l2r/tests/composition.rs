@@ -9,8 +9,8 @@ use l2r::embedded::EmbeddedExamples;
 use l2r::head::ClassifierHead;
 use l2r::peft::{PeftConfig, PeftModule};
 use l2r::router::{
-    adapt_router, fit_router, nearest_memory, GateKind, LocalAdaptation, RouterConfig, RouterInput,
-    RouterScope,
+    adapt_router, fit_router, fit_router_from, nearest_memory, GateKind, LocalAdaptation,
+    PriorSources, RouterConfig, RouterInput, RouterScope, WarmStart,
 };
 use l2r::testing;
 
@@ -251,4 +251,124 @@ fn local_adaptation_changes_a_copy_and_leaves_the_fitted_routers_alone() {
         fitted,
         "the fitted routers stay as they were"
     );
+}
+
+#[test]
+fn a_warm_started_fit_replays_a_fixed_share_of_the_memory_and_a_top_k_fit_still_learns() {
+    let backbone = tiny_backbone(13).unwrap();
+    let modules = random_modules(&backbone, &PeftConfig::adapter(), 4);
+    let refs: Vec<&PeftModule> = modules.iter().collect();
+    let heads: Vec<ClassifierHead> = (0..4)
+        .map(|i| ClassifierHead::new(16, 2, i).unwrap())
+        .collect();
+    let head_refs: Vec<&ClassifierHead> = heads.iter().collect();
+    let texts = [
+        "the movie was good",
+        "a film is bad",
+        "a cat runs",
+        "the dog eats",
+        "rain all day",
+        "snow and wind",
+        "stocks fell",
+        "shares rose",
+    ];
+    let tasks = vec![0, 0, 1, 1, 2, 2, 3, 3];
+    let memory =
+        EmbeddedExamples::new(&backbone, &texts, tasks, vec![0, 1, 0, 1, 0, 1, 0, 1]).unwrap();
+    let config = RouterConfig {
+        epochs: 30,
+        batch_size: 4,
+        similarity_prior: false,
+        warm_replay: 2,
+        ..RouterConfig::default()
+    };
+    // The routers of the first three tasks.
+    let stack3 = ModuleStack::new(&refs[..3], backbone.encoder.num_layers()).unwrap();
+    let routed3 = Routed {
+        backbone: &backbone,
+        stack: &stack3,
+        heads: &head_refs[..3],
+        mode: CompositionMode::Wavg,
+    };
+    let memory3 = EmbeddedExamples::new(
+        &backbone,
+        &texts[..6],
+        vec![0, 0, 1, 1, 2, 2],
+        vec![0, 1, 0, 1, 0, 1],
+    )
+    .unwrap();
+    let (previous, full) = fit_router(&routed3, &memory3, &config, 1, false).unwrap();
+    assert_eq!(full.examples, 6, "a fresh fit runs on the whole memory");
+
+    let stack = ModuleStack::new(&refs, backbone.encoder.num_layers()).unwrap();
+    let routed = Routed {
+        backbone: &backbone,
+        stack: &stack,
+        heads: &head_refs,
+        mode: CompositionMode::Wavg,
+    };
+    let warm = WarmStart {
+        previous: &previous,
+        tasks: vec![Some(0), Some(1), Some(2), None],
+    };
+    for top_k in [None, Some(1)] {
+        let config = RouterConfig {
+            top_k,
+            ..config.clone()
+        };
+        let sources = PriorSources {
+            memory: &memory,
+            gaussian: None,
+            ridge: None,
+        };
+        let (network, report) =
+            fit_router_from(&routed, sources, &config, 2, Some(&warm), false).unwrap();
+        assert_eq!(
+            report.examples,
+            2 + 2,
+            "the new task's two rows and two replayed: {top_k:?}"
+        );
+        assert!(report.epoch_losses.iter().all(|l| l.is_finite()));
+        assert_eq!(
+            top_modules(&routed, &network, &memory)[6..],
+            [3, 3],
+            "{top_k:?}: the new task's examples go to its module"
+        );
+    }
+    let everything = RouterConfig {
+        warm_replay: 6,
+        ..config
+    };
+    let sources = PriorSources {
+        memory: &memory,
+        gaussian: None,
+        ridge: None,
+    };
+    let (_, report) =
+        fit_router_from(&routed, sources, &everything, 2, Some(&warm), false).unwrap();
+    assert_eq!(
+        report.examples, 8,
+        "a replay as large as the rest of the memory is all of it"
+    );
+}
+
+/// Each memory example's module of largest layer-averaged weight.
+fn top_modules(
+    routed: &Routed,
+    network: &l2r::router::RouterNetwork,
+    memory: &EmbeddedExamples,
+) -> Vec<usize> {
+    let ids: Vec<&[u32]> = memory.ids.iter().map(Vec::as_slice).collect();
+    let batch = routed.backbone.tokenizer.pad(&ids).unwrap();
+    let features = memory.features(network.config.input.representation());
+    let weights = l2r::router::RouterWeights::new(network, features.clone(), None);
+    routed.head_logits(&batch, &weights).unwrap();
+    let mean = weights.mean_weights().unwrap().to_vec2::<f32>().unwrap();
+    mean.iter()
+        .map(|row| {
+            (0..row.len())
+                .max_by(|&a, &b| row[a].total_cmp(&row[b]))
+                .unwrap()
+        })
+        .collect()
 }

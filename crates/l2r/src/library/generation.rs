@@ -66,7 +66,14 @@ pub fn build_generation(
             .enumerate()
             .map(|(index, (_, folder))| {
                 let test = super::train::read_test_split(&folder.test())?;
-                crate::continual::embed(backbone, &test, index)
+                let texts: Vec<&str> = test.iter().map(|e| e.text.as_str()).collect();
+                EmbeddedExamples::cached(
+                    backbone,
+                    &texts,
+                    vec![index; test.len()],
+                    test.iter().map(|e| e.label).collect(),
+                    &folder.test_features(),
+                )
             })
             .collect::<Result<Vec<_>>>()?;
         let statistics = match config.baselines.evaluate {
@@ -142,18 +149,25 @@ fn load_models(
     Ok((models, oracle))
 }
 
-/// The memory samples of every task, numbered in composition order, embedded.
+/// The memory samples of every task, numbered in composition order, embedded (each task's features read from its
+/// cache once an add has embedded them).
 fn memory_of(backbone: &Backbone, tasks: &[(LibraryTask, TaskFolder)]) -> Result<EmbeddedExamples> {
-    let (mut texts, mut task_ids, mut labels) = (Vec::new(), Vec::new(), Vec::new());
-    for (index, (_, folder)) in tasks.iter().enumerate() {
-        for entry in Memory::load(&folder.memory())?.entries {
-            texts.push(entry.text);
-            task_ids.push(index);
-            labels.push(entry.label);
-        }
-    }
-    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    EmbeddedExamples::new(backbone, &refs, task_ids, labels)
+    let parts = tasks
+        .iter()
+        .enumerate()
+        .map(|(index, (_, folder))| {
+            let entries = Memory::load(&folder.memory())?.entries;
+            let texts: Vec<&str> = entries.iter().map(|e| e.text.as_str()).collect();
+            EmbeddedExamples::cached(
+                backbone,
+                &texts,
+                vec![index; entries.len()],
+                entries.iter().map(|e| e.label).collect(),
+                &folder.memory_features(),
+            )
+        })
+        .collect::<Result<Vec<_>>>()?;
+    EmbeddedExamples::concat(parts)
 }
 
 /// The generation's routers: loaded when already fitted, else fitted from the parent's where tasks are shared.

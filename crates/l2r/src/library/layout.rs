@@ -119,6 +119,16 @@ impl TaskFolder {
     pub fn test(&self) -> PathBuf {
         self.dir.join("test.json")
     }
+
+    /// The frozen encoder's features of the memory's texts, kept so that later adds need not re-embed them.
+    pub fn memory_features(&self) -> PathBuf {
+        self.dir.join("memory-features.safetensors")
+    }
+
+    /// The same for the test split.
+    pub fn test_features(&self) -> PathBuf {
+        self.dir.join("test-features.safetensors")
+    }
 }
 
 /// One generation's files.

@@ -102,8 +102,14 @@ pub struct RouterConfig {
     pub ridge_heads: bool,
     /// At inference, only each example's k modules of largest weight (per layer) run, their weights renormalised:
     /// the cost of a composed forward pass stays that of k modules however many tasks the routers know. Absent: all
-    /// modules run. The routers are fitted with every module either way.
+    /// modules run. Fitting runs each memory example's k modules of largest gate and its own task's module, so
+    /// that a fit's cost does not grow with the number of tasks either.
     pub top_k: Option<usize>,
+    /// A warm-started fit (a task library's add or remove) runs each epoch on the memory of the tasks the earlier
+    /// routers did not know and on this many examples drawn afresh from the rest of the memory, so that its cost
+    /// stays flat as the library grows (set it above the memory's size to replay all of it). `l2r run` fits afresh
+    /// on the whole memory and ignores it.
+    pub warm_replay: usize,
 }
 
 impl Default for RouterConfig {
@@ -126,6 +132,7 @@ impl Default for RouterConfig {
             fit_after: FitSchedule::EveryTask,
             ridge_heads: false,
             top_k: None,
+            warm_replay: 64,
         }
     }
 }

@@ -120,15 +120,15 @@ pub fn fit_router_from(
         }
     };
     let mut rng = StdRng::seed_from_u64(seed);
-    let mut order: Vec<usize> = (0..memory.len()).collect();
+    let mut epoch = EpochRows::new(memory, warm, config.warm_replay);
     let bar = crate::train::progress_bar(
         show_progress,
-        (config.epochs * memory.len().div_ceil(config.batch_size)) as u64,
+        (config.epochs * epoch.len().div_ceil(config.batch_size)) as u64,
     );
     bar.set_message("fitting routers");
     let mut epoch_losses = Vec::with_capacity(config.epochs);
     for _ in 0..config.epochs {
-        order.shuffle(&mut rng);
+        let order = epoch.draw(&mut rng);
         let mut total = 0.0;
         for chunk in order.chunks(config.batch_size) {
             let noise = StdRng::seed_from_u64(rng.random());
@@ -142,16 +142,76 @@ pub fn fit_router_from(
             total += step.run(chunk, noise, &mut optimizer)? * chunk.len() as f64;
             bar.inc(1);
         }
-        epoch_losses.push(total / memory.len() as f64);
+        epoch_losses.push(total / order.len() as f64);
         crate::faults::crash_point("router-epoch");
     }
     bar.finish_and_clear();
     let report = FitReport {
         epoch_losses,
         seconds: started.elapsed().as_secs_f64(),
-        examples: memory.len(),
+        examples: epoch.len(),
     };
     Ok((network, report))
+}
+
+/// The memory rows of each epoch of a fit: all of them, or for a warm-started fit the rows of the tasks new to the
+/// routers and `replay` rows drawn afresh from the others.
+struct EpochRows {
+    /// Every row, or the new tasks' rows.
+    fixed: Vec<usize>,
+    /// The rows replay draws from (empty when `fixed` is every row).
+    others: Vec<usize>,
+    replay: usize,
+}
+
+impl EpochRows {
+    fn new(memory: &EmbeddedExamples, warm: Option<&WarmStart>, replay: usize) -> Self {
+        let all: Vec<usize> = (0..memory.len()).collect();
+        let Some(warm) = warm else {
+            return EpochRows {
+                fixed: all,
+                others: Vec::new(),
+                replay: 0,
+            };
+        };
+        let known = |row: &usize| {
+            warm.tasks
+                .get(memory.tasks[*row])
+                .is_some_and(Option::is_some)
+        };
+        let (others, fixed): (Vec<usize>, Vec<usize>) = all.into_iter().partition(known);
+        if others.len() <= replay {
+            return EpochRows {
+                fixed: (0..memory.len()).collect(),
+                others: Vec::new(),
+                replay: 0,
+            };
+        }
+        EpochRows {
+            fixed,
+            others,
+            replay,
+        }
+    }
+
+    /// Rows per epoch.
+    fn len(&self) -> usize {
+        self.fixed.len() + self.replay
+    }
+
+    /// This epoch's rows, shuffled.
+    fn draw(&mut self, rng: &mut StdRng) -> Vec<usize> {
+        if self.replay == 0 {
+            // In place, each epoch shuffling the last one's order: how every fit has drawn its epochs.
+            self.fixed.shuffle(rng);
+            return self.fixed.clone();
+        }
+        self.others.shuffle(rng);
+        let mut rows = self.fixed.clone();
+        rows.extend_from_slice(&self.others[..self.replay]);
+        rows.shuffle(rng);
+        rows
+    }
 }
 
 /// One optimisation step of the routers on some memory examples.
@@ -177,7 +237,8 @@ impl FitStep<'_> {
                 .features(network.config.input.representation())
                 .index_select(&index, 0)?,
             Some(noise),
-        );
+        )
+        .keeping(chunk.iter().map(|&i| memory.tasks[i]).collect());
         let parts = self.routed.head_logits(&batch, &weights)?;
         let targets: Vec<u32> = chunk
             .iter()

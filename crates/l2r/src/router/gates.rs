@@ -15,6 +15,8 @@ pub struct RouterWeights<'a> {
     /// (see [`crate::embedded::EmbeddedExamples::features`]).
     frozen: Tensor,
     noise: Option<RefCell<StdRng>>,
+    /// In a fit, each example's own task: with `top_k`, its module runs whatever its gate.
+    own_tasks: Option<Vec<usize>>,
     /// Gate logits of every layer, in order, for auxiliary losses and routing statistics.
     pub logits: RefCell<Vec<Tensor>>,
     /// Normalised weights of every layer, in order.
@@ -27,9 +29,18 @@ impl<'a> RouterWeights<'a> {
             network,
             frozen,
             noise: noise.map(RefCell::new),
+            own_tasks: None,
             logits: RefCell::new(Vec::new()),
             weights: RefCell::new(Vec::new()),
         }
+    }
+
+    /// The same, fitting on examples of known tasks: with `top_k`, each example runs its k modules of largest
+    /// (noisy) gate and its own task's module, so the fit's cost stays that of k + 1 modules and the loss still
+    /// reaches the gate of the module that should win.
+    pub fn keeping(mut self, own_tasks: Vec<usize>) -> Self {
+        self.own_tasks = Some(own_tasks);
+        self
     }
 
     /// Mean over layers of the normalised weights (batch, T): which module the routers favour overall.
@@ -67,8 +78,13 @@ impl LayerWeights for RouterWeights<'_> {
             .logits(router, &q, &self.frozen)
             .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
         let mut g = self.gates(&z)?;
-        if let (Some(k), None) = (self.network.config.top_k, &self.noise) {
-            g = (&g * top_k_mask(&g, k)?)?;
+        if let Some(k) = self.network.config.top_k {
+            match (&self.noise, &self.own_tasks) {
+                (None, _) => g = (&g * top_k_mask(&g, k, None)?)?,
+                (Some(_), Some(own)) => g = (&g * top_k_mask(&g, k, Some(own))?)?,
+                // Training without known tasks: every module, as a dense fit would.
+                (Some(_), None) => {}
+            }
         }
         let w = g.broadcast_div(&g.sum_keepdim(D::Minus1)?.clamp(1e-12, f64::INFINITY)?)?;
         self.logits.borrow_mut().push(z);
@@ -77,16 +93,21 @@ impl LayerWeights for RouterWeights<'_> {
     }
 }
 
-/// (batch, T): 1 at each row's k largest gates (ties to the lower module), 0 elsewhere.
-fn top_k_mask(gates: &Tensor, k: usize) -> Result<Tensor> {
+/// (batch, T): 1 at each row's k largest gates (ties to the lower module) and at its entry of `also`, 0 elsewhere.
+fn top_k_mask(gates: &Tensor, k: usize, also: Option<&[usize]>) -> Result<Tensor> {
     let rows = gates.to_vec2::<f32>()?;
     let t = rows.first().map_or(0, Vec::len);
     let mut mask = vec![0f32; rows.len() * t];
     for (r, row) in rows.iter().enumerate() {
         let mut order: Vec<usize> = (0..t).collect();
-        order.sort_by(|&a, &b| row[b].total_cmp(&row[a]).then(a.cmp(&b)));
+        if k < t {
+            order.select_nth_unstable_by(k, |&a, &b| row[b].total_cmp(&row[a]).then(a.cmp(&b)));
+        }
         for &i in order.iter().take(k) {
             mask[r * t + i] = 1.0;
+        }
+        if let Some(&own) = also.and_then(|also| also.get(r)).filter(|&&own| own < t) {
+            mask[r * t + own] = 1.0;
         }
     }
     Tensor::from_vec(mask, gates.shape(), gates.device())
@@ -114,11 +135,18 @@ mod tests {
             &Device::Cpu,
         )
         .unwrap();
-        let mask = super::top_k_mask(&gates, 2)
+        let mask = super::top_k_mask(&gates, 2, None)
             .unwrap()
             .to_vec2::<f32>()
             .unwrap();
         assert_eq!(mask, [[0.0, 1.0, 1.0, 0.0], [1.0, 1.0, 0.0, 0.0]]);
+        let mask = super::top_k_mask(&gates, 1, Some(&[3, 0]))
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
+        assert_eq!(mask, [[0.0, 1.0, 0.0, 1.0], [1.0, 0.0, 0.0, 0.0]]);
+        let every = super::top_k_mask(&gates, 9, None).unwrap();
+        assert_eq!(every.sum_all().unwrap().to_scalar::<f32>().unwrap(), 8.0);
     }
 
     #[test]
