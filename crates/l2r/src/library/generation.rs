@@ -76,10 +76,7 @@ pub fn build_generation(
                 )
             })
             .collect::<Result<Vec<_>>>()?;
-        let statistics = match config.baselines.evaluate {
-            true => load_statistics(config, backbone, plan)?,
-            false => Vec::new(),
-        };
+        let statistics = statistics_if(config.baselines.evaluate, config, backbone, plan)?;
         let names: Vec<String> = plan.tasks.iter().map(|(t, _)| t.name.clone()).collect();
         let seen = SeenTasks {
             names: &names,
@@ -206,10 +203,12 @@ fn ensure_router(
                 _ => None,
             };
             let seed = config.seeds[0].wrapping_mul(1000).wrapping_add(plan.number);
-            let statistics = match config.router.uses_statistics() {
-                true => load_statistics(config, routed.backbone, plan)?,
-                false => Vec::new(),
-            };
+            let statistics = statistics_if(
+                config.router.uses_statistics(),
+                config,
+                routed.backbone,
+                plan,
+            )?;
             let sources = crate::continual::prior_sources(
                 config,
                 memory,
@@ -229,12 +228,17 @@ fn ensure_router(
     )
 }
 
-/// The statistics of every task of `plan`, in run order.
-fn load_statistics(
+/// The statistics of every task of `plan`, in run order, when `needed` (they are large: read only for what uses
+/// them).
+fn statistics_if(
+    needed: bool,
     config: &RunConfig,
     backbone: &Backbone,
     plan: &GenerationPlan,
 ) -> Result<Vec<TaskStatistics>> {
+    if !needed {
+        return Ok(Vec::new());
+    }
     let dims = Representation::dims(backbone);
     plan.tasks
         .iter()
