@@ -31,6 +31,8 @@ import sys
 import threading
 import time
 
+from loadtest import start_server  # the same start-up as the load test (this folder is on sys.path)
+
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 CORPORA = ["bbc", "vader-tweets", "wordnet-noun", "vader-movie", "wordnet-verb", "vader-amazon", "spam",
            "vader-nyt"]
@@ -78,11 +80,7 @@ def timed_add(args, library, name, data):
 def serve_throughput(args, library, tasks, top_k):
     """Texts per second and peak RSS of `l2r serve --library` (TOP_K modules per text; every module when it is
     at least the number of tasks) under CLIENTS clients for SECONDS."""
-    server = subprocess.Popen([args.binary, "serve", "--library", library, "--addr", "127.0.0.1:0", "--json",
-                               "--top-k", str(top_k),
-                               "--quiet"], stdout=subprocess.PIPE, text=True)
-    host, port = json.loads(server.stdout.readline())["listening"].rsplit(":", 1)
-    port = int(port)
+    server, host, port = start_server(args.binary, "--library", library, "--top-k", str(top_k), "--quiet")
     body = json.dumps({"texts": TEXTS})
 
     def post(conn):

@@ -83,6 +83,18 @@ def get_json(host, port, path):
     return data
 
 
+def start_server(binary, *serve_args):
+    """Starts `l2r serve SERVE_ARGS` on a free local port and waits until it listens: (process, host, port). The
+    load test, reliability/abuse.py and library-cost.py all start their servers here."""
+    server = subprocess.Popen([binary, "serve", *serve_args, "--addr", "127.0.0.1:0", "--json"],
+                              stdout=subprocess.PIPE, text=True)
+    line = server.stdout.readline()
+    if not line:
+        sys.exit(f"the server did not start (exit code {server.wait()})")
+    host, port = json.loads(line)["listening"].rsplit(":", 1)
+    return server, host, int(port)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", required=True, help="run folder to serve")
@@ -94,13 +106,7 @@ def main():
     parser.add_argument("--out", help="write the results as JSON here")
     args = parser.parse_args()
 
-    server = subprocess.Popen([args.binary, "serve", "--run", args.run, "--addr", "127.0.0.1:0", "--json"],
-                              stdout=subprocess.PIPE, text=True)
-    line = server.stdout.readline()
-    if not line:
-        sys.exit(f"the server did not start (exit code {server.wait()})")
-    host, port = json.loads(line)["listening"].rsplit(":", 1)
-    port = int(port)
+    server, host, port = start_server(args.binary, "--run", args.run)
     try:
         request(http.client.HTTPConnection(host, port, timeout=60), TEXTS[:1])  # warm-up
         counter, lock = [args.requests], threading.Lock()

@@ -40,7 +40,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from loadtest import TEXTS  # noqa: E402  (the same sentences as the load test)
+from loadtest import TEXTS, start_server  # noqa: E402  (the same sentences and start-up as the load test)
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 FAILURES = []
@@ -80,15 +80,10 @@ def tiny_library(binary, work):
 
 class Server:
     def __init__(self, args, source, key_file):
-        command = [args.binary, "serve", *source, "--addr", "127.0.0.1:0", "--json", "--api-key-file", key_file,
-                   "--read-timeout-ms", str(args.read_timeout_ms), "--max-body-bytes", str(args.max_body_bytes),
-                   "--max-texts", str(args.max_texts), "--max-text-chars", str(args.max_text_chars)]
-        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-        line = self.process.stdout.readline()
-        if not line:
-            sys.exit(f"the server did not start (exit code {self.process.wait()})")
-        host, port = json.loads(line)["listening"].rsplit(":", 1)
-        self.host, self.port = host, int(port)
+        self.process, self.host, self.port = start_server(
+            args.binary, *source, "--api-key-file", key_file, "--read-timeout-ms", str(args.read_timeout_ms),
+            "--max-body-bytes", str(args.max_body_bytes), "--max-texts", str(args.max_texts),
+            "--max-text-chars", str(args.max_text_chars))
 
     def rss_mib(self):
         with open(f"/proc/{self.process.pid}/status") as f:
