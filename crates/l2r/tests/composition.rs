@@ -10,7 +10,7 @@ use l2r::head::ClassifierHead;
 use l2r::peft::{PeftConfig, PeftModule};
 use l2r::router::{
     adapt_router, fit_router, fit_router_from, nearest_memory, GateKind, LocalAdaptation,
-    PriorSources, RouterConfig, RouterInput, RouterScope, WarmStart,
+    PriorSources, RouterConfig, RouterInput, RouterScope, WarmFit, WarmStart,
 };
 use l2r::testing;
 
@@ -334,6 +334,28 @@ fn a_warm_started_fit_replays_a_fixed_share_of_the_memory_and_a_top_k_fit_still_
             [3, 3],
             "{top_k:?}: the new task's examples go to its module"
         );
+    }
+    // Training only the new task's rows: every earlier task's parameters and the shared ones stay as they were.
+    let new_only = RouterConfig {
+        top_k: Some(1),
+        warm_fit: WarmFit::NewTasks,
+        ..config.clone()
+    };
+    let sources = PriorSources {
+        memory: &memory,
+        gaussian: None,
+        ridge: None,
+    };
+    let (network, _) = fit_router_from(&routed, sources, &new_only, 2, Some(&warm), false).unwrap();
+    assert_eq!(top_modules(&routed, &network, &memory)[6..], [3, 3]);
+    let before = previous.snapshot().unwrap();
+    for (name, value) in network.snapshot().unwrap() {
+        let old = &before.iter().find(|(n, _)| *n == name).unwrap().1;
+        let kept = match value.dims().first() == Some(&4) {
+            true => value.narrow(0, 0, 3).unwrap(),
+            false => value,
+        };
+        assert_eq!(max_diff(&kept, old), 0.0, "{name} moved");
     }
     let everything = RouterConfig {
         warm_replay: 6,

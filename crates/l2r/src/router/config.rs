@@ -110,6 +110,19 @@ pub struct RouterConfig {
     /// stays flat as the library grows (set it above the memory's size to replay all of it). `l2r run` fits afresh
     /// on the whole memory and ignores it.
     pub warm_replay: usize,
+    /// What a warm-started fit trains: every task's gate rows and the shared parameters (`every_task`, default), or
+    /// only the rows of the tasks the earlier routers did not know (`new_tasks`), every other parameter held at its
+    /// warm-start value, so that the gates of earlier tasks never move.
+    pub warm_fit: WarmFit,
+}
+
+/// What a warm-started fit trains (see [`RouterConfig::warm_fit`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum WarmFit {
+    #[default]
+    EveryTask,
+    NewTasks,
 }
 
 impl Default for RouterConfig {
@@ -133,6 +146,7 @@ impl Default for RouterConfig {
             ridge_heads: false,
             top_k: None,
             warm_replay: 64,
+            warm_fit: WarmFit::EveryTask,
         }
     }
 }

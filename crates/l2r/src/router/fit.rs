@@ -3,7 +3,7 @@
 //! routers' layer-averaged weights are read as a task posterior times each calibrated head's softmax; with
 //! `concat`, cross-entropy over the concatenated label space of all heads. A per-gate task-id loss can be added.
 
-use super::config::{PriorReference, RouterConfig, RouterInput, RouterObjective};
+use super::config::{PriorReference, RouterConfig, RouterInput, RouterObjective, WarmFit};
 use super::gates::RouterWeights;
 use super::network::RouterNetwork;
 use super::prior::SimilarityPrior;
@@ -97,8 +97,13 @@ pub fn fit_router_from(
     if config.input == RouterInput::LayerCls {
         network.set_standardisation(InputStandardisation::measure(routed, memory)?);
     }
+    let mut held = None;
     if let Some(warm) = warm {
         network.warm_start(warm.previous, &warm.tasks)?;
+        if config.warm_fit == WarmFit::NewTasks {
+            let free: Vec<bool> = warm.tasks.iter().map(Option::is_none).collect();
+            held = Some((network.snapshot()?, free));
+        }
     }
     let mut optimizer = network.optimizer(config.learning_rate)?;
     let offsets = routed.label_offsets();
@@ -140,6 +145,9 @@ pub fn fit_router_from(
                 class_scores: class_scores.as_ref(),
             };
             total += step.run(chunk, noise, &mut optimizer)? * chunk.len() as f64;
+            if let Some((snapshot, free)) = &held {
+                network.hold(snapshot, free)?;
+            }
             bar.inc(1);
         }
         epoch_losses.push(total / order.len() as f64);

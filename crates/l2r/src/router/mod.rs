@@ -12,7 +12,7 @@ mod standardise;
 
 pub use config::{
     FitSchedule, GateKind, LocalAdaptation, PriorReference, RouterConfig, RouterInput,
-    RouterObjective, RouterScope,
+    RouterObjective, RouterScope, WarmFit,
 };
 pub use fit::{fit_router, fit_router_from, FitReport, PriorSources, WarmStart};
 pub use gates::RouterWeights;

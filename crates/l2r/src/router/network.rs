@@ -286,6 +286,38 @@ impl RouterNetwork {
         Ok(copy)
     }
 
+    /// Every parameter's current value, by name (to hold some of them fixed while the others are fitted).
+    pub fn snapshot(&self) -> Result<Vec<(String, Tensor)>> {
+        let data = self.varmap.data().lock().map_err(|_| poisoned())?;
+        Ok(data
+            .iter()
+            .map(|(name, var)| Ok((name.clone(), var.as_tensor().copy()?)))
+            .collect::<candle_core::Result<Vec<_>>>()?)
+    }
+
+    /// Puts back the `snapshot` values of everything but the per-task rows of the tasks where `free[t]`: the
+    /// shared parameters (the prior's scale) and the rows of every other task.
+    pub fn hold(&self, snapshot: &[(String, Tensor)], free: &[bool]) -> Result<()> {
+        let data = self.varmap.data().lock().map_err(|_| poisoned())?;
+        let mask: Vec<f32> = free.iter().map(|&f| if f { 1.0 } else { 0.0 }).collect();
+        let mask = Tensor::new(mask, &Device::Cpu)?;
+        for (name, held) in snapshot {
+            let Some(var) = data.get(name) else { continue };
+            let per_task = var.dims().first() == Some(&self.num_tasks) && var.dims() != [1];
+            if !per_task {
+                var.set(held)?;
+                continue;
+            }
+            let mut shape = vec![self.num_tasks];
+            shape.resize(var.rank(), 1);
+            let m = mask.reshape(shape)?;
+            let kept = (var.as_tensor().broadcast_mul(&m)?
+                + held.broadcast_mul(&m.affine(-1.0, 1.0)?)?)?;
+            var.set(&kept)?;
+        }
+        Ok(())
+    }
+
     /// Sets every parameter from `previous` where it has one: per-task rows (gate weights and biases, head
     /// calibration) of task i from `previous`'s task `tasks[i]`, shared parameters (the prior's scale) as they are.
     /// Rows of tasks `previous` did not know keep their initial values.
