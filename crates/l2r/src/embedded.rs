@@ -94,6 +94,26 @@ fn frozen_of(backbone: &Backbone, ids: &[Vec<u32>]) -> Result<(Tensor, Tensor)> 
     ))
 }
 
+/// [`frozen_of`], read from the file `cache` when it holds the features of these ids, else computed and written there.
+fn cached_frozen_of(
+    backbone: &Backbone,
+    ids: &[Vec<u32>],
+    cache: &Path,
+) -> Result<(Tensor, Tensor)> {
+    let key = ids_key(ids)?;
+    if let Some(features) = read_cache(cache, &key, ids.len(), backbone) {
+        return Ok(features);
+    }
+    let (frozen, layers) = frozen_of(backbone, ids)?;
+    let tensors = vec![
+        ("frozen".to_string(), frozen.clone()),
+        ("frozen_layers".to_string(), layers.clone()),
+        (KEY.to_string(), key),
+    ];
+    crate::io::write_safetensors(cache, tensors)?;
+    Ok((frozen, layers))
+}
+
 /// (8,) u8: FNV-1a of every example's token ids, each example ended by u32::MAX (no token id).
 fn ids_key(ids: &[Vec<u32>]) -> Result<Tensor> {
     let bytes: Vec<u8> = ids
@@ -141,18 +161,7 @@ impl EmbeddedExamples {
         tasks: Vec<usize>,
         labels: Vec<usize>,
     ) -> Result<Self> {
-        if texts.is_empty() {
-            return Err(Error::invalid("no examples to embed"));
-        }
-        let ids = backbone.tokenizer.encode_ids(texts)?;
-        let (frozen, frozen_layers) = frozen_of(backbone, &ids)?;
-        Ok(EmbeddedExamples {
-            frozen,
-            frozen_layers,
-            ids,
-            tasks,
-            labels,
-        })
+        Self::embedded(backbone, texts, tasks, labels, None)
     }
 
     /// [`EmbeddedExamples::new`], keeping the frozen representations in the file `cache`: read from it when it
@@ -166,23 +175,23 @@ impl EmbeddedExamples {
         labels: Vec<usize>,
         cache: &Path,
     ) -> Result<Self> {
+        Self::embedded(backbone, texts, tasks, labels, Some(cache))
+    }
+
+    fn embedded(
+        backbone: &Backbone,
+        texts: &[&str],
+        tasks: Vec<usize>,
+        labels: Vec<usize>,
+        cache: Option<&Path>,
+    ) -> Result<Self> {
         if texts.is_empty() {
             return Err(Error::invalid("no examples to embed"));
         }
         let ids = backbone.tokenizer.encode_ids(texts)?;
-        let key = ids_key(&ids)?;
-        let (frozen, frozen_layers) = match read_cache(cache, &key, ids.len(), backbone) {
-            Some(features) => features,
-            None => {
-                let (frozen, layers) = frozen_of(backbone, &ids)?;
-                let tensors = vec![
-                    ("frozen".to_string(), frozen.clone()),
-                    ("frozen_layers".to_string(), layers.clone()),
-                    (KEY.to_string(), key),
-                ];
-                crate::io::write_safetensors(cache, tensors)?;
-                (frozen, layers)
-            }
+        let (frozen, frozen_layers) = match cache {
+            None => frozen_of(backbone, &ids)?,
+            Some(cache) => cached_frozen_of(backbone, &ids, cache)?,
         };
         Ok(EmbeddedExamples {
             frozen,

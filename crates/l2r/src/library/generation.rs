@@ -66,14 +66,8 @@ pub fn build_generation(
             .enumerate()
             .map(|(index, (_, folder))| {
                 let test = super::train::read_test_split(&folder.test())?;
-                let texts: Vec<&str> = test.iter().map(|e| e.text.as_str()).collect();
-                EmbeddedExamples::cached(
-                    backbone,
-                    &texts,
-                    vec![index; test.len()],
-                    test.iter().map(|e| e.label).collect(),
-                    &folder.test_features(),
-                )
+                let rows = test.iter().map(|e| (e.text.as_str(), e.label));
+                embed_task(backbone, rows, index, &folder.test_features())
             })
             .collect::<Result<Vec<_>>>()?;
         let statistics = statistics_if(config.baselines.evaluate, config, backbone, plan)?;
@@ -154,17 +148,22 @@ fn memory_of(backbone: &Backbone, tasks: &[(LibraryTask, TaskFolder)]) -> Result
         .enumerate()
         .map(|(index, (_, folder))| {
             let entries = Memory::load(&folder.memory())?.entries;
-            let texts: Vec<&str> = entries.iter().map(|e| e.text.as_str()).collect();
-            EmbeddedExamples::cached(
-                backbone,
-                &texts,
-                vec![index; entries.len()],
-                entries.iter().map(|e| e.label).collect(),
-                &folder.memory_features(),
-            )
+            let rows = entries.iter().map(|e| (e.text.as_str(), e.label));
+            embed_task(backbone, rows, index, &folder.memory_features())
         })
         .collect::<Result<Vec<_>>>()?;
     EmbeddedExamples::concat(parts)
+}
+
+/// One task's (text, label) rows, numbered `index` in composition order, embedded through its features cache.
+fn embed_task<'t>(
+    backbone: &Backbone,
+    rows: impl Iterator<Item = (&'t str, usize)>,
+    index: usize,
+    cache: &std::path::Path,
+) -> Result<EmbeddedExamples> {
+    let (texts, labels): (Vec<&str>, Vec<usize>) = rows.unzip();
+    EmbeddedExamples::cached(backbone, &texts, vec![index; texts.len()], labels, cache)
 }
 
 /// The generation's routers: loaded when already fitted, else fitted from the parent's where tasks are shared.
