@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Cost as a task library grows (issue 16, item 6): adds up to 50 tasks, one at a time, and measures each add (wall
 time, peak memory, and where the generation's time went: loading and embedding the memory, fitting the routers,
-evaluating every task), and at 2, 10, 25 and 50 tasks the server's throughput and memory, with top-k sparse
-composition (the library's `[router] top_k`, K modules per text) and with every module (dense).
+evaluating the tasks: the new one whole, the earlier ones on the library's `evaluation_budget`), at 10, 25 and 50
+tasks that evaluation against every test example (`l2r library evaluate`, evaluate.jsonl), and at 2, 10, 25 and 50
+tasks the server's throughput and memory, with top-k sparse composition (the library's `[router] top_k`, K modules
+per text) and with every module (dense).
 
 The tasks are cut from the shipped corpora with `l2r tasks --export`: every pair of labels of bbc, the four VADER
 domains, spam, WordNet nouns and WordNet verbs (66 pairs), taken round-robin across the corpora so that every prefix
@@ -10,7 +12,7 @@ mixes domains; PER_CLASS examples of each label (a seeded sample). Settings: con
 `top_k = K` added to its [router] (none with --top-k 0); a library evaluates no baselines on its adds.
 
     python3 scripts/library-cost.py [--tasks 50] [--per-class 100] [--serve-at 2,10,25,50] [--serve-seconds 20]
-                                    [--top-k 2] [--out runs/library-cost]
+                                    [--evaluate-at 10,25,50] [--top-k 2] [--out runs/library-cost]
 
 `--serve-again ROUNDS` re-measures only the serving ratios in one sitting, alternating ROUNDS times: a copy of the
 library rolled back to generation 2 (top-k), the current library with top-k, and with every module (rows in
@@ -144,6 +146,9 @@ def main():
     parser.add_argument("--serve-seconds", type=float, default=20)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--top-k", type=int, default=2, help="the library's [router] top_k (0: every module)")
+    parser.add_argument("--evaluate-at", default="10,25,50",
+                        help="after these adds, also evaluate every example (`l2r library evaluate`) and compare "
+                             "with the add's budgeted evaluation (rows in evaluate.jsonl)")
     parser.add_argument("--serve-again", type=int, default=0, metavar="ROUNDS",
                         help="only re-measure serving: 2 tasks vs the current library, alternated ROUNDS times")
     args = parser.parse_args()
@@ -163,6 +168,9 @@ def main():
                 f.write(text.replace("[router]\n", f"[router]\ntop_k = {args.top_k}\n", 1))
         l2r(args, "library", "init", library, "--config", config)
     serve_at = {int(n) for n in args.serve_at.split(",")}
+    evaluate_at = {int(n) for n in args.evaluate_at.split(",") if n}
+    evaluate_path = os.path.join(args.out, "evaluate.jsonl")
+    evaluated = {row["tasks"] for row in read_jsonl(evaluate_path)}
     added = {row["task"] for row in read_jsonl(adds_path)}
     served = {(row["tasks"], row.get("top_k", row["tasks"])) for row in read_jsonl(serving_path)}
     for index, (name, corpus, labels) in enumerate(task_list(args), start=1):
@@ -178,12 +186,33 @@ def main():
                    "routing": round(published["manifest"]["routing"], 4)}
             append_jsonl(adds_path, row)
             print(json.dumps(row), flush=True)
+        if index in evaluate_at and index not in evaluated:
+            row = every_example(args, library, index)
+            append_jsonl(evaluate_path, row)
+            print(json.dumps(row), flush=True)
         for top_k in sorted({min(args.top_k or index, index), index}):
             if index in serve_at and (index, top_k) not in served:
                 row = serve_throughput(args, library, index, top_k)
                 append_jsonl(serving_path, row)
                 print(json.dumps(row), flush=True)
     print_table(read_jsonl(adds_path), read_jsonl(serving_path))
+
+
+def every_example(args, library, tasks):
+    """The current generation on every test example against its add's evaluation (earlier tasks on a budget)."""
+    started = time.monotonic()
+    both = l2r(args, "library", "evaluate", library, json_out=True)
+    seconds = time.monotonic() - started
+    published, full = both["at_publish"], both["every_example"]
+    mean = lambda row: sum(row) / len(row)
+    row = {"tasks": tasks, "evaluate_seconds": round(seconds, 2),
+           "published_examples": sum(len(h) for h in published["hits"]["cil"]),
+           "test_examples": sum(len(h) for h in full["hits"]["cil"])}
+    for setup in ["cil", "til_routed", "routing"]:
+        a, b = published["accuracy"][setup], full["accuracy"][setup]
+        row[f"{setup}_published"], row[f"{setup}_full"] = round(mean(a), 4), round(mean(b), 4)
+        row[f"{setup}_task_abs_error"] = round(mean([abs(x - y) for x, y in zip(a, b)]), 4)
+    return row
 
 
 def serve_again(args, library, tasks):

@@ -226,6 +226,62 @@ fn tasks_come_and_go_one_generation_at_a_time() {
         list.contains("weather") && list.contains("sport") && !list.contains("food"),
         "{list}"
     );
+
+    every_example_on_request_where_an_add_evaluated_a_budget(dir);
+}
+
+/// A library whose earlier tasks share 2 test examples: an add evaluates its own task whole and each earlier task on
+/// one example a class, says so, and `library evaluate` runs every example of every task.
+fn every_example_on_request_where_an_add_evaluated_a_budget(dir: &Path) {
+    let config = std::fs::read_to_string(dir.join("library.toml")).unwrap();
+    std::fs::write(
+        dir.join("budget.toml"),
+        format!("evaluation_budget = 2\n{config}"),
+    )
+    .unwrap();
+    ok(
+        &["library", "init", "small", "--config", "budget.toml"],
+        dir,
+    );
+    add("small", "weather", dir);
+    add("small", "food", dir);
+    let table = add("small", "sport", dir);
+    assert!(
+        table.contains("evaluated on") && table.contains("library evaluate"),
+        "{table}"
+    );
+    let read = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap();
+    let stored = read(&ok(&["library", "show", "small", "--json"], dir));
+    let sizes: Vec<u64> =
+        serde_json::from_value(stored["evaluation"]["test_sizes"].clone()).unwrap();
+    let hits = |evaluation: &serde_json::Value| -> Vec<usize> {
+        evaluation["hits"]["cil"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|row| row.as_str().unwrap().len())
+            .collect()
+    };
+    // Weather and food: one example of each of their two classes; sport, the task added, all of its split.
+    let evaluated = hits(&stored["evaluation"]);
+    assert_eq!(&evaluated[..2], [2, 2], "{stored}");
+    assert_eq!(evaluated[2] as u64, sizes[2], "{stored}");
+    assert!(sizes[0] > 2 && sizes[1] > 2, "{sizes:?}");
+
+    let full = read(&ok(
+        &["library", "evaluate", "small", "--json", "--quiet"],
+        dir,
+    ));
+    let every: Vec<u64> = hits(&full["every_example"])
+        .iter()
+        .map(|&n| n as u64)
+        .collect();
+    assert_eq!(every, sizes, "{full}");
+    assert!(dir
+        .join("small/generations/000003/evaluation-full.json")
+        .is_file());
+    let table = ok(&["library", "evaluate", "small"], dir);
+    assert!(table.contains("publish→all"), "{table}");
 }
 
 /// Whether any file below `dir` contains `text`.

@@ -225,6 +225,27 @@ impl EmbeddedExamples {
         })
     }
 
+    /// The examples at `indices`, in that order.
+    pub fn select(&self, indices: &[usize]) -> Result<Self> {
+        if let Some(&index) = indices.iter().find(|&&i| i >= self.len()) {
+            return Err(Error::invalid(format!(
+                "example {index} asked of {} examples",
+                self.len()
+            )));
+        }
+        let rows = Tensor::new(
+            indices.iter().map(|&i| i as u32).collect::<Vec<_>>(),
+            &Device::Cpu,
+        )?;
+        Ok(EmbeddedExamples {
+            frozen: self.frozen.index_select(&rows, 0)?,
+            frozen_layers: self.frozen_layers.index_select(&rows, 0)?,
+            ids: indices.iter().map(|&i| self.ids[i].clone()).collect(),
+            tasks: indices.iter().map(|&i| self.tasks[i]).collect(),
+            labels: indices.iter().map(|&i| self.labels[i]).collect(),
+        })
+    }
+
     pub fn len(&self) -> usize {
         self.ids.len()
     }

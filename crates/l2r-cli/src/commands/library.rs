@@ -124,6 +124,13 @@ enum LibraryCommand {
         #[arg(long)]
         generation: Option<u64>,
     },
+    /// Evaluate one generation (default: the current) on every test example of every task, where its add evaluated
+    /// the earlier tasks on `evaluation_budget` examples; prints both. Kept in the generation once computed.
+    Evaluate {
+        dir: PathBuf,
+        #[arg(long)]
+        generation: Option<u64>,
+    },
     /// Every generation on disk.
     History { dir: PathBuf },
     /// Serve an earlier generation again.
@@ -185,7 +192,7 @@ pub fn run(args: LibraryArgs, output: &Output) -> anyhow::Result<()> {
                 format: format.into(),
             };
             let published = library.add(source, resume, output.progress())?;
-            print_published(&published, output)
+            print_published(&published, &dir, output)
         }
         LibraryCommand::Train {
             dir,
@@ -227,7 +234,7 @@ pub fn run(args: LibraryArgs, output: &Output) -> anyhow::Result<()> {
                 .map(|list| TaskList::from_file(&list).map(|l| l.names()))
                 .transpose()?;
             let published = library.publish(expected.as_deref(), resume, output.progress())?;
-            print_published(&published, output)
+            print_published(&published, &dir, output)
         }
         LibraryCommand::Plan {
             dir,
@@ -290,7 +297,7 @@ pub fn run(args: LibraryArgs, output: &Output) -> anyhow::Result<()> {
         }
         LibraryCommand::Remove { dir, name, resume } => {
             let published = Library::open(&dir)?.remove(&name, resume, output.progress())?;
-            print_published(&published, output)
+            print_published(&published, &dir, output)
         }
         LibraryCommand::List { dir } => {
             let library = Library::open(&dir)?;
@@ -325,7 +332,26 @@ pub fn run(args: LibraryArgs, output: &Output) -> anyhow::Result<()> {
                 }));
             }
             print_manifest_line(&manifest, library.current_generation()?);
-            print_table(None, &evaluation);
+            print_table(None, &evaluation, ("before", "after"));
+            print_sampling(&evaluation, &dir);
+            Ok(())
+        }
+        LibraryCommand::Evaluate { dir, generation } => {
+            let library = Library::open(&dir)?;
+            let number =
+                match generation.map_or_else(|| library.current_generation(), |g| Ok(Some(g)))? {
+                    Some(n) => n,
+                    None => return empty(output),
+                };
+            let stored = library.evaluation(number)?;
+            let full = library.evaluate_every_example(number, output.progress())?;
+            if output.json {
+                return output.print_json(&serde_json::json!({
+                    "generation": number, "at_publish": stored, "every_example": full
+                }));
+            }
+            println!("generation {number} on every test example (at publish → all):");
+            print_table(Some(&stored), &full, ("publish", "all"));
             Ok(())
         }
         LibraryCommand::History { dir } => {
@@ -389,7 +415,11 @@ fn print_manifest_line(manifest: &Manifest, current: Option<u64>) {
     );
 }
 
-fn print_published(published: &Published, output: &Output) -> anyhow::Result<()> {
+fn print_published(
+    published: &Published,
+    dir: &std::path::Path,
+    output: &Output,
+) -> anyhow::Result<()> {
     if output.json {
         return output.print_json(&serde_json::json!({
             "manifest": published.manifest,
@@ -402,14 +432,35 @@ fn print_published(published: &Published, output: &Output) -> anyhow::Result<()>
         "published generation {} ({})",
         published.manifest.generation, published.manifest.change
     );
-    print_table(published.before.as_ref(), &published.after);
+    print_table(
+        published.before.as_ref(),
+        &published.after,
+        ("before", "after"),
+    );
+    print_sampling(&published.after, dir);
     Ok(())
 }
 
-/// Per task: CIL, TIL routed and routing accuracy, before → after (forgetting made visible), then the means.
+/// Says how many test examples an evaluation ran where it ran some tasks on a part of their split.
+fn print_sampling(evaluation: &l2r::continual::StepEvaluation, dir: &std::path::Path) {
+    if evaluation.test_sizes.is_empty() {
+        return;
+    }
+    let evaluated: usize = evaluation.evaluated().iter().sum();
+    let total: usize = evaluation.test_sizes.iter().sum();
+    println!(
+        "evaluated on {evaluated} of the tasks' {total} test examples (earlier tasks share `evaluation_budget` \
+         in library.toml; before → after compares the same examples); every example: `l2r library evaluate {}`",
+        dir.display()
+    );
+}
+
+/// Per task: CIL, TIL routed and routing accuracy, before → after (forgetting made visible), then the means;
+/// `columns` names the two evaluations.
 fn print_table(
     before: Option<&l2r::continual::StepEvaluation>,
     after: &l2r::continual::StepEvaluation,
+    columns: (&str, &str),
 ) {
     let setups = [
         ("CIL", Setup::cil(Approach::L2r)),
@@ -430,7 +481,7 @@ fn print_table(
         .max(4);
     print!("{:<width$}", "task");
     for (label, _) in &setups {
-        print!("  {:>17}", format!("{label} before→after"));
+        print!("  {:>17}", format!("{label} {}→{}", columns.0, columns.1));
     }
     println!();
     for task in &after.tasks {

@@ -55,6 +55,10 @@ pub fn evaluate_step(
         for (setup, predicted) in &p.by_setup {
             let value = targets.accuracy(setup.setting, predicted);
             eval.accuracy.entry(*setup).or_default().push(value);
+            if setup.approach == Approach::L2r {
+                let hits = targets.hits(setup.setting, predicted);
+                eval.hits.entry(*setup).or_default().push(hits);
+            }
         }
         let cil = &p.by_setup[&Setup::cil(Approach::L2r)];
         let scores = classification_scores(cil, &targets.cil, routed.total_labels());
@@ -86,19 +90,32 @@ impl Targets {
         }
     }
 
-    /// Share of predictions equal to the setting's targets.
-    fn accuracy(&self, setting: Setting, predicted: &[usize]) -> f64 {
-        let targets = match setting {
+    fn of(&self, setting: Setting) -> &[usize] {
+        match setting {
             Setting::Til => &self.til,
             Setting::Cil => &self.cil,
             Setting::Routing => &self.routing,
-        };
+        }
+    }
+
+    /// Share of predictions equal to the setting's targets.
+    fn accuracy(&self, setting: Setting, predicted: &[usize]) -> f64 {
+        let targets = self.of(setting);
         let hits = predicted
             .iter()
             .zip(targets)
             .filter(|(p, t)| p == t)
             .count();
         hits as f64 / targets.len().max(1) as f64
+    }
+
+    /// `1` where a prediction equals the setting's target, else `0`, in the test set's order.
+    fn hits(&self, setting: Setting, predicted: &[usize]) -> String {
+        predicted
+            .iter()
+            .zip(self.of(setting))
+            .map(|(p, t)| if p == t { '1' } else { '0' })
+            .collect()
     }
 }
 

@@ -18,6 +18,14 @@ pub struct StepEvaluation {
     pub cil_weighted_f1: Vec<f64>,
     /// `mean_weights[j][i]`: average weight of module i on task j's test examples (L2R's routers).
     pub mean_weights: Vec<Vec<f64>>,
+    /// For L2R's CIL, TIL and routing setups, per task, which test examples it got right, in the order evaluated:
+    /// one `1` or `0` each. A library compares two generations on the same examples with it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub hits: BTreeMap<Setup, Vec<String>>,
+    /// Per task, how many test examples it has, where an evaluation ran some tasks on a part of them (a library
+    /// evaluates earlier tasks on a budget); empty when every example was evaluated.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub test_sizes: Vec<usize>,
 }
 
 impl StepEvaluation {
@@ -29,7 +37,41 @@ impl StepEvaluation {
             accuracy: BTreeMap::new(),
             cil_weighted_f1: vec![],
             mean_weights: vec![],
+            hits: BTreeMap::new(),
+            test_sizes: vec![],
         }
+    }
+
+    /// How many test examples of each task were evaluated (from `hits`; empty for an evaluation without them).
+    pub fn evaluated(&self) -> Vec<usize> {
+        self.hits
+            .get(&Setup::cil(Approach::L2r))
+            .map_or_else(Vec::new, |rows| rows.iter().map(String::len).collect())
+    }
+
+    /// The same evaluation restricted, task by task, to the first `counts[j]` examples it evaluated (where it has
+    /// their hits and evaluated at least that many; other values are kept as they are): two evaluations whose
+    /// examples come in one fixed order per task are then compared on the same examples.
+    pub fn on_first(&self, tasks: &[String], counts: &[usize]) -> StepEvaluation {
+        let mut restricted = self.clone();
+        for (setup, rows) in &self.hits {
+            let Some(values) = restricted.accuracy.get_mut(setup) else {
+                continue;
+            };
+            for (task, &count) in tasks.iter().zip(counts) {
+                let Some(j) = self.tasks.iter().position(|t| t == task) else {
+                    continue;
+                };
+                let (Some(row), Some(value)) = (rows.get(j), values.get_mut(j)) else {
+                    continue;
+                };
+                if count > 0 && count <= row.len() {
+                    let right = row.bytes().take(count).filter(|&b| b == b'1').count();
+                    *value = right as f64 / count as f64;
+                }
+            }
+        }
+        restricted
     }
 
     /// The setup's values, empty where the step does not have it.
@@ -56,6 +98,10 @@ struct StoredEvaluation {
     cil_weighted_f1: Vec<f64>,
     #[serde(default)]
     mean_weights: Vec<Vec<f64>>,
+    #[serde(default)]
+    hits: BTreeMap<Setup, Vec<String>>,
+    #[serde(default)]
+    test_sizes: Vec<usize>,
     #[serde(default)]
     baselines: BTreeMap<Setup, Vec<f64>>,
     #[serde(flatten)]
@@ -90,6 +136,8 @@ impl From<StoredEvaluation> for StepEvaluation {
             accuracy,
             cil_weighted_f1: stored.cil_weighted_f1,
             mean_weights: stored.mean_weights,
+            hits: stored.hits,
+            test_sizes: stored.test_sizes,
         }
     }
 }
@@ -109,9 +157,26 @@ mod tests {
             vec![1.0, 0.0],
         );
         eval.mean_weights = vec![vec![0.6, 0.4], vec![0.3, 0.7]];
+        eval.hits
+            .insert(Setup::cil(Approach::L2r), vec!["10".into(), "1101".into()]);
+        eval.test_sizes = vec![2, 8];
         let json = serde_json::to_string(&eval).unwrap();
         assert!(json.contains("\"routing_epi\""), "{json}");
         assert_eq!(serde_json::from_str::<StepEvaluation>(&json).unwrap(), eval);
+    }
+
+    #[test]
+    fn restricted_to_a_prefix_an_evaluation_counts_only_its_hits() {
+        let names: Vec<String> = vec!["a".into(), "b".into()];
+        let mut eval = StepEvaluation::empty(1, &names);
+        let cil = Setup::cil(Approach::L2r);
+        eval.accuracy.insert(cil, vec![0.5, 0.75]);
+        eval.hits.insert(cil, vec!["10".into(), "1101".into()]);
+        assert_eq!(eval.evaluated(), [2, 4]);
+        // "b" on its first two examples; "a" asked for more than it has keeps its value; unknown tasks are skipped.
+        let restricted = eval.on_first(&["b".into(), "a".into(), "c".into()], &[2, 3, 1]);
+        assert_eq!(restricted.row(cil), [0.5, 1.0]);
+        assert_eq!(eval.on_first(&names, &[1, 3]).row(cil), [1.0, 2.0 / 3.0]);
     }
 
     #[test]

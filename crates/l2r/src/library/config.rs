@@ -42,6 +42,16 @@ pub struct LibraryConfig {
     /// Off by default in a library (`evaluate = false`): adds evaluate L2R only.
     #[serde(default = "BaselinesConfig::library_default")]
     pub baselines: BaselinesConfig,
+    /// How many test examples the earlier tasks share when a change is evaluated (0: all of them). The task an add
+    /// brings in is evaluated on its whole test split; earlier tasks on an equal share each (at least one example a
+    /// class), the same examples in every generation, so that an add costs about as much with 50 tasks as with 2.
+    /// `l2r library evaluate` evaluates a generation on every example.
+    #[serde(default = "default_evaluation_budget")]
+    pub evaluation_budget: usize,
+}
+
+fn default_evaluation_budget() -> usize {
+    400
 }
 
 impl Default for LibraryConfig {

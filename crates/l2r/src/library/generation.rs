@@ -4,6 +4,7 @@
 
 use super::layout::{GenerationFolder, TaskFolder};
 use super::manifest::{Change, LibraryTask, Manifest};
+use super::sample::{evaluated_counts, evaluation_order, order_seed};
 use crate::backbone::Backbone;
 use crate::baselines::TaskStatistics;
 use crate::compose::{ModuleStack, Routed};
@@ -24,6 +25,21 @@ pub struct GenerationPlan<'a> {
     pub change: Change,
     /// The tasks in composition order, each with the folder its files are in now.
     pub tasks: Vec<(LibraryTask, TaskFolder)>,
+    /// The test examples the earlier tasks share in the evaluation (0: every example).
+    pub evaluation_budget: usize,
+}
+
+impl GenerationPlan<'_> {
+    /// Per task, whether this change brings it in (it is not a task of the parent).
+    fn brought_in(&self) -> Vec<bool> {
+        self.tasks
+            .iter()
+            .map(|(task, _)| match self.parent {
+                Some((parent, _)) => parent.tasks.iter().all(|t| t.id != task.id),
+                None => true,
+            })
+            .collect()
+    }
 }
 
 /// Where the time of building one generation went, in seconds (the library's cost study reads it).
@@ -60,30 +76,18 @@ pub fn build_generation(
     let network = ensure_router(config, &routed, &memory, plan, out, show_progress)?;
     let router_fit_seconds = clock.lap();
     let evaluation = crate::io::json_or_compute(&out.evaluation(), || {
-        let tests = plan
-            .tasks
-            .iter()
-            .enumerate()
-            .map(|(index, (_, folder))| {
-                let test = super::train::read_test_split(&folder.test())?;
-                let rows = test.iter().map(|e| (e.text.as_str(), e.label));
-                embed_task(backbone, rows, index, &folder.test_features())
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let statistics = statistics_if(config.baselines.evaluate, config, backbone, plan)?;
-        let names: Vec<String> = plan.tasks.iter().map(|(t, _)| t.name.clone()).collect();
-        let seen = SeenTasks {
-            names: &names,
-            tests: &tests.iter().collect::<Vec<_>>(),
+        let classes: Vec<usize> = plan.tasks.iter().map(|(t, _)| t.labels.len()).collect();
+        let brought_in = plan.brought_in();
+        let scope = EvaluationScope {
+            config,
+            routed: &routed,
+            network: &network,
+            memory: &memory,
             oracle: &oracle,
-            statistics: &statistics.iter().collect::<Vec<_>>(),
         };
-        evaluate_step(
-            &routed,
-            &network,
-            &memory,
-            &seen,
-            &config.baselines,
+        scope.evaluate(
+            &plan.tasks,
+            |sizes| evaluated_counts(sizes, &brought_in, &classes, plan.evaluation_budget),
             show_progress,
         )
     })?;
@@ -107,6 +111,102 @@ pub fn build_generation(
         evaluation_seconds: clock.lap(),
     };
     Ok((manifest, evaluation, timings))
+}
+
+/// Generation `folder` (built from `tasks`) evaluated on every test example of every task.
+pub fn evaluate_every_example(
+    config: &RunConfig,
+    backbone: &Backbone,
+    tasks: &[(LibraryTask, TaskFolder)],
+    folder: &GenerationFolder,
+    show_progress: bool,
+) -> Result<StepEvaluation> {
+    let (models, oracle) = load_models(backbone, tasks)?;
+    let modules: Vec<&PeftModule> = models.iter().map(|m| &m.module).collect();
+    let heads: Vec<&ClassifierHead> = models.iter().map(|m| &m.head).collect();
+    let stack = ModuleStack::for_backbone(&modules, backbone)?;
+    let routed = Routed {
+        backbone,
+        stack: &stack,
+        heads: &heads,
+        mode: config.composition,
+    };
+    let memory = memory_of(backbone, tasks)?;
+    let encoder = &backbone.encoder;
+    let network = RouterNetwork::load(
+        &folder.router(),
+        &config.router,
+        encoder.num_layers(),
+        encoder.hidden_size(),
+    )?;
+    let scope = EvaluationScope {
+        config,
+        routed: &routed,
+        network: &network,
+        memory: &memory,
+        oracle: &oracle,
+    };
+    scope.evaluate(tasks, |sizes| sizes.to_vec(), show_progress)
+}
+
+/// What evaluating a generation's tasks reads: its routed modules, routers and memory, and each task's accuracy
+/// with its own module (the oracle).
+struct EvaluationScope<'a> {
+    config: &'a RunConfig,
+    routed: &'a Routed<'a>,
+    network: &'a RouterNetwork,
+    memory: &'a EmbeddedExamples,
+    oracle: &'a [f64],
+}
+
+impl EvaluationScope<'_> {
+    /// Every task of `tasks` evaluated on the first `counts(test sizes)[j]` examples of its fixed evaluation order;
+    /// the test sizes are kept in the evaluation when some task was evaluated on a part of its split.
+    fn evaluate(
+        &self,
+        tasks: &[(LibraryTask, TaskFolder)],
+        counts: impl FnOnce(&[usize]) -> Vec<usize>,
+        show_progress: bool,
+    ) -> Result<StepEvaluation> {
+        let backbone = self.routed.backbone;
+        let mut tests = Vec::with_capacity(tasks.len());
+        for (index, (task, folder)) in tasks.iter().enumerate() {
+            let test = super::train::read_test_split(&folder.test())?;
+            let rows = test.iter().map(|e| (e.text.as_str(), e.label));
+            let embedded = embed_task(backbone, rows, index, &folder.test_features())?;
+            let order =
+                evaluation_order(&embedded.labels, order_seed(&task.id, self.config.seeds[0]));
+            tests.push((embedded, order));
+        }
+        let sizes: Vec<usize> = tests.iter().map(|(test, _)| test.len()).collect();
+        let counts = counts(&sizes);
+        let sampled = tests
+            .iter()
+            .zip(&counts)
+            .map(|((test, order), &n)| test.select(&order[..n.min(order.len())]))
+            .collect::<Result<Vec<_>>>()?;
+        let statistics =
+            statistics_if(self.config.baselines.evaluate, self.config, backbone, tasks)?;
+        let names: Vec<String> = tasks.iter().map(|(t, _)| t.name.clone()).collect();
+        let seen = SeenTasks {
+            names: &names,
+            tests: &sampled.iter().collect::<Vec<_>>(),
+            oracle: self.oracle,
+            statistics: &statistics.iter().collect::<Vec<_>>(),
+        };
+        let mut evaluation = evaluate_step(
+            self.routed,
+            self.network,
+            self.memory,
+            &seen,
+            &self.config.baselines,
+            show_progress,
+        )?;
+        if counts != sizes {
+            evaluation.test_sizes = sizes;
+        }
+        Ok(evaluation)
+    }
 }
 
 /// Seconds since the last lap.
@@ -206,7 +306,7 @@ fn ensure_router(
                 config.router.uses_statistics(),
                 config,
                 routed.backbone,
-                plan,
+                &plan.tasks,
             )?;
             let sources = crate::continual::prior_sources(
                 config,
@@ -227,19 +327,19 @@ fn ensure_router(
     )
 }
 
-/// The statistics of every task of `plan`, in run order, when `needed` (they are large: read only for what uses
+/// The statistics of every task of `tasks`, in run order, when `needed` (they are large: read only for what uses
 /// them).
 fn statistics_if(
     needed: bool,
     config: &RunConfig,
     backbone: &Backbone,
-    plan: &GenerationPlan,
+    tasks: &[(LibraryTask, TaskFolder)],
 ) -> Result<Vec<TaskStatistics>> {
     if !needed {
         return Ok(Vec::new());
     }
     let dims = Representation::dims(backbone);
-    plan.tasks
+    tasks
         .iter()
         .map(|(task, folder)| {
             TaskStatistics::load(

@@ -149,6 +149,12 @@ impl GenerationFolder {
     pub fn evaluation(&self) -> PathBuf {
         self.dir.join("evaluation.json")
     }
+
+    /// The generation evaluated on every test example (`l2r library evaluate`): the one file written into a
+    /// generation after it is published, derived from its contents.
+    pub fn full_evaluation(&self) -> PathBuf {
+        self.dir.join("evaluation-full.json")
+    }
 }
 
 /// A change in progress: its plan, the task it trains (for an add) and the generation it builds.

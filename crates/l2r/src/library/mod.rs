@@ -10,6 +10,7 @@ mod kubernetes;
 mod layout;
 mod lock;
 mod manifest;
+mod sample;
 mod slurm;
 mod staged;
 mod task_list;
@@ -148,6 +149,26 @@ impl Library {
 
     pub fn evaluation(&self, generation: u64) -> Result<StepEvaluation> {
         crate::io::read_json(&self.layout.generation(generation).evaluation())
+    }
+
+    /// Generation `generation` evaluated on every test example of every task (an add evaluates the earlier tasks on
+    /// `evaluation_budget` examples): computed once, then read from `evaluation-full.json` in the generation.
+    pub fn evaluate_every_example(
+        &self,
+        generation: u64,
+        show_progress: bool,
+    ) -> Result<StepEvaluation> {
+        let tasks = self.parent_tasks(Some(generation))?;
+        let folder = self.layout.generation(generation);
+        crate::io::json_or_compute(&folder.full_evaluation(), || {
+            generation::evaluate_every_example(
+                &self.config.run_config(),
+                &self.backbone()?,
+                &tasks,
+                &folder,
+                show_progress,
+            )
+        })
     }
 
     /// Every generation still on disk, oldest first.
@@ -544,7 +565,7 @@ impl Library {
         Ok(plan)
     }
 
-    /// The tasks of generation `parent`, each with its folder.
+    /// The tasks of generation `parent`, each with its folder (none without a parent).
     fn parent_tasks(&self, parent: Option<u64>) -> Result<Vec<(LibraryTask, TaskFolder)>> {
         let Some(parent) = parent else {
             return Ok(vec![]);
@@ -586,6 +607,7 @@ impl Library {
                 parent: parent_manifest.as_ref().zip(parent_folder.as_ref()),
                 change: plan.change.clone(),
                 tasks,
+                evaluation_budget: self.config.evaluation_budget,
             };
             let built = build_generation(
                 &self.config.run_config(),
@@ -606,7 +628,12 @@ impl Library {
         crate::faults::crash_point("library-generation-moved");
         self.point_at(plan.generation)?;
         std::fs::remove_dir_all(&change.dir).map_err(|e| Error::io(&change.dir, e))?;
-        let before = plan.parent.map(|n| self.evaluation(n)).transpose()?;
+        // The parent's values on the same examples as the new generation's, where it evaluated them.
+        let before = plan
+            .parent
+            .map(|n| self.evaluation(n))
+            .transpose()?
+            .map(|parent| parent.on_first(&after.tasks, &after.evaluated()));
         Ok(Published {
             manifest,
             before,
