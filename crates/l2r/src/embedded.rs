@@ -62,6 +62,7 @@ impl Features {
     }
 }
 
+#[derive(Clone)]
 pub struct EmbeddedExamples {
     pub ids: Vec<Vec<u32>>,
     /// (n, d) unit-norm frozen sentence embeddings (mean pool of the last layer).

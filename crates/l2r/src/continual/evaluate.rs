@@ -44,9 +44,8 @@ pub fn evaluate_step(
     eval.accuracy
         .insert(Setup::til(Approach::Oracle), seen.oracle.to_vec());
     let offsets = routed.label_offsets();
-    for (task, test) in seen.tests.iter().enumerate() {
-        let mut p = predict_task(routed, network, memory, &baselines.routing, test, task)?;
-        bar.inc(test.len() as u64);
+    let by_task = predict_tasks(routed, network, memory, &baselines.routing, seen.tests, &bar)?;
+    for ((task, test), mut p) in seen.tests.iter().enumerate().zip(by_task) {
         for scorer in &baselines.scorers {
             p.by_setup
                 .extend(scorer_predictions(scorer.as_ref(), routed, test, task)?);
@@ -141,26 +140,78 @@ fn l2r_setups(objective: RouterObjective) -> Vec<Setup> {
     setups
 }
 
-fn predict_task(
+/// Every task's predictions. Without local adaptation the tasks' examples run as one stream, shortest first, so
+/// that batches stay full however few examples a task has (a library evaluates earlier tasks on a few each); with
+/// it, each task runs alone, in its test stream's order, since its batches are what it adapts to.
+fn predict_tasks(
+    routed: &Routed,
+    network: &RouterNetwork,
+    memory: &EmbeddedExamples,
+    baselines: &[Box<dyn RoutingBaseline + '_>],
+    tests: &[&EmbeddedExamples],
+    bar: &indicatif::ProgressBar,
+) -> Result<Vec<TaskPredictions>> {
+    if network.config.local_adaptation.is_some() {
+        return tests
+            .iter()
+            .enumerate()
+            .map(|(task, test)| {
+                let rows = predict_rows(routed, network, memory, baselines, test, bar)?;
+                Ok(TaskPredictions {
+                    by_setup: rows.by_setup,
+                    weight_sums: rows.weight_sums[task].clone(),
+                })
+            })
+            .collect();
+    }
+    let all = EmbeddedExamples::concat(tests.iter().map(|t| (*t).clone()).collect())?;
+    let joint = predict_rows(routed, network, memory, baselines, &all, bar)?;
+    let mut start = 0;
+    Ok(tests
+        .iter()
+        .enumerate()
+        .map(|(task, test)| {
+            let range = start..start + test.len();
+            start = range.end;
+            TaskPredictions {
+                by_setup: joint
+                    .by_setup
+                    .iter()
+                    .map(|(setup, values)| (*setup, values[range.clone()].to_vec()))
+                    .collect(),
+                weight_sums: joint.weight_sums[task].clone(),
+            }
+        })
+        .collect())
+}
+
+/// Predictions on `test`'s examples, each of the task it names, per setup, in `test`'s order; `weight_sums` per
+/// task (all of `routed`'s).
+struct RowPredictions {
+    by_setup: BTreeMap<Setup, Vec<usize>>,
+    weight_sums: Vec<Vec<f64>>,
+}
+
+fn predict_rows(
     routed: &Routed,
     network: &RouterNetwork,
     memory: &EmbeddedExamples,
     baselines: &[Box<dyn RoutingBaseline + '_>],
     test: &EmbeddedExamples,
-    task: usize,
-) -> Result<TaskPredictions> {
+    bar: &indicatif::ProgressBar,
+) -> Result<RowPredictions> {
     let local = network.config.local_adaptation.as_ref();
-    // Shortest first pads little and changes no prediction; local adaptation keeps the test stream's order, since
-    // its batches are what it adapts to.
+    // Shortest first pads little and changes no prediction; local adaptation keeps the test stream's order.
     let order = match local {
         Some(_) => LengthOrder::new(&vec![0; test.len()]),
         None => LengthOrder::of_ids(&test.ids),
     };
     let chunk = local.map_or(64, |l| l.batch_size);
-    let mut weight_sums = vec![0.0; routed.num_tasks()];
+    let mut weight_sums = vec![vec![0.0; routed.num_tasks()]; routed.num_tasks()];
     let mut start = 0;
     let chunks = order.chunks(chunk, |rows| {
         let ids: Vec<&[u32]> = rows.iter().map(|&i| test.ids[i].as_slice()).collect();
+        let tasks: Vec<usize> = rows.iter().map(|&i| test.tasks[i]).collect();
         // One padded batch serves L2R and every baseline.
         let batch = routed.backbone.tokenizer.pad(&ids)?;
         let rows = Tensor::new(
@@ -174,7 +225,7 @@ fn predict_task(
         let adapted;
         let network = match local {
             Some(config) => {
-                let seed = ((task as u64) << 32) | start as u64;
+                let seed = ((tasks[0] as u64) << 32) | start as u64;
                 adapted = adapt_router(network, routed, memory, &routing, config, seed)?;
                 &adapted
             }
@@ -182,16 +233,17 @@ fn predict_task(
         };
         start += ids.len();
         let mut predictions =
-            l2r_predictions(routed, network, &batch, routing, task, &mut weight_sums)?;
+            l2r_predictions(routed, network, &batch, routing, &tasks, &mut weight_sums)?;
         for baseline in baselines {
             predictions.extend(baseline_predictions(
                 routed,
                 baseline.as_ref(),
                 &batch,
                 &features,
-                task,
+                &tasks,
             )?);
         }
+        bar.inc(ids.len() as u64);
         Ok(predictions)
     })?;
     let mut by_setup: BTreeMap<Setup, Vec<usize>> = BTreeMap::new();
@@ -200,7 +252,7 @@ fn predict_task(
             by_setup.entry(setup).or_default().extend(values);
         }
     }
-    Ok(TaskPredictions {
+    Ok(RowPredictions {
         by_setup: by_setup
             .into_iter()
             .map(|(setup, values)| (setup, order.restore(&values)))
@@ -209,22 +261,56 @@ fn predict_task(
     })
 }
 
+/// `decision` on a batch whose rows belong to `tasks` (a decision within a task's own head needs each row's task).
+fn decide(
+    decision: Decision,
+    routed: &Routed,
+    scores: &Scores,
+    tasks: &[usize],
+) -> Result<Vec<usize>> {
+    let mut predicted = vec![0; tasks.len()];
+    let mut distinct = tasks.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    for task in distinct {
+        let rows: Vec<usize> = (0..tasks.len()).filter(|&r| tasks[r] == task).collect();
+        let index = Tensor::new(
+            rows.iter().map(|&r| r as u32).collect::<Vec<_>>(),
+            scores.logits.device(),
+        )?;
+        let logits = scores.logits.index_select(&index, 0)?;
+        let top: Option<Vec<usize>> = scores
+            .top_module
+            .map(|top| rows.iter().map(|&r| top[r]).collect());
+        let part = Scores {
+            logits: &logits,
+            top_module: top.as_deref(),
+        };
+        for (row, value) in rows.iter().zip(decision.predict(routed, &part, task)?) {
+            predicted[*row] = value;
+        }
+    }
+    Ok(predicted)
+}
+
 /// L2R's predictions on one batch, per setup; adds each module's router weights to `weight_sums`.
 fn l2r_predictions(
     routed: &Routed,
     network: &RouterNetwork,
     batch: &TokenBatch,
     routing: Tensor,
-    task: usize,
-    weight_sums: &mut [f64],
+    tasks: &[usize],
+    weight_sums: &mut [Vec<f64>],
 ) -> Result<Vec<(Setup, Vec<usize>)>> {
     let class_scores = network.class_scores(&routing)?;
     let weights = RouterWeights::new(network, routing, None);
     let parts = routed.head_logits(batch, &weights)?;
     let logits = network.combine_heads(&parts, class_scores.as_ref())?;
     let mean = weights.mean_weights()?;
-    for (sum, value) in weight_sums.iter_mut().zip(mean.sum(0)?.to_vec1::<f32>()?) {
-        *sum += value as f64;
+    for (task, row) in tasks.iter().zip(mean.to_vec2::<f32>()?) {
+        for (sum, value) in weight_sums[*task].iter_mut().zip(row) {
+            *sum += value as f64;
+        }
     }
     let top = argmax(&mean)?;
     let scores = Scores {
@@ -243,9 +329,9 @@ fn l2r_predictions(
                 (Setting::Cil, Approach::L2r) | (Setting::Cil, Approach::L2rGated) => {
                     argmax(&network.joint_log_probs(&parts, &mean, class_scores.as_ref())?)?
                 }
-                (Setting::Til, _) => Decision::OwnHead.predict(routed, &scores, task)?,
-                (Setting::Routing, _) => Decision::TopModule.predict(routed, &scores, task)?,
-                (Setting::Cil, _) => Decision::TopModuleHead.predict(routed, &scores, task)?,
+                (Setting::Til, _) => decide(Decision::OwnHead, routed, &scores, tasks)?,
+                (Setting::Routing, _) => decide(Decision::TopModule, routed, &scores, tasks)?,
+                (Setting::Cil, _) => decide(Decision::TopModuleHead, routed, &scores, tasks)?,
             };
             Ok((setup, predicted))
         })
@@ -258,7 +344,7 @@ fn baseline_predictions(
     baseline: &dyn RoutingBaseline,
     batch: &TokenBatch,
     features: &Features,
-    task: usize,
+    tasks: &[usize],
 ) -> Result<Vec<(Setup, Vec<usize>)>> {
     let (logits, top) = match baseline.weights(features)? {
         ModuleWeights::PerExample { weights, mode } => {
@@ -281,7 +367,7 @@ fn baseline_predictions(
     baseline
         .setups()
         .into_iter()
-        .map(|(setup, decision)| Ok((setup, decision.predict(routed, &scores, task)?)))
+        .map(|(setup, decision)| Ok((setup, decide(decision, routed, &scores, tasks)?)))
         .collect()
 }
 
