@@ -4,6 +4,8 @@
 #
 #   scripts/setup.sh              MiniLM, BBC, SpamAssassin, VADER, WordNet (+ a font and headless Chromium via apt)
 #   scripts/setup.sh --with-mpnet  also all-mpnet-base-v2 (386 MiB)
+#   scripts/setup.sh --with-cuda   also a CUDA 13.0 toolkit from PyPI (nvcc, headers, libcudart; 270 MiB) into
+#                                  assets/cuda, to build the `cuda` feature (scripts/build-cuda.sh); no GPU needed
 #   L2R_ASSETS=/path scripts/setup.sh   unpack elsewhere (default: <repo>/assets)
 set -euo pipefail
 
@@ -11,11 +13,13 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ASSETS="${L2R_ASSETS:-$ROOT/assets}"
 DL="$ASSETS/downloads"
 WITH_MPNET=0
+WITH_CUDA=0
 for arg in "$@"; do
   case "$arg" in
     --with-mpnet) WITH_MPNET=1 ;;
-    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
-    *) echo "setup: unknown option '$arg' (known: --with-mpnet)" >&2; exit 2 ;;
+    --with-cuda) WITH_CUDA=1 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    *) echo "setup: unknown option '$arg' (known: --with-mpnet, --with-cuda)" >&2; exit 2 ;;
   esac
 done
 
@@ -180,6 +184,33 @@ fetch_mpnet() {
   mark_done mpnet
 }
 
+# A CUDA toolkit for building the `cuda` feature, from NVIDIA's wheels on PyPI (Debian here has no
+# nvidia-cuda-toolkit): nvcc and its front end (nvvm), the C runtime and CCCL headers, and libcudart. CUDA 13.0,
+# the oldest toolkit whose wheels ship nvcc: its PTX (ISA 9.0) loads on any driver from r580 on. The wheels unpack
+# into one tree, nvidia/cu13/{bin,include,lib,nvvm}, which becomes assets/cuda.
+fetch_cuda() {
+  done_marker cuda && return 0
+  local wheels=(
+    "nvidia-cuda-nvcc==13.0.88 56fe502eb77625a12f25172caa3cdddb4e4c8ba2c8c17dba44b164761b380f03"
+    "nvidia-nvvm==13.0.88 c5f41ffeb6466944a026dfa5317d7d85355c119bbec279205d22f1869d1054e0"
+    "nvidia-cuda-crt==13.0.88 2c8043c7c9e02492716426e9919fc78d2c5b3b2a7a768a88e952676b08aa55a4"
+    "nvidia-cuda-runtime==13.0.96 7f82250d7782aa23b6cfe765ecc7db554bd3c2870c43f3d1821f1d18aebf0548"
+    "nvidia-cuda-cccl==13.0.85 e0da7ad981f3a8aff08241b5bfc1af868742a63e2762f53a5171c492ef242649"
+  )
+  rm -rf "$ASSETS/cuda" "$DL/cuda.tmp"
+  local entry whl
+  for entry in "${wheels[@]}"; do
+    whl="$(pip_fetch "${entry% *}" "${entry#* }" --only-binary :all: --platform manylinux2014_x86_64)"
+    unzip -q -o "$whl" 'nvidia/cu13/*' -d "$DL/cuda.tmp"
+  done
+  mv "$DL/cuda.tmp/nvidia/cu13" "$ASSETS/cuda"
+  rm -rf "$DL/cuda.tmp"
+  # The linker wants the unversioned name; the wheel has only the soname.
+  ln -sf libcudart.so.13 "$ASSETS/cuda/lib/libcudart.so"
+  "$ASSETS/cuda/bin/nvcc" --version >/dev/null || die "the unpacked nvcc does not run"
+  mark_done cuda
+}
+
 # System packages the reports need: a TrueType font for the plots and a headless Chromium for rendering them
 # to PNG (the report test does). Installed with apt when missing and when we are root; otherwise we say how.
 install_report_tools() {
@@ -206,4 +237,5 @@ fetch_spam
 fetch_vader
 fetch_wordnet
 [ "$WITH_MPNET" = 1 ] && fetch_mpnet
+[ "$WITH_CUDA" = 1 ] && fetch_cuda
 echo "setup: all assets ready in $ASSETS"

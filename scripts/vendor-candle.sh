@@ -28,6 +28,13 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 tar xzf "$CRATE" -C "$work"
 patch --quiet -d "$work/candle-core-0.11.1" -p1 < vendor/candle-core-backprop.patch
+# The `cuda` feature loads the CUDA libraries at run time (cudarc's dynamic-loading) instead of linking them, so
+# that it builds on a machine without a GPU driver (libcuda.so comes only with the driver).
+sed -i 's/^    "dynamic-linking",$/    "dynamic-loading",/' "$work/candle-core-0.11.1/Cargo.toml"
+grep -q '"dynamic-loading",' "$work/candle-core-0.11.1/Cargo.toml" || {
+  echo "error: candle-core's cudarc features changed; the dynamic-loading edit did not apply" >&2
+  exit 1
+}
 rm -rf vendor/candle-core
 mv "$work/candle-core-0.11.1" vendor/candle-core
-echo "vendor/candle-core: candle-core 0.11.1 + vendor/candle-core-backprop.patch"
+echo "vendor/candle-core: candle-core 0.11.1 + vendor/candle-core-backprop.patch + cudarc dynamic-loading"

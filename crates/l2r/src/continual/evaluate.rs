@@ -44,7 +44,14 @@ pub fn evaluate_step(
     eval.accuracy
         .insert(Setup::til(Approach::Oracle), seen.oracle.to_vec());
     let offsets = routed.label_offsets();
-    let by_task = predict_tasks(routed, network, memory, &baselines.routing, seen.tests, &bar)?;
+    let by_task = predict_tasks(
+        routed,
+        network,
+        memory,
+        &baselines.routing,
+        seen.tests,
+        &bar,
+    )?;
     for ((task, test), mut p) in seen.tests.iter().enumerate().zip(by_task) {
         for scorer in &baselines.scorers {
             p.by_setup

@@ -297,6 +297,9 @@ pub fn attention(
     heads: usize,
     scale: f64,
 ) -> Result<Tensor> {
+    if !q.device().is_cpu() {
+        return super::composed::attention(q, k, v, bias, heads, scale);
+    }
     let (batch, seq, _) = q.dims3()?;
     let op = Attention {
         bias: bias.broadcast_as((batch, heads, seq, seq))?,
@@ -314,21 +317,7 @@ mod tests {
     use crate::testing::{assert_close, gradients};
     use candle_core::{Device, Var, D};
 
-    /// The composition the backbone used before: split heads, scores, softmax, context, merge heads.
-    fn plain(q: &Tensor, k: &Tensor, v: &Tensor, bias: &Tensor, heads: usize) -> Result<Tensor> {
-        let (batch, seq, hidden) = q.dims3()?;
-        let split = |x: &Tensor| {
-            x.reshape((batch, seq, heads, hidden / heads))?
-                .transpose(1, 2)?
-                .contiguous()
-        };
-        let scale = 1.0 / ((hidden / heads) as f64).sqrt();
-        let scores = (split(q)?.matmul(&split(k)?.t()?)? * scale)?.broadcast_add(bias)?;
-        candle_nn::ops::softmax(&scores, D::Minus1)?
-            .matmul(&split(v)?)?
-            .transpose(1, 2)?
-            .reshape((batch, seq, hidden))
-    }
+    use crate::kernels::composed::attention as plain;
 
     fn mask(batch: usize, seq: usize, padded: usize) -> Result<Tensor> {
         let keep: Vec<f32> = (0..batch * seq)
@@ -344,7 +333,7 @@ mod tests {
         let upstream = Tensor::randn(0f32, 1.0, shape, &Device::Cpu)?;
         let scale = 1.0 / (width as f64).sqrt();
         let fused = attention(&q, &k, &v, bias, heads, scale)?;
-        let expected = plain(&q, &k, &v, bias, heads)?;
+        let expected = plain(&q, &k, &v, bias, heads, scale)?;
         assert_close(&fused, &expected, 1e-5)?;
         let gf = gradients(&fused, &upstream, &[&q, &k, &v])?;
         let gp = gradients(&expected, &upstream, &[&q, &k, &v])?;

@@ -119,6 +119,9 @@ fn gemm_accumulate(
 /// `x Wᵀ + b` over the last dimension of `x` for a frozen `weight` (out, in) and optional `bias` (out);
 /// gradients flow to `x` only.
 pub fn frozen_linear(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+    if !x.device().is_cpu() {
+        return super::composed::frozen_linear(x, weight, bias);
+    }
     x.contiguous()?.apply_op1(FrozenLinear {
         weight: weight.contiguous()?,
         bias: bias.map(Tensor::contiguous).transpose()?,
@@ -269,10 +272,7 @@ mod tests {
             let upstream = Tensor::randn(0f32, 1.0, (2, rows, n), &device)?;
             for bias in [None, Some(&bias)] {
                 let fused = frozen_linear(&x, &weight, bias)?;
-                let mut plain = x.broadcast_matmul(&weight.t()?)?;
-                if let Some(bias) = bias {
-                    plain = plain.broadcast_add(bias)?;
-                }
+                let plain = crate::kernels::composed::frozen_linear(&x, &weight, bias)?;
                 assert_close(&fused, &plain, 1e-5)?;
                 let gf = gradients(&fused, &upstream, &[&x])?;
                 let gp = gradients(&plain, &upstream, &[&x])?;
@@ -289,6 +289,12 @@ mod tests {
         let bias = Var::from_tensor(&Tensor::randn(0f32, 1.0, 4, &device)?)?;
         let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (2, 3), &device)?)?;
         let grads = frozen_linear(&x, &weight, Some(&bias))?
+            .sum_all()?
+            .backward()?;
+        assert!(grads.get(&x).is_some());
+        assert!(grads.get(&weight).is_none() && grads.get(&bias).is_none());
+        // Nor does the composition another device runs.
+        let grads = crate::kernels::composed::frozen_linear(&x, &weight, Some(&bias))?
             .sum_all()?
             .backward()?;
         assert!(grads.get(&x).is_some());

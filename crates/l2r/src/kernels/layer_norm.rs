@@ -201,6 +201,9 @@ fn op(weight: &Tensor, bias: &Tensor, eps: f64) -> Result<LayerNorm> {
 
 /// Layer norm of `x` over its last dimension; `weight` and `bias` are frozen (no gradient).
 pub fn layer_norm(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f64) -> Result<Tensor> {
+    if !x.device().is_cpu() {
+        return super::composed::layer_norm(x, weight, bias, eps);
+    }
     x.contiguous()?.apply_op1(op(weight, bias, eps)?)
 }
 
@@ -212,6 +215,9 @@ pub fn add_layer_norm(
     bias: &Tensor,
     eps: f64,
 ) -> Result<Tensor> {
+    if !a.device().is_cpu() {
+        return super::composed::add_layer_norm(a, b, weight, bias, eps);
+    }
     a.contiguous()?
         .apply_op2(&b.contiguous()?, op(weight, bias, eps)?)
 }
@@ -219,15 +225,9 @@ pub fn add_layer_norm(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::composed::layer_norm as plain;
     use crate::testing::{assert_close, gradients};
-    use candle_core::{Device, Var, D};
-
-    fn plain(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f64) -> Result<Tensor> {
-        let centered = x.broadcast_sub(&x.mean_keepdim(D::Minus1)?)?;
-        let variance = centered.sqr()?.mean_keepdim(D::Minus1)?;
-        let normed = centered.broadcast_div(&(variance + eps)?.sqrt()?)?;
-        normed.broadcast_mul(weight)?.broadcast_add(bias)
-    }
+    use candle_core::{Device, Var};
 
     /// Shapes with widths below, at and above the 16 lanes, not multiples of them, and many rows (several
     /// rayon tasks).

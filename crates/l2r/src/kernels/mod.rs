@@ -1,8 +1,10 @@
-//! Hand-written CPU ops where candle's generic ones waste work (forward/backward pairs, llm.c style).
+//! Hand-written CPU ops where candle's generic ones waste work (forward/backward pairs, llm.c style). On another
+//! device each runs as the candle composition of `composed`, which the kernel's tests check it against.
 
 mod attention;
 mod bf16_gemm;
 mod bias;
+mod composed;
 mod cpu;
 mod fma_peak;
 mod frozen_linear;
