@@ -315,7 +315,7 @@ pub fn attention(
 mod tests {
     use super::*;
     use crate::testing::{assert_close, gradients};
-    use candle_core::{Device, Var, D};
+    use candle_core::{Device, Var};
 
     use crate::kernels::composed::attention as plain;
 
