@@ -319,11 +319,9 @@ pub fn run(args: LibraryArgs, output: &Output) -> anyhow::Result<()> {
         }
         LibraryCommand::Show { dir, generation } => {
             let library = Library::open(&dir)?;
-            let number =
-                match generation.map_or_else(|| library.current_generation(), |g| Ok(Some(g)))? {
-                    Some(n) => n,
-                    None => return empty(output),
-                };
+            let Some(number) = asked_or_current(&library, generation)? else {
+                return empty(output);
+            };
             let manifest = library.manifest(number)?;
             let evaluation = library.evaluation(number)?;
             if output.json {
@@ -338,11 +336,9 @@ pub fn run(args: LibraryArgs, output: &Output) -> anyhow::Result<()> {
         }
         LibraryCommand::Evaluate { dir, generation } => {
             let library = Library::open(&dir)?;
-            let number =
-                match generation.map_or_else(|| library.current_generation(), |g| Ok(Some(g)))? {
-                    Some(n) => n,
-                    None => return empty(output),
-                };
+            let Some(number) = asked_or_current(&library, generation)? else {
+                return empty(output);
+            };
             let stored = library.evaluation(number)?;
             let full = library.evaluate_every_example(number, output.progress())?;
             if output.json {
@@ -390,6 +386,14 @@ pub fn run(args: LibraryArgs, output: &Output) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The generation asked for, else the current one (`None` while the library has none).
+fn asked_or_current(library: &Library, generation: Option<u64>) -> anyhow::Result<Option<u64>> {
+    Ok(match generation {
+        Some(number) => Some(number),
+        None => library.current_generation()?,
+    })
 }
 
 fn empty(output: &Output) -> anyhow::Result<()> {

@@ -61,36 +61,29 @@ pub fn build_generation(
     show_progress: bool,
 ) -> Result<(Manifest, StepEvaluation, BuildTimings)> {
     let mut clock = Clock::start();
-    let (models, oracle) = load_models(backbone, &plan.tasks)?;
-    let modules: Vec<&PeftModule> = models.iter().map(|m| &m.module).collect();
-    let heads: Vec<&ClassifierHead> = models.iter().map(|m| &m.head).collect();
-    let stack = ModuleStack::for_backbone(&modules, backbone)?;
-    let routed = Routed {
-        backbone,
-        stack: &stack,
-        heads: &heads,
-        mode: config.composition,
-    };
-    let memory = memory_of(backbone, &plan.tasks)?;
-    let load_seconds = clock.lap();
-    let network = ensure_router(config, &routed, &memory, plan, out, show_progress)?;
-    let router_fit_seconds = clock.lap();
-    let evaluation = crate::io::json_or_compute(&out.evaluation(), || {
-        let classes: Vec<usize> = plan.tasks.iter().map(|(t, _)| t.labels.len()).collect();
-        let brought_in = plan.brought_in();
-        let scope = EvaluationScope {
-            config,
-            routed: &routed,
-            network: &network,
-            memory: &memory,
-            oracle: &oracle,
-        };
-        scope.evaluate(
-            &plan.tasks,
-            |sizes| evaluated_counts(sizes, &brought_in, &classes, plan.evaluation_budget),
-            show_progress,
-        )
-    })?;
+    let (evaluation, load_seconds, router_fit_seconds) =
+        with_composed(config, backbone, &plan.tasks, |routed, memory, oracle| {
+            let load_seconds = clock.lap();
+            let network = ensure_router(config, routed, memory, plan, out, show_progress)?;
+            let router_fit_seconds = clock.lap();
+            let evaluation = crate::io::json_or_compute(&out.evaluation(), || {
+                let classes: Vec<usize> = plan.tasks.iter().map(|(t, _)| t.labels.len()).collect();
+                let brought_in = plan.brought_in();
+                let scope = EvaluationScope {
+                    config,
+                    routed,
+                    network: &network,
+                    memory,
+                    oracle,
+                };
+                scope.evaluate(
+                    &plan.tasks,
+                    |sizes| evaluated_counts(sizes, &brought_in, &classes, plan.evaluation_budget),
+                    show_progress,
+                )
+            })?;
+            Ok((evaluation, load_seconds, router_fit_seconds))
+        })?;
     let manifest = Manifest {
         generation: plan.number,
         parent: plan.parent.map(|(m, _)| m.generation),
@@ -121,6 +114,33 @@ pub fn evaluate_every_example(
     folder: &GenerationFolder,
     show_progress: bool,
 ) -> Result<StepEvaluation> {
+    with_composed(config, backbone, tasks, |routed, memory, oracle| {
+        let encoder = &backbone.encoder;
+        let network = RouterNetwork::load(
+            &folder.router(),
+            &config.router,
+            encoder.num_layers(),
+            encoder.hidden_size(),
+        )?;
+        let scope = EvaluationScope {
+            config,
+            routed,
+            network: &network,
+            memory,
+            oracle,
+        };
+        scope.evaluate(tasks, |sizes| sizes.to_vec(), show_progress)
+    })
+}
+
+/// Loads every task's module, head and memory, composes the modules as `config` says, and runs `work` on them with
+/// each task's own-module test accuracy (the oracle).
+fn with_composed<T>(
+    config: &RunConfig,
+    backbone: &Backbone,
+    tasks: &[(LibraryTask, TaskFolder)],
+    work: impl FnOnce(&Routed, &EmbeddedExamples, &[f64]) -> Result<T>,
+) -> Result<T> {
     let (models, oracle) = load_models(backbone, tasks)?;
     let modules: Vec<&PeftModule> = models.iter().map(|m| &m.module).collect();
     let heads: Vec<&ClassifierHead> = models.iter().map(|m| &m.head).collect();
@@ -132,21 +152,7 @@ pub fn evaluate_every_example(
         mode: config.composition,
     };
     let memory = memory_of(backbone, tasks)?;
-    let encoder = &backbone.encoder;
-    let network = RouterNetwork::load(
-        &folder.router(),
-        &config.router,
-        encoder.num_layers(),
-        encoder.hidden_size(),
-    )?;
-    let scope = EvaluationScope {
-        config,
-        routed: &routed,
-        network: &network,
-        memory: &memory,
-        oracle: &oracle,
-    };
-    scope.evaluate(tasks, |sizes| sizes.to_vec(), show_progress)
+    work(&routed, &memory, &oracle)
 }
 
 /// What evaluating a generation's tasks reads: its routed modules, routers and memory, and each task's accuracy
