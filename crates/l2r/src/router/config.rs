@@ -145,7 +145,7 @@ impl Default for RouterConfig {
             fit_after: FitSchedule::EveryTask,
             ridge_heads: false,
             top_k: None,
-            warm_replay: 64,
+            warm_replay: 32,
             warm_fit: WarmFit::EveryTask,
         }
     }

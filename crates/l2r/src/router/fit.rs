@@ -4,7 +4,7 @@
 //! `concat`, cross-entropy over the concatenated label space of all heads. A per-gate task-id loss can be added.
 
 use super::config::{PriorReference, RouterConfig, RouterInput, RouterObjective, WarmFit};
-use super::gates::RouterWeights;
+use super::gates::{GateNoise, RouterWeights};
 use super::network::RouterNetwork;
 use super::prior::SimilarityPrior;
 use super::standardise::InputStandardisation;
@@ -13,6 +13,7 @@ use crate::compose::Routed;
 use crate::embedded::EmbeddedExamples;
 use crate::error::{Error, Result};
 use crate::statistics::{RidgeClassifier, SharedGaussian};
+use crate::train::length_groups;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{AdamW, Optimizer};
 use rand::rngs::StdRng;
@@ -222,6 +223,11 @@ impl EpochRows {
     }
 }
 
+/// The fixed cost of one more forward and backward pass in a fit step, in tokens: a step cuts its examples into
+/// separately padded sub-batches where padding them together would cost more (memory texts range from a few words
+/// to the maximum length, and a batch pads every row to its longest).
+const PASS_OVERHEAD_TOKENS: usize = 32;
+
 /// One optimisation step of the routers on some memory examples.
 pub(super) struct FitStep<'a> {
     pub routed: &'a Routed<'a>,
@@ -232,23 +238,108 @@ pub(super) struct FitStep<'a> {
     pub class_scores: Option<&'a Tensor>,
 }
 
+/// The routed forward pass of some memory rows: each head's logits, the layer-averaged weights and every layer's
+/// gate logits, row by row.
+struct RoutedPass {
+    rows: Vec<usize>,
+    head_logits: Vec<Tensor>,
+    mean_weights: Tensor,
+    gate_logits: Vec<Tensor>,
+}
+
+impl RoutedPass {
+    /// The passes' rows in one pass, in order.
+    fn concat(passes: Vec<RoutedPass>) -> Result<RoutedPass> {
+        let cat = |pick: &dyn Fn(&RoutedPass) -> Tensor| -> Result<Tensor> {
+            Ok(Tensor::cat(
+                &passes.iter().map(pick).collect::<Vec<_>>(),
+                0,
+            )?)
+        };
+        let heads = passes.first().map_or(0, |p| p.head_logits.len());
+        let layers = passes.first().map_or(0, |p| p.gate_logits.len());
+        Ok(RoutedPass {
+            rows: passes.iter().flat_map(|p| p.rows.iter().copied()).collect(),
+            head_logits: (0..heads)
+                .map(|h| cat(&|p| p.head_logits[h].clone()))
+                .collect::<Result<_>>()?,
+            mean_weights: cat(&|p| p.mean_weights.clone())?,
+            gate_logits: (0..layers)
+                .map(|l| cat(&|p| p.gate_logits[l].clone()))
+                .collect::<Result<_>>()?,
+        })
+    }
+}
+
 impl FitStep<'_> {
-    pub fn run(&self, chunk: &[usize], noise: StdRng, optimizer: &mut AdamW) -> Result<f64> {
-        let device = Device::Cpu;
+    /// One step on the memory rows of `chunk`. The loss is a mean over rows and each row's forward pass does not
+    /// depend on what it is padded with, so the rows run in sub-batches of similar length (gate noise drawn for
+    /// the whole chunk first): the step is the padded batch's step at a fraction of its cost.
+    pub fn run(&self, chunk: &[usize], mut noise: StdRng, optimizer: &mut AdamW) -> Result<f64> {
+        let memory = self.memory;
+        let layers = self.routed.backbone.encoder.num_layers();
+        let noise = GateNoise::draw(
+            &mut noise,
+            layers,
+            (chunk.len(), self.network.num_tasks),
+            &Device::Cpu,
+        )?;
+        let lengths: Vec<usize> = chunk.iter().map(|&i| memory.ids[i].len()).collect();
+        let passes = length_groups(&lengths, PASS_OVERHEAD_TOKENS)
+            .into_iter()
+            .map(|positions| self.forward(chunk, &positions, &noise))
+            .collect::<Result<Vec<_>>>()?;
+        let loss = self.loss(&RoutedPass::concat(passes)?)?;
+        optimizer.backward_step(&loss)?;
+        Ok(loss.to_scalar::<f32>()? as f64)
+    }
+
+    /// The routed forward pass of the rows at `positions` of `chunk`.
+    fn forward(
+        &self,
+        chunk: &[usize],
+        positions: &[usize],
+        noise: &GateNoise,
+    ) -> Result<RoutedPass> {
         let (memory, network) = (self.memory, self.network);
-        let index = Tensor::new(chunk.iter().map(|&i| i as u32).collect::<Vec<_>>(), &device)?;
-        let ids: Vec<&[u32]> = chunk.iter().map(|&i| memory.ids[i].as_slice()).collect();
+        let device = Device::Cpu;
+        let rows: Vec<usize> = positions.iter().map(|&p| chunk[p]).collect();
+        let index = Tensor::new(rows.iter().map(|&i| i as u32).collect::<Vec<_>>(), &device)?;
+        let at = Tensor::new(
+            positions.iter().map(|&p| p as u32).collect::<Vec<_>>(),
+            &device,
+        )?;
+        let ids: Vec<&[u32]> = rows.iter().map(|&i| memory.ids[i].as_slice()).collect();
         let batch = self.routed.backbone.tokenizer.pad(&ids)?;
         let weights = RouterWeights::new(
             network,
             memory
                 .features(network.config.input.representation())
                 .index_select(&index, 0)?,
-            Some(noise),
+            Some(noise.rows(&at)?),
         )
-        .keeping(chunk.iter().map(|&i| memory.tasks[i]).collect());
-        let parts = self.routed.head_logits(&batch, &weights)?;
-        let targets: Vec<u32> = chunk
+        .keeping(rows.iter().map(|&i| memory.tasks[i]).collect());
+        let head_logits = self.routed.head_logits(&batch, &weights)?;
+        let mean_weights = weights.mean_weights()?;
+        let gate_logits = weights.logits.borrow().clone();
+        Ok(RoutedPass {
+            rows,
+            head_logits,
+            mean_weights,
+            gate_logits,
+        })
+    }
+
+    /// The objective's loss on `pass`, plus the task-id loss when configured.
+    fn loss(&self, pass: &RoutedPass) -> Result<Tensor> {
+        let (memory, network) = (self.memory, self.network);
+        let device = Device::Cpu;
+        let index = Tensor::new(
+            pass.rows.iter().map(|&i| i as u32).collect::<Vec<_>>(),
+            &device,
+        )?;
+        let targets: Vec<u32> = pass
+            .rows
             .iter()
             .map(|&i| (self.offsets[memory.tasks[i]] + memory.labels[i]) as u32)
             .collect();
@@ -257,33 +348,32 @@ impl FitStep<'_> {
             Some(all) => Some(all.index_select(&index, 0)?),
             None => None,
         };
+        let parts = &pass.head_logits;
         let mut loss = match network.config.objective {
             RouterObjective::Concat => candle_nn::loss::cross_entropy(
-                &network.combine_heads(&parts, scores.as_ref())?,
+                &network.combine_heads(parts, scores.as_ref())?,
                 &targets,
             )?,
             RouterObjective::Joint => candle_nn::loss::nll(
-                &network.joint_log_probs(&parts, &weights.mean_weights()?, scores.as_ref())?,
+                &network.joint_log_probs(parts, &pass.mean_weights, scores.as_ref())?,
                 &targets,
             )?,
         };
         if network.config.task_id_loss > 0.0 {
-            let tasks: Vec<u32> = chunk.iter().map(|&i| memory.tasks[i] as u32).collect();
+            let tasks: Vec<u32> = pass.rows.iter().map(|&i| memory.tasks[i] as u32).collect();
             let one_hot = candle_nn::encoding::one_hot(
                 Tensor::new(tasks, &device)?,
                 network.num_tasks,
                 1f32,
                 0f32,
             )?;
-            let gate_logits = weights.logits.borrow();
             let mut bce = Tensor::zeros((), DType::F32, &device)?;
-            for z in gate_logits.iter() {
+            for z in &pass.gate_logits {
                 bce = (bce + binary_cross_entropy_with_logits(z, &one_hot)?)?;
             }
-            loss = (loss + (bce / gate_logits.len() as f64)? * network.config.task_id_loss)?;
+            loss = (loss + (bce / pass.gate_logits.len() as f64)? * network.config.task_id_loss)?;
         }
-        optimizer.backward_step(&loss)?;
-        Ok(loss.to_scalar::<f32>()? as f64)
+        Ok(loss)
     }
 }
 
@@ -291,4 +381,94 @@ impl FitStep<'_> {
 fn binary_cross_entropy_with_logits(z: &Tensor, y: &Tensor) -> candle_core::Result<Tensor> {
     let softplus = (z.relu()? + (z.abs()?.neg()?.exp()? + 1.0)?.log()?)?;
     (softplus - (y * z)?)?.mean_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backbone::tiny::tiny_backbone;
+    use crate::compose::{CompositionMode, ModuleStack};
+    use crate::head::ClassifierHead;
+    use crate::peft::{PeftConfig, PeftModule};
+
+    #[test]
+    fn sub_batches_give_the_padded_batchs_loss_and_gradients() -> Result<()> {
+        let backbone = tiny_backbone(11)?;
+        let config = &backbone.encoder.config;
+        let modules = crate::testing::random_modules(&PeftConfig::adapter(), config, 3, 0.3)?;
+        let refs: Vec<&PeftModule> = modules.iter().collect();
+        let stack = ModuleStack::new(&refs, backbone.encoder.num_layers())?;
+        let heads: Vec<ClassifierHead> = (0..3)
+            .map(|i| ClassifierHead::new(config.hidden_size, 2, i))
+            .collect::<Result<_>>()?;
+        let head_refs: Vec<&ClassifierHead> = heads.iter().collect();
+        let routed = Routed {
+            backbone: &backbone,
+            stack: &stack,
+            heads: &head_refs,
+            mode: CompositionMode::Wavg,
+        };
+        let texts = [
+            "dog",
+            "the movie was good and the food was bad and the cat ran far away from the red dog",
+            "a cat",
+            "the food is awful",
+            "a movie is fine and the dog eats the red food",
+            "cat",
+        ];
+        let memory = EmbeddedExamples::new(
+            &backbone,
+            &texts,
+            vec![0, 1, 2, 0, 1, 2],
+            vec![0, 1, 1, 0, 1, 0],
+        )?;
+        let router = RouterConfig {
+            top_k: Some(1),
+            task_id_loss: 0.5,
+            ..RouterConfig::default()
+        };
+        let layers = backbone.encoder.num_layers();
+        let prior = SimilarityPrior::from_memory(&memory, 3, &router)?;
+        let input_dim = router.input_dim(layers, config.hidden_size);
+        let network = RouterNetwork::new(&router, layers, input_dim, prior)?;
+        let offsets = routed.label_offsets();
+        let step = FitStep {
+            routed: &routed,
+            memory: &memory,
+            network: &network,
+            offsets: &offsets,
+            class_scores: None,
+        };
+        let chunk = [4, 1, 0, 5, 2, 3];
+        let noise = GateNoise::draw(&mut StdRng::seed_from_u64(3), layers, (6, 3), &Device::Cpu)?;
+        let whole = step.loss(&step.forward(&chunk, &[0, 1, 2, 3, 4, 5], &noise)?)?;
+        let lengths: Vec<usize> = chunk.iter().map(|&i| memory.ids[i].len()).collect();
+        let groups = length_groups(&lengths, 0);
+        assert!(groups.len() > 2, "{groups:?}");
+        let passes = groups
+            .iter()
+            .map(|positions| step.forward(&chunk, positions, &noise))
+            .collect::<Result<Vec<_>>>()?;
+        let split = step.loss(&RoutedPass::concat(passes)?)?;
+        let (a, b) = (whole.to_scalar::<f32>()?, split.to_scalar::<f32>()?);
+        assert!((a - b).abs() < 1e-5, "loss {a} whole, {b} in sub-batches");
+        let (whole_grads, split_grads) = (whole.backward()?, split.backward()?);
+        let vars = network.varmap().all_vars();
+        assert!(!vars.is_empty());
+        for var in vars {
+            let (g, h) = (
+                whole_grads.get(var.as_tensor()),
+                split_grads.get(var.as_tensor()),
+            );
+            match (g, h) {
+                (Some(g), Some(h)) => {
+                    let diff = crate::testing::max_diff(g, h)?;
+                    assert!(diff < 1e-5, "gradients differ by {diff}");
+                }
+                (None, None) => {}
+                _ => panic!("a gradient reaches a router only one way"),
+            }
+        }
+        Ok(())
+    }
 }

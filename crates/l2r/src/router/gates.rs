@@ -3,10 +3,46 @@
 use super::config::{GateKind, RouterInput};
 use super::network::RouterNetwork;
 use crate::compose::LayerWeights;
-use candle_core::{IndexOp, Result, Tensor, D};
+use candle_core::{Device, IndexOp, Result, Tensor, D};
 use rand::rngs::StdRng;
 use rand::Rng;
 use std::cell::RefCell;
+
+/// The logistic noise of a training forward pass, drawn ahead for a whole batch: layer by layer, each a
+/// (rows, modules) tensor, so that sub-batches of its rows see exactly the noise the whole batch would.
+pub struct GateNoise {
+    layers: Vec<Tensor>,
+}
+
+impl GateNoise {
+    pub fn draw(
+        rng: &mut StdRng,
+        layers: usize,
+        (rows, modules): (usize, usize),
+        device: &Device,
+    ) -> Result<Self> {
+        let layers = (0..layers)
+            .map(|_| logistic_noise((rows, modules), rng, device))
+            .collect::<Result<_>>()?;
+        Ok(GateNoise { layers })
+    }
+
+    /// The noise of some of the rows (`index`: positions in the batch), in that order.
+    pub fn rows(&self, index: &Tensor) -> Result<GateNoise> {
+        let layers = self
+            .layers
+            .iter()
+            .map(|noise| noise.index_select(index, 0))
+            .collect::<Result<_>>()?;
+        Ok(GateNoise { layers })
+    }
+
+    fn layer(&self, layer: usize) -> Result<&Tensor> {
+        self.layers.get(layer).ok_or_else(|| {
+            candle_core::Error::Msg(format!("no gate noise drawn for layer {layer}"))
+        })
+    }
+}
 
 /// The routers applied to one batch. With `noise` (training) Gumbel-sigmoid gates get logistic noise.
 pub struct RouterWeights<'a> {
@@ -14,7 +50,7 @@ pub struct RouterWeights<'a> {
     /// (batch, d) unit-norm frozen representation of the inputs, as `network.config.input` asks
     /// (see [`crate::embedded::EmbeddedExamples::features`]).
     frozen: Tensor,
-    noise: Option<RefCell<StdRng>>,
+    noise: Option<GateNoise>,
     /// In a fit, each example's own task: with `top_k`, its module runs whatever its gate.
     own_tasks: Option<Vec<usize>>,
     /// Gate logits of every layer, in order, for auxiliary losses and routing statistics.
@@ -24,11 +60,11 @@ pub struct RouterWeights<'a> {
 }
 
 impl<'a> RouterWeights<'a> {
-    pub fn new(network: &'a RouterNetwork, frozen: Tensor, noise: Option<StdRng>) -> Self {
+    pub fn new(network: &'a RouterNetwork, frozen: Tensor, noise: Option<GateNoise>) -> Self {
         RouterWeights {
             network,
             frozen,
-            noise: noise.map(RefCell::new),
+            noise,
             own_tasks: None,
             logits: RefCell::new(Vec::new()),
             weights: RefCell::new(Vec::new()),
@@ -49,14 +85,12 @@ impl<'a> RouterWeights<'a> {
         Tensor::stack(&weights, 0)?.mean(0)
     }
 
-    fn gates(&self, z: &Tensor) -> Result<Tensor> {
+    fn gates(&self, layer: usize, z: &Tensor) -> Result<Tensor> {
         let tau = self.network.config.temperature;
         match self.network.config.gate {
             GateKind::Softmax => candle_nn::ops::softmax(&(z / tau)?, D::Minus1),
             GateKind::GumbelSigmoid => match &self.noise {
-                Some(rng) => candle_nn::ops::sigmoid(
-                    &((z + logistic_noise(z, &mut rng.borrow_mut())?)? / tau)?,
-                ),
+                Some(noise) => candle_nn::ops::sigmoid(&((z + noise.layer(layer)?)? / tau)?),
                 None => candle_nn::ops::sigmoid(z),
             },
         }
@@ -77,7 +111,7 @@ impl LayerWeights for RouterWeights<'_> {
             .network
             .logits(router, &q, &self.frozen)
             .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
-        let mut g = self.gates(&z)?;
+        let mut g = self.gates(layer, &z)?;
         if let Some(k) = self.network.config.top_k {
             match (&self.noise, &self.own_tasks) {
                 (None, _) => g = (&g * top_k_mask(&g, k, None)?)?,
@@ -113,15 +147,19 @@ fn top_k_mask(gates: &Tensor, k: usize, also: Option<&[usize]>) -> Result<Tensor
     Tensor::from_vec(mask, gates.shape(), gates.device())
 }
 
-/// log u − log(1 − u), u ~ U(0, 1): the difference of two Gumbels.
-fn logistic_noise(like: &Tensor, rng: &mut StdRng) -> Result<Tensor> {
-    let values: Vec<f32> = (0..like.elem_count())
+/// (rows, modules) of log u − log(1 − u), u ~ U(0, 1): the difference of two Gumbels.
+fn logistic_noise(
+    (rows, modules): (usize, usize),
+    rng: &mut StdRng,
+    device: &Device,
+) -> Result<Tensor> {
+    let values: Vec<f32> = (0..rows * modules)
         .map(|_| {
             let u: f32 = rng.random_range(1e-6..1.0 - 1e-6);
             u.ln() - (1.0 - u).ln()
         })
         .collect();
-    Tensor::from_vec(values, like.shape(), like.device())
+    Tensor::from_vec(values, (rows, modules), device)
 }
 
 #[cfg(test)]

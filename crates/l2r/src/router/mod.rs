@@ -15,7 +15,7 @@ pub use config::{
     RouterObjective, RouterScope, WarmFit,
 };
 pub use fit::{fit_router, fit_router_from, FitReport, PriorSources, WarmStart};
-pub use gates::RouterWeights;
+pub use gates::{GateNoise, RouterWeights};
 pub use local::{adapt_router, nearest_memory};
 pub use network::RouterNetwork;
 pub use prior::SimilarityPrior;

@@ -57,6 +57,32 @@ pub fn length_grouped_batches(
     batches
 }
 
+/// Positions of `lengths`, shortest first, cut into groups to run as separately padded batches: the cut
+/// minimises Σ over groups of (rows × the group's longest length + `overhead`) tokens, `overhead` standing for
+/// the fixed cost of one more pass. Lengths that are alike stay one group.
+pub fn length_groups(lengths: &[usize], overhead: usize) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..lengths.len()).collect();
+    order.sort_by_key(|&i| lengths[i]);
+    // cheapest[j]: the cost of the first j rows (in `order`); start[j]: where the last group of that cut starts.
+    let mut cheapest = vec![0; order.len() + 1];
+    let mut start = vec![0; order.len() + 1];
+    for end in 1..=order.len() {
+        let longest = lengths[order[end - 1]];
+        (cheapest[end], start[end]) = (0..end)
+            .map(|first| (cheapest[first] + (end - first) * longest + overhead, first))
+            .min()
+            .unwrap_or((0, 0));
+    }
+    let mut groups = Vec::new();
+    let mut end = order.len();
+    while end > 0 {
+        groups.push(order[start[end]..end].to_vec());
+        end = start[end];
+    }
+    groups.reverse();
+    groups
+}
+
 /// Items taken shortest first, in chunks that pad little, for passes whose results do not depend on which
 /// examples share a batch (embedding, evaluation, prediction); `restore` puts per-item results back in item order.
 pub struct LengthOrder {
@@ -144,6 +170,21 @@ mod tests {
             "mean spread {}",
             spread / batches.len()
         );
+    }
+
+    #[test]
+    fn length_groups_cut_where_padding_costs_more_than_a_pass() {
+        // Alike lengths: one group, every position once.
+        assert_eq!(length_groups(&[10, 12, 11], 32), vec![vec![0, 2, 1]]);
+        // Eight short rows padded to 64 would waste 8 × 48 tokens, far more than a pass.
+        let lengths = [64, 16, 16, 64, 16, 16, 16, 16, 16, 16];
+        assert_eq!(
+            length_groups(&lengths, 32),
+            vec![vec![1, 2, 4, 5, 6, 7, 8, 9], vec![0, 3]]
+        );
+        // With a pass as dear as the waste, they stay together.
+        assert_eq!(length_groups(&lengths, 400).len(), 1);
+        assert!(length_groups(&[], 32).is_empty());
     }
 
     #[test]

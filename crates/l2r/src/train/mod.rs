@@ -10,7 +10,8 @@ mod trainer;
 
 pub use artifacts::{default_dir, SplitSpec, TaskArtifacts, TaskRecord};
 pub use batches::{
-    length_grouped_batches, predict_by_length, tokenize_examples, LengthOrder, TokenizedExample,
+    length_grouped_batches, length_groups, predict_by_length, tokenize_examples, LengthOrder,
+    TokenizedExample,
 };
 pub use probe::{frozen_features, train_linear_probe, ProbeConfig, ProbeReport};
 pub use schedule::LrSchedule;
