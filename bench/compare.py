@@ -116,10 +116,11 @@ def command(side, dtype, work, args):
     if side == "l2r":
         if args.threads:
             env["RAYON_NUM_THREADS"] = str(args.threads)
-        return [str(args.l2r), "bench", "--quiet", "--precision", dtype, *common], env
+        return [str(args.l2r), "bench", "--quiet", "--precision", dtype, "--device", args.device, *common], env
     if args.omp_passive:
         env["OMP_WAIT_POLICY"] = "PASSIVE"
-    cmd = [args.python, str(ROOT / "bench" / "torch_bench.py"), "--dtype", dtype, *common]
+    cmd = [args.python, str(ROOT / "bench" / "torch_bench.py"), "--dtype", dtype, "--device", args.device,
+           *common]
     if args.threads:
         cmd += ["--threads", str(args.threads)]
     return cmd, env
@@ -260,6 +261,9 @@ def main():
     parser.add_argument("--l2r", type=pathlib.Path, default=ROOT / "target" / "release" / "l2r")
     parser.add_argument("--python", default=sys.executable, help="the Python with torch, transformers, peft")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per subprocess")
+    parser.add_argument("--device", default="cpu",
+                        help="cpu, or cuda / cuda:N: both sides on that GPU (l2r built with scripts/build-cuda.sh, "
+                             "--l2r target/cuda/release/l2r); implies --no-probe (the probe measures the CPU)")
     args = parser.parse_args()
     defaults = QUICK if args.quick else FULL
     for key, value in defaults.items():
@@ -280,7 +284,7 @@ def main():
     threads = args.threads or info["cores"]
     peak, peak_label = args.peak_gflops, "given with --peak-gflops"
     probe = None
-    if not args.no_probe:
+    if not args.no_probe and args.device == "cpu":
         size = 1024 if args.quick else 4096
         probe = matmul_probe(threads, size)
         if peak is None:

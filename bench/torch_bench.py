@@ -131,20 +131,29 @@ def peak_rss_mib():
 
 
 class Autocast:
-    """torch.autocast on the CPU for bf16, nothing for fp32."""
+    """torch.autocast on the bench's device ("cpu" or "cuda") for bf16, nothing for fp32."""
 
-    def __init__(self, dtype):
+    def __init__(self, dtype, device="cpu"):
         self.dtype = dtype
+        self.device_type = torch.device(device).type
 
     def __call__(self):
         if self.dtype == "bf16":
-            return torch.autocast("cpu", dtype=torch.bfloat16)
-        return torch.autocast("cpu", enabled=False)
+            return torch.autocast(self.device_type, dtype=torch.bfloat16)
+        return torch.autocast(self.device_type, enabled=False)
+
+
+def synchronize(device):
+    """Waits for the GPU's queued work, so that a step's time is its own (a no-op on the CPU)."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
 
 
 def uniform_(t, bound, generator):
     with torch.no_grad():
-        t.copy_((torch.rand(t.shape, generator=generator) * 2 - 1) * bound)
+        # Drawn on the CPU from the seeded generator, so that every device starts from the same values.
+        draw = torch.rand(t.shape, generator=generator, device="cpu")
+        t.copy_(((draw * 2 - 1) * bound).to(t.device))
     return t
 
 
@@ -359,7 +368,8 @@ def load_model(assets):
     from transformers import BertModel
     transformers.logging.set_verbosity_error()
     transformers.logging.disable_progress_bar()
-    model = BertModel.from_pretrained(str(assets), add_pooling_layer=False)
+    # .float(): the GPU check carries MiniLM's weights in bf16 (scripts/bf16-weights.py); both sides widen them.
+    model = BertModel.from_pretrained(str(assets), add_pooling_layer=False).float()
     model.eval()
     model.requires_grad_(False)
     return model
@@ -368,13 +378,13 @@ def load_model(assets):
 def measure(name, args, tokenizer):
     kind, merge, modules = parse_work(name)
     # A fresh model per work item: hooks and PEFT wrapping must not leak into the next item.
-    model = load_model(args.assets)
+    model = load_model(args.assets).to(args.device)
     ctx = {
         "model": model,
         "config": model.config,
         "tokenizer": tokenizer,
         "seq_len": args.seq_len,
-        "autocast": Autocast(args.dtype),
+        "autocast": Autocast(args.dtype, args.device),
         "generator": torch.Generator().manual_seed(0),
     }
     rows = args.train_batch if is_training(kind) else args.infer_batch
@@ -390,10 +400,12 @@ def measure(name, args, tokenizer):
         step = setup_router_fit(ctx, rows, modules)
     for _ in range(args.warmup):
         step()
+    synchronize(args.device)
     seconds = []
     for _ in range(args.repeats):
         started = time.perf_counter()
         step()
+        synchronize(args.device)
         seconds.append(time.perf_counter() - started)
     median = sorted(seconds)[len(seconds) // 2]  # the upper median, as l2r's
     tokens = rows * args.seq_len
@@ -434,12 +446,16 @@ def main():
     parser.add_argument("--assets", type=pathlib.Path, default=default_assets(),
                         help="folder with config.json, model.safetensors and tokenizer.json")
     parser.add_argument("--json", action="store_true", help="print JSON (as `l2r bench --json`)")
+    parser.add_argument("--device", default="cpu",
+                        help="cpu, cuda or cuda:N: every tensor the bench makes goes there (torch.set_default_device)")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args()
     if args.repeats < 1:
         raise SystemExit("--repeats must be at least 1")
     threads = args.threads or len(os.sched_getaffinity(0))
     torch.set_num_threads(threads)
+    # Inputs, modules and routers are made with plain torch calls; the default device puts them beside the model.
+    torch.set_default_device(args.device)
     from tokenizers import Tokenizer
     tokenizer = Tokenizer.from_file(str(args.assets / "tokenizer.json"))
     tokenizer.no_padding()
@@ -450,7 +466,9 @@ def main():
             print(f"timing {name}", file=sys.stderr)
         results.append(measure(name, args, tokenizer))
     if args.json:
-        print(json.dumps({"side": "pytorch", "dtype": args.dtype, "threads": torch.get_num_threads(),
+        print(json.dumps({"side": "pytorch", "dtype": args.dtype, "device": args.device,
+                          "gpu": torch.cuda.get_device_name() if args.device.startswith("cuda") else None,
+                          "threads": torch.get_num_threads(),
                           "torch": torch.__version__, "results": results}, indent=2))
         return
     print(f"{'work':<18} {'tokens/s':>10} {'median s':>10} {'GFLOP/s':>10} {'peak RSS MiB':>14}")

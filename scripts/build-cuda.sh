@@ -6,6 +6,7 @@
 #
 #   scripts/build-cuda.sh [cargo build options]     e.g. --bin l2r
 #   CUDA_COMPUTE_CAP=80 scripts/build-cuda.sh       another GPU generation (default 90: H100, H200)
+#   L2R_CUDA_CARGO=test scripts/build-cuda.sh -p l2r --test gpu --no-run     the GPU tests (scripts/gpu-bundle.sh)
 #
 # The binary is target/cuda/release/l2r (a target folder of its own, so the CPU build stays as it is). On the GPU
 # machine it needs the driver (r580 or later for CUDA 13.0's PTX) and libcudart.so.13 on LD_LIBRARY_PATH
@@ -23,5 +24,5 @@ export LIBRARY_PATH="$CUDA/lib${LIBRARY_PATH:+:$LIBRARY_PATH}"
 export CUDA_COMPUTE_CAP="${CUDA_COMPUTE_CAP:-90}"
 cd "$ROOT"
 started=$(date +%s)
-cargo build --release --features cuda --target-dir target/cuda "$@"
+cargo "${L2R_CUDA_CARGO:-build}" --release --features cuda --target-dir target/cuda "$@"
 echo "build-cuda: target/cuda/release/l2r built in $(( $(date +%s) - started )) s (compute capability $CUDA_COMPUTE_CAP)"

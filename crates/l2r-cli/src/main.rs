@@ -44,6 +44,10 @@ struct Cli {
     /// Print results as JSON (for scripts).
     #[arg(long, global = true)]
     json: bool,
+    /// Where to compute: cpu, cuda or cuda:N (builds with the `cuda` feature; scripts/build-cuda.sh). Overrides
+    /// a config's or library's `device`; default: theirs, else the CPU.
+    #[arg(long, global = true, value_name = "cpu|cuda[:N]")]
+    device: Option<l2r::device::DeviceSpec>,
     #[command(subcommand)]
     command: Command,
 }
@@ -86,6 +90,7 @@ fn main() {
     let output = commands::Output {
         quiet: cli.quiet,
         json: cli.json,
+        device: cli.device,
     };
     let result = match cli.command {
         Command::Embed(args) => commands::embed::run(args, &output),

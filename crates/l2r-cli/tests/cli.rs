@@ -131,3 +131,40 @@ fn a_label_subset_of_a_built_in_task_exports_as_a_task_file() {
     assert_ne!(code, 0);
     assert!(stderr.contains("its labels: business"), "{stderr}");
 }
+
+#[cfg(not(feature = "cuda"))]
+#[test]
+fn a_gpu_asked_of_a_cpu_build_says_how_to_get_one() {
+    let (code, _, stderr) = l2r(&["--device", "cuda", "embed", "hello"], None);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("built without CUDA"), "{stderr}");
+    assert!(stderr.contains("scripts/build-cuda.sh"), "{stderr}");
+    // The same from a run config's `device`, and from `--device` after the subcommand.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("gpu.toml");
+    std::fs::write(&config, "benchmark = \"far5\"\ndevice = \"cuda:1\"\n").unwrap();
+    let out = dir.path().join("run");
+    let (code, _, stderr) = l2r(
+        &[
+            "run",
+            config.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("cuda:1"), "{stderr}");
+    let (code, _, stderr) = l2r(&["embed", "hello", "--device", "cuda:0"], None);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("built without CUDA"), "{stderr}");
+}
+
+#[test]
+fn an_unknown_device_lists_the_known_ones() {
+    let (code, _, stderr) = l2r(&["--device", "tpu", "embed", "hello"], None);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("cpu, cuda, cuda:N"), "{stderr}");
+    let (code, _, stderr) = l2r(&["--device", "cpu", "embed", "hello"], None);
+    assert_eq!(code, 0, "{stderr}");
+}

@@ -152,7 +152,14 @@ fn read_cache(
     let usable = same_key
         && fits(&frozen, Representation::FinalLayer)
         && fits(&layers, Representation::AllLayers);
-    usable.then_some((frozen, layers))
+    let device = backbone.device();
+    match usable {
+        true => Some((
+            frozen.to_device(device).ok()?,
+            layers.to_device(device).ok()?,
+        )),
+        false => None,
+    }
 }
 
 impl EmbeddedExamples {
@@ -236,7 +243,7 @@ impl EmbeddedExamples {
         }
         let rows = Tensor::new(
             indices.iter().map(|&i| i as u32).collect::<Vec<_>>(),
-            &Device::Cpu,
+            self.frozen.device(),
         )?;
         Ok(EmbeddedExamples {
             frozen: self.frozen.index_select(&rows, 0)?,
@@ -297,7 +304,8 @@ impl EmbeddedExamples {
                     "the memory holds no example of task {task}"
                 )));
             }
-            let members = representation.index_select(&Tensor::new(idx, &Device::Cpu)?, 0)?;
+            let index = Tensor::new(idx, representation.device())?;
+            let members = representation.index_select(&index, 0)?;
             rows.push(members.mean_keepdim(0)?);
         }
         Ok(l2_normalize(&Tensor::cat(&rows, 0)?)?)

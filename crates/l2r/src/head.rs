@@ -14,13 +14,18 @@ pub struct ClassifierHead {
 impl ClassifierHead {
     /// A head with weights uniform in ±1/sqrt(hidden), drawn from `seed`, and zero bias.
     pub fn new(hidden: usize, num_labels: usize, seed: u64) -> Result<Self> {
+        Self::new_on(hidden, num_labels, seed, &Device::Cpu)
+    }
+
+    /// The same on `device` (the backbone's).
+    pub fn new_on(hidden: usize, num_labels: usize, seed: u64, device: &Device) -> Result<Self> {
         if num_labels < 2 {
             return Err(Error::invalid(format!(
                 "a task needs at least 2 labels, got {num_labels}"
             )));
         }
         let varmap = VarMap::new();
-        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, device);
         let weight = vb.get_with_hints((num_labels, hidden), "weight", Init::Const(0.0))?;
         let bias = vb.get_with_hints(num_labels, "bias", Init::Const(0.0))?;
         let bound = 1.0 / (hidden as f64).sqrt();
@@ -33,7 +38,12 @@ impl ClassifierHead {
     }
 
     pub fn load(path: &Path, hidden: usize, num_labels: usize) -> Result<Self> {
-        let head = Self::new(hidden, num_labels, 0)?;
+        Self::load_on(path, hidden, num_labels, &Device::Cpu)
+    }
+
+    /// The same onto `device`.
+    pub fn load_on(path: &Path, hidden: usize, num_labels: usize, device: &Device) -> Result<Self> {
+        let head = Self::new_on(hidden, num_labels, 0, device)?;
         crate::io::load_varmap(
             &head.varmap,
             path,

@@ -34,7 +34,7 @@ pub fn randomize_vars(
     for name in names {
         let var = &data[name];
         if let Some(bound) = bound_for(name, var.dims()) {
-            var.set(&seeded_uniform(var.shape(), bound, &mut rng)?)?;
+            var.set(&seeded_uniform(var.shape(), bound, &mut rng)?.to_device(var.device())?)?;
         }
     }
     Ok(())

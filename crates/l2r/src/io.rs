@@ -234,7 +234,7 @@ pub fn set_vars(
                 var.dims()
             )));
         }
-        var.set(&tensor.to_dtype(var.dtype())?)?;
+        var.set(&tensor.to_dtype(var.dtype())?.to_device(var.device())?)?;
     }
     Ok(())
 }

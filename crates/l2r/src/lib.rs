@@ -8,6 +8,7 @@ pub mod compare;
 pub mod compose;
 pub mod continual;
 pub mod data;
+pub mod device;
 pub mod embedded;
 pub mod error;
 pub mod faults;

@@ -7,6 +7,7 @@
 use crate::backbone::Backbone;
 use crate::compose::{CompositionMode, ModuleStack, Routed};
 use crate::continual::{RunLayout, StepEvaluation};
+use crate::device::DeviceSpec;
 use crate::error::{Error, Result};
 use crate::head::ClassifierHead;
 use crate::peft::PeftModule;
@@ -59,32 +60,39 @@ pub struct RunPredictor {
 impl RunPredictor {
     /// Loads sequence `seed` × `order` (default: the config's first of each) of the run in `dir`.
     pub fn load(dir: &Path, seed: Option<u64>, order: Option<usize>) -> Result<Self> {
-        let (layout, config) = RunLayout::open(dir)?;
+        Self::load_on(dir, seed, order, None)
+    }
+
+    /// The same on `device` (default: the run config's `device`).
+    pub fn load_on(
+        dir: &Path,
+        seed: Option<u64>,
+        order: Option<usize>,
+        device: Option<DeviceSpec>,
+    ) -> Result<Self> {
+        let (layout, mut config) = RunLayout::open(dir)?;
+        config.device = device.unwrap_or(config.device);
         let seed = seed.or(config.seeds.first().copied()).unwrap_or(0);
         let order = order.or(config.orders.first().copied()).unwrap_or(0);
         let sequence = layout.sequence(seed, order);
         let step = sequence.latest_fitted_step()?;
         let eval: StepEvaluation = crate::io::read_json(&sequence.evaluation(step))?;
-        let backbone =
-            Backbone::load(config.backbone, config.max_len)?.with_precision(config.precision)?;
+        let backbone = Backbone::load_on(config.backbone, config.max_len, &config.device.open()?)?
+            .with_precision(config.precision)?;
         let mut tasks = Vec::new();
         let mut models = Vec::new();
         // The modules the routers were fitted on: isolated, or progressive after the first task.
         for (index, name) in eval.tasks.iter().enumerate() {
             let (record, model) = layout
                 .routed_module(seed, order, index, name)
-                .load(&backbone.encoder.config)?;
+                .load(&backbone)?;
             tasks.push(TaskInfo {
                 name: name.clone(),
                 labels: record.labels,
             });
             models.push(model);
         }
-        let (layers, hidden) = (
-            backbone.encoder.num_layers(),
-            backbone.encoder.hidden_size(),
-        );
-        let network = RouterNetwork::load(&sequence.router(step), &config.router, layers, hidden)?;
+        let network = RouterNetwork::load(&sequence.router(step), &config.router, &backbone)?;
         let mut predictor = Self::new(backbone, tasks, models, network, config.composition)?;
         (predictor.seed, predictor.order, predictor.step) = (seed, order, step);
         Ok(predictor)

@@ -14,10 +14,15 @@ fn write(path: &Path, bytes: &[u8]) {
 #[test]
 fn missing_backbone_names_the_setup_command() {
     let dir = tempfile::tempdir().unwrap();
-    let error = Backbone::load_from_dir(BackboneName::Minilm, dir.path(), 128)
-        .err()
-        .unwrap()
-        .to_string();
+    let error = Backbone::load_from_dir(
+        BackboneName::Minilm,
+        dir.path(),
+        128,
+        &candle_core::Device::Cpu,
+    )
+    .err()
+    .unwrap()
+    .to_string();
     assert!(error.contains("scripts/setup.sh"), "{error}");
     assert!(error.contains("config.json"), "{error}");
 }

@@ -258,7 +258,7 @@ fn safetensors_headers_and_peft_configs() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("adapter_config.json"), bytes).unwrap();
         std::fs::write(dir.path().join("adapter_model.safetensors"), &tensors).unwrap();
-        let _ = l2r::peft::import_hf_lora(dir.path(), &encoder);
+        let _ = l2r::peft::import_hf_lora(dir.path(), &encoder, &candle_core::Device::Cpu);
     });
 }
 

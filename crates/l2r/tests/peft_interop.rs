@@ -47,7 +47,12 @@ fn export_then_import_gives_the_same_module_and_outputs() {
     assert_eq!(config["peft_type"], "LORA");
     assert_eq!(config["r"], 4);
 
-    let imported = import_hf_lora(dir.path(), &backbone.encoder.config).unwrap();
+    let imported = import_hf_lora(
+        dir.path(),
+        &backbone.encoder.config,
+        &candle_core::Device::Cpu,
+    )
+    .unwrap();
     assert_eq!(imported.config, module.config);
     let texts = ["the movie was good", "a cat eats red food"];
     let a = backbone.embed_with(&texts, &module).unwrap();
@@ -77,10 +82,14 @@ fn folders_l2r_cannot_represent_are_refused() {
         let mut config: serde_json::Value = serde_json::from_str(&original).unwrap();
         config[key] = value;
         std::fs::write(&config_path, config.to_string()).unwrap();
-        import_hf_lora(dir.path(), &backbone.encoder.config)
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default()
+        import_hf_lora(
+            dir.path(),
+            &backbone.encoder.config,
+            &candle_core::Device::Cpu,
+        )
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default()
     };
     assert!(edit("peft_type", "IA3".into()).contains("only LORA"));
     assert!(edit("bias", "all".into()).contains("bias"));
@@ -94,7 +103,12 @@ fn folders_l2r_cannot_represent_are_refused() {
     let mut config: serde_json::Value = serde_json::from_str(&original).unwrap();
     config["use_rslora"] = true.into();
     std::fs::write(&config_path, config.to_string()).unwrap();
-    let rs = import_hf_lora(dir.path(), &backbone.encoder.config).unwrap();
+    let rs = import_hf_lora(
+        dir.path(),
+        &backbone.encoder.config,
+        &candle_core::Device::Cpu,
+    )
+    .unwrap();
     let PeftConfig::Lora { alpha, .. } = rs.config else {
         panic!()
     };
@@ -180,7 +194,7 @@ fn mpnet_modules_are_exported_and_imported_under_mpnets_module_names() {
         assert!(target_modules.is_match(module_name), "{module_name}");
     }
 
-    let imported = import_hf_lora(dir.path(), encoder).unwrap();
+    let imported = import_hf_lora(dir.path(), encoder, &candle_core::Device::Cpu).unwrap();
     assert_eq!(imported.config, module.config);
     let texts = ["the movie was good", "a cat eats red food"];
     let a = backbone.embed_with(&texts, &module).unwrap();
@@ -209,7 +223,7 @@ fn mpnet_modules_are_exported_and_imported_under_mpnets_module_names() {
 
     // An MPNet adapter is no BERT adapter: importing it on BERT says why.
     let bert = tiny_backbone(5).unwrap();
-    let error = import_hf_lora(dir.path(), &bert.encoder.config)
+    let error = import_hf_lora(dir.path(), &bert.encoder.config, &candle_core::Device::Cpu)
         .err()
         .unwrap()
         .to_string();

@@ -187,7 +187,7 @@ fn saved_task_loads_back_with_identical_predictions() {
             test: None,
         };
         artifacts.save(&record, &m).unwrap();
-        let (loaded_record, loaded) = artifacts.load(&backbone.encoder.config).unwrap();
+        let (loaded_record, loaded) = artifacts.load(&backbone).unwrap();
         assert_eq!(loaded_record.peft, peft);
         let batch = backbone
             .tokenizer

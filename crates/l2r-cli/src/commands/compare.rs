@@ -46,6 +46,7 @@ pub fn run(args: CompareArgs, output: &Output) -> anyhow::Result<()> {
         .map(|path| {
             let mut config = RunConfig::from_file(path)?;
             config.precision = args.precision.unwrap_or(config.precision);
+            config.device = output.device.unwrap_or(config.device);
             let name = path
                 .file_stem()
                 .and_then(|s| s.to_str())

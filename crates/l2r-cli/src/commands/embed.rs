@@ -1,15 +1,16 @@
 use super::{BackboneArgs, Output};
 use clap::Args;
-use l2r::backbone::{cosine_similarity, EncoderConfig};
+use l2r::backbone::{cosine_similarity, Backbone};
 use l2r::peft::{import_hf_lora, is_hf_peft_dir, PeftModule};
 use l2r::train::TaskArtifacts;
 use std::path::{Path, PathBuf};
 
-fn load_module(dir: &Path, encoder: &EncoderConfig) -> anyhow::Result<PeftModule> {
+fn load_module(dir: &Path, backbone: &Backbone) -> anyhow::Result<PeftModule> {
     if is_hf_peft_dir(dir) {
-        return Ok(import_hf_lora(dir, encoder)?);
+        let device = backbone.device();
+        return Ok(import_hf_lora(dir, &backbone.encoder.config, device)?);
     }
-    let (_, model) = TaskArtifacts::new(dir).load(encoder)?;
+    let (_, model) = TaskArtifacts::new(dir).load(backbone)?;
     Ok(model.module)
 }
 
@@ -35,7 +36,7 @@ pub fn run(args: EmbedArgs, output: &Output) -> anyhow::Result<()> {
     let embeddings = match &args.module {
         None => backbone.embed(&texts)?,
         Some(dir) => {
-            let module = load_module(dir, &backbone.encoder.config)?;
+            let module = load_module(dir, &backbone)?;
             backbone.embed_with(&texts, &module)?
         }
     };

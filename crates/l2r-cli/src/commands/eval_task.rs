@@ -14,8 +14,9 @@ pub fn run(args: EvalTaskArgs, output: &Output) -> anyhow::Result<()> {
     let artifacts = TaskArtifacts::new(&args.dir);
     let record = artifacts.load_record()?;
     output.info(format!("loading backbone {:?}", record.backbone));
-    let backbone = Backbone::load(record.backbone, record.max_len)?;
-    let (_, model) = artifacts.load(&backbone.encoder.config)?;
+    let device = output.device.unwrap_or_default().open()?;
+    let backbone = Backbone::load_on(record.backbone, record.max_len, &device)?;
+    let (_, model) = artifacts.load(&backbone)?;
     let (dataset, splits) = task_splits(&record.task, &record.split)?;
     if dataset.labels != record.labels {
         anyhow::bail!(

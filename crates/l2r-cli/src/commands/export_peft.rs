@@ -21,7 +21,7 @@ pub fn run(args: ExportPeftArgs, output: &Output) -> anyhow::Result<()> {
     let artifacts = TaskArtifacts::new(&args.dir);
     let record = artifacts.load_record()?;
     let backbone = Backbone::load(record.backbone, record.max_len)?;
-    let (_, model) = artifacts.load(&backbone.encoder.config)?;
+    let (_, model) = artifacts.load(&backbone)?;
     let base = args.base_model.unwrap_or_else(|| {
         match record.backbone {
             BackboneName::Minilm => "sentence-transformers/all-MiniLM-L6-v2",

@@ -1,6 +1,6 @@
 //! `l2r library`: a task library that learns and forgets tasks one at a time, each change a new generation.
 
-use super::Output;
+use super::{open_library, Output};
 use clap::{Args, Subcommand};
 use l2r::continual::TaskFileFormat;
 use l2r::library::{
@@ -185,7 +185,7 @@ pub fn run(args: LibraryArgs, output: &Output) -> anyhow::Result<()> {
             format,
             resume,
         } => {
-            let library = Library::open(&dir)?;
+            let library = open_library(&dir, output)?;
             let source = TaskSource {
                 name,
                 data,
@@ -202,7 +202,7 @@ pub fn run(args: LibraryArgs, output: &Output) -> anyhow::Result<()> {
             tasks,
             index,
         } => {
-            let library = Library::open(&dir)?;
+            let library = open_library(&dir, output)?;
             let source = match (name, data, tasks) {
                 (Some(name), Some(data), None) => TaskSource {
                     name,
@@ -229,7 +229,7 @@ pub fn run(args: LibraryArgs, output: &Output) -> anyhow::Result<()> {
             Ok(())
         }
         LibraryCommand::Publish { dir, tasks, resume } => {
-            let library = Library::open(&dir)?;
+            let library = open_library(&dir, output)?;
             let expected = tasks
                 .map(|list| TaskList::from_file(&list).map(|l| l.names()))
                 .transpose()?;
@@ -248,7 +248,7 @@ pub fn run(args: LibraryArgs, output: &Output) -> anyhow::Result<()> {
             claim,
             mount,
         } => {
-            let library = Library::open(&dir)?;
+            let library = open_library(&dir, output)?;
             let (files, commands) = match (slurm, k8s) {
                 (Some(list), None) => {
                     let options = JobOptions {
@@ -296,11 +296,11 @@ pub fn run(args: LibraryArgs, output: &Output) -> anyhow::Result<()> {
             Ok(())
         }
         LibraryCommand::Remove { dir, name, resume } => {
-            let published = Library::open(&dir)?.remove(&name, resume, output.progress())?;
+            let published = open_library(&dir, output)?.remove(&name, resume, output.progress())?;
             print_published(&published, &dir, output)
         }
         LibraryCommand::List { dir } => {
-            let library = Library::open(&dir)?;
+            let library = open_library(&dir, output)?;
             let Some(manifest) = library.current()? else {
                 return empty(output);
             };
@@ -318,7 +318,7 @@ pub fn run(args: LibraryArgs, output: &Output) -> anyhow::Result<()> {
             Ok(())
         }
         LibraryCommand::Show { dir, generation } => {
-            let library = Library::open(&dir)?;
+            let library = open_library(&dir, output)?;
             let Some(number) = asked_or_current(&library, generation)? else {
                 return empty(output);
             };
@@ -335,7 +335,7 @@ pub fn run(args: LibraryArgs, output: &Output) -> anyhow::Result<()> {
             Ok(())
         }
         LibraryCommand::Evaluate { dir, generation } => {
-            let library = Library::open(&dir)?;
+            let library = open_library(&dir, output)?;
             let Some(number) = asked_or_current(&library, generation)? else {
                 return empty(output);
             };
@@ -351,7 +351,7 @@ pub fn run(args: LibraryArgs, output: &Output) -> anyhow::Result<()> {
             Ok(())
         }
         LibraryCommand::History { dir } => {
-            let library = Library::open(&dir)?;
+            let library = open_library(&dir, output)?;
             let history = library.history()?;
             if output.json {
                 return output.print_json(&serde_json::to_value(&history)?);
@@ -363,7 +363,7 @@ pub fn run(args: LibraryArgs, output: &Output) -> anyhow::Result<()> {
             Ok(())
         }
         LibraryCommand::Rollback { dir, generation } => {
-            let manifest = Library::open(&dir)?.rollback(generation)?;
+            let manifest = open_library(&dir, output)?.rollback(generation)?;
             output.info(format!(
                 "generation {} serves again: {}",
                 manifest.generation,
@@ -372,7 +372,7 @@ pub fn run(args: LibraryArgs, output: &Output) -> anyhow::Result<()> {
             Ok(())
         }
         LibraryCommand::Gc { dir, keep } => {
-            let collected = Library::open(&dir)?.gc(keep)?;
+            let collected = open_library(&dir, output)?.gc(keep)?;
             if output.json {
                 return output.print_json(&serde_json::to_value(&collected)?);
             }

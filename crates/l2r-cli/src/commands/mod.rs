@@ -16,11 +16,16 @@ pub mod train_task;
 
 use clap::Args;
 use l2r::backbone::{Backbone, BackboneName, Precision};
+use l2r::device::DeviceSpec;
+use l2r::library::Library;
 use l2r::train::SplitSpec;
 
+/// What every subcommand shares: how to print (`--quiet`, `--json`) and where to compute (`--device`).
 pub struct Output {
     pub quiet: bool,
     pub json: bool,
+    /// `--device`: overrides a config's or library's `device` (default: theirs, else the CPU).
+    pub device: Option<DeviceSpec>,
 }
 
 impl Output {
@@ -57,14 +62,22 @@ pub struct BackboneArgs {
 
 impl BackboneArgs {
     pub fn load(&self, output: &Output) -> anyhow::Result<Backbone> {
-        let backbone =
-            Backbone::load(self.backbone, self.max_len)?.with_precision(self.precision)?;
+        let device = output.device.unwrap_or_default();
+        let backbone = Backbone::load_on(self.backbone, self.max_len, &device.open()?)?
+            .with_precision(self.precision)?;
         output.info(format!(
-            "loaded backbone {:?} (max {} tokens, {})",
+            "loaded backbone {:?} (max {} tokens, {}, {device})",
             self.backbone, self.max_len, backbone.precision
         ));
         Ok(backbone)
     }
+}
+
+/// The task library at `dir`, computing on `--device` when it is given.
+pub fn open_library(dir: &std::path::Path, output: &Output) -> anyhow::Result<Library> {
+    let mut library = Library::open(dir)?;
+    library.config.device = output.device.unwrap_or(library.config.device);
+    Ok(library)
 }
 
 /// How a task's examples are split; the same flags recreate the same splits.

@@ -1,7 +1,6 @@
 use super::Output;
 use anyhow::Context;
 use clap::Args;
-use l2r::library::Library;
 use l2r::predict::RunPredictor;
 use std::path::PathBuf;
 
@@ -54,11 +53,11 @@ pub fn run(args: PredictArgs, output: &Output) -> anyhow::Result<()> {
     let mut predictor = match (&args.run, &args.library) {
         (_, Some(dir)) => {
             output.info(format!("loading task library {}", dir.display()));
-            Library::open(dir)?.predictor(args.generation)?
+            super::open_library(dir, output)?.predictor(args.generation)?
         }
         (Some(run), None) => {
             output.info(format!("loading run {}", run.display()));
-            RunPredictor::load(run, args.seed, args.order)?
+            RunPredictor::load_on(run, args.seed, args.order, output.device)?
         }
         (None, None) => anyhow::bail!("give --run DIR or --library DIR"),
     };

@@ -43,6 +43,7 @@ pub fn run(args: RunArgs, output: &Output) -> anyhow::Result<()> {
     }
     let mut config = RunConfig::from_file(&config_path)?;
     config.precision = args.precision.unwrap_or(config.precision);
+    config.device = output.device.unwrap_or(config.device);
     output.info(format!("run folder {}", dir.display()));
     let summary = run_continual(&config, &dir, output.progress())
         .with_context(|| format!("run in {}", dir.display()))?;

@@ -1,7 +1,6 @@
 use super::Output;
 use anyhow::Context;
 use clap::Args;
-use l2r::library::Library;
 use l2r::predict::RunPredictor;
 use l2r_server::{BatchPolicy, Limits, ModelSource, ServerConfig};
 use std::net::SocketAddr;
@@ -79,7 +78,7 @@ pub fn run(args: ServeArgs, output: &Output) -> anyhow::Result<()> {
     };
     let source = match (&args.run, &args.library) {
         (_, Some(dir)) => {
-            let mut library = Library::open(dir)?;
+            let mut library = super::open_library(dir, output)?;
             if let Some(k) = args.top_k {
                 library.config.router.top_k = Some(k as usize);
             }
@@ -92,7 +91,7 @@ pub fn run(args: ServeArgs, output: &Output) -> anyhow::Result<()> {
         }
         (Some(run), None) => {
             output.info(format!("loading run {}", run.display()));
-            let mut predictor = RunPredictor::load(run, args.seed, args.order)?;
+            let mut predictor = RunPredictor::load_on(run, args.seed, args.order, output.device)?;
             if let Some(k) = args.top_k {
                 predictor.set_top_k(Some(k as usize));
             }

@@ -28,6 +28,7 @@ pub use tokenizer::{TextTokenizer, TokenBatch};
 pub use weights::WeightMap;
 
 use crate::error::Result;
+use candle_core::Device;
 use std::path::{Path, PathBuf};
 
 /// The backbones that ship with the set-up script.
@@ -79,21 +80,37 @@ pub struct Backbone {
 pub const DEFAULT_MAX_LEN: usize = 128;
 
 impl Backbone {
-    /// Loads a shipped backbone from the assets folder.
+    /// Loads a shipped backbone from the assets folder onto the CPU.
     pub fn load(name: BackboneName, max_len: usize) -> Result<Self> {
-        Self::load_from_dir(name, &name.dir()?, max_len)
+        Self::load_on(name, max_len, &Device::Cpu)
     }
 
-    /// Loads `config.json`, `model.safetensors` and `tokenizer.json` from `dir`.
-    pub fn load_from_dir(name: BackboneName, dir: &Path, max_len: usize) -> Result<Self> {
+    /// Loads a shipped backbone from the assets folder onto `device`.
+    pub fn load_on(name: BackboneName, max_len: usize, device: &Device) -> Result<Self> {
+        Self::load_from_dir(name, &name.dir()?, max_len, device)
+    }
+
+    /// Loads `config.json`, `model.safetensors` and `tokenizer.json` from `dir`, the weights onto `device`.
+    pub fn load_from_dir(
+        name: BackboneName,
+        dir: &Path,
+        max_len: usize,
+        device: &Device,
+    ) -> Result<Self> {
         let config = EncoderConfig::from_file(&dir.join("config.json"))?;
-        let weights = WeightMap::load(&dir.join("model.safetensors"))?;
+        let weights = WeightMap::load(&dir.join("model.safetensors"))?.to_device(device)?;
         let encoder = Encoder::load(&weights, &config)?;
         let tokenizer = TextTokenizer::from_file(
             &dir.join("tokenizer.json"),
             max_len.min(config.max_positions()),
-        )?;
+        )?
+        .on_device(device);
         Ok(Self::from_parts(name, encoder, tokenizer))
+    }
+
+    /// Where the backbone's weights are, and so every tensor that meets them.
+    pub fn device(&self) -> &Device {
+        self.tokenizer.device()
     }
 
     /// A backbone from an encoder and tokenizer already built, in fp32.
@@ -106,9 +123,18 @@ impl Backbone {
         }
     }
 
-    /// The backbone with its frozen linear layers in `precision`, or in fp32 where the CPU cannot run it.
+    /// The backbone with its frozen linear layers in `precision`, or in fp32 where the CPU cannot run it. (bf16
+    /// packs the weights for AVX-512 BF16: on a GPU the backbone stays in fp32, with a warning.)
     pub fn with_precision(mut self, precision: Precision) -> Result<Self> {
-        let precision = precision.supported();
+        let precision = match (precision, self.device().is_cpu()) {
+            (Precision::Bf16, false) => {
+                tracing::warn!(
+                    "bf16 runs on the CPU only for now: the backbone runs in fp32 on the GPU"
+                );
+                Precision::Fp32
+            }
+            (precision, _) => precision.supported(),
+        };
         self.encoder.set_precision(precision)?;
         self.precision = precision;
         Ok(self)

@@ -10,6 +10,8 @@ pub struct TextTokenizer {
     inner: Tokenizer,
     pad_id: u32,
     max_len: usize,
+    /// Where padded batches are made: the backbone's device.
+    device: Device,
 }
 
 /// A padded batch: ids and token types (batch, seq) as u32, attention mask (batch, seq) as f32 1/0.
@@ -54,11 +56,22 @@ impl TextTokenizer {
             inner,
             pad_id,
             max_len,
+            device: Device::Cpu,
         })
     }
 
     pub fn max_len(&self) -> usize {
         self.max_len
+    }
+
+    /// The same tokenizer making its batches on `device`.
+    pub fn on_device(mut self, device: &Device) -> Self {
+        self.device = device.clone();
+        self
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
     }
 
     pub fn pad_id(&self) -> u32 {
@@ -110,11 +123,11 @@ impl TextTokenizer {
             ids[start..start + sequence.len()].copy_from_slice(sequence);
             mask[start..start + sequence.len()].fill(1.0);
         }
-        let device = Device::Cpu;
+        let device = &self.device;
         Ok(TokenBatch {
-            input_ids: Tensor::from_vec(ids, (rows, seq), &device)?,
-            token_type_ids: Tensor::zeros((rows, seq), candle_core::DType::U32, &device)?,
-            attention_mask: Tensor::from_vec(mask, (rows, seq), &device)?,
+            input_ids: Tensor::from_vec(ids, (rows, seq), device)?,
+            token_type_ids: Tensor::zeros((rows, seq), candle_core::DType::U32, device)?,
+            attention_mask: Tensor::from_vec(mask, (rows, seq), device)?,
             lengths: sequences.iter().map(|s| s.len()).collect(),
         })
     }

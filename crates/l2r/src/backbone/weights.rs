@@ -20,6 +20,22 @@ impl WeightMap {
         })
     }
 
+    /// Every tensor moved to `device` (a no-op on the CPU).
+    pub fn to_device(self, device: &candle_core::Device) -> Result<Self> {
+        if device.is_cpu() {
+            return Ok(self);
+        }
+        let tensors = self
+            .tensors
+            .into_iter()
+            .map(|(name, tensor)| Ok((name, tensor.to_device(device)?)))
+            .collect::<Result<_>>()?;
+        Ok(WeightMap {
+            path: self.path,
+            tensors,
+        })
+    }
+
     pub fn from_tensors(path: impl Into<PathBuf>, tensors: HashMap<String, Tensor>) -> Self {
         WeightMap {
             path: path.into(),

@@ -9,7 +9,7 @@ use crate::compose::{Decision, ModuleStack};
 use crate::embedded::Features;
 use crate::error::{Error, Result};
 use crate::metrics::{Approach, Setup};
-use candle_core::{Device, Tensor, D};
+use candle_core::{Tensor, D};
 use nalgebra::DMatrix;
 use std::collections::HashMap;
 
@@ -130,13 +130,14 @@ fn top_right_singular_vector(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     Ok(Tensor::from_vec(
         v.iter().map(|&x| x as f32).collect(),
         input,
-        &Device::Cpu,
+        a.device(),
     )?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use candle_core::Device;
 
     #[test]
     fn the_prototype_is_the_top_right_singular_vector_of_the_update() {

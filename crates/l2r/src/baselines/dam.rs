@@ -7,7 +7,7 @@ use crate::compose::{CompositionMode, Decision};
 use crate::embedded::{Features, Representation};
 use crate::error::{Error, Result};
 use crate::metrics::{Approach, Setup};
-use candle_core::{Device, Tensor};
+use candle_core::Tensor;
 
 /// DAM's published choices: the two most similar tasks, a sharp softmax between them.
 pub const DAM_TOP_K: usize = 2;
@@ -75,7 +75,7 @@ impl CentroidWeights {
         let (batch, tasks) = (rows.len(), centroids.dim(0)?);
         let flat: Vec<f32> = rows.into_iter().flatten().collect();
         Ok(CentroidWeights {
-            weights: Tensor::from_vec(flat, (batch, tasks), &Device::Cpu)?,
+            weights: Tensor::from_vec(flat, (batch, tasks), frozen.device())?,
         })
     }
 
@@ -110,6 +110,7 @@ fn top_k_softmax(scores: &[f32], k: usize, temperature: f64) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use candle_core::Device;
 
     #[test]
     fn keeps_only_the_top_k_and_sums_to_one() {

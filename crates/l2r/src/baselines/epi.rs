@@ -8,7 +8,7 @@ use crate::embedded::{Features, Representation};
 use crate::error::Result;
 use crate::metrics::{Approach, Setup};
 use crate::statistics::SharedGaussian;
-use candle_core::{Device, Tensor};
+use candle_core::Tensor;
 use std::sync::Arc;
 
 /// Task identification over every task seen so far, in one representation.
@@ -37,13 +37,12 @@ impl RoutingBaseline for EpiIdentifier {
     }
 
     fn weights(&self, features: &Features) -> Result<ModuleWeights<'_>> {
-        let tasks = self
-            .gaussian
-            .nearest_task(features.get(self.representation))?;
+        let x = features.get(self.representation);
+        let tasks = self.gaussian.nearest_task(x)?;
         let one_hot = candle_nn::encoding::one_hot(
             Tensor::new(
                 tasks.iter().map(|&t| t as u32).collect::<Vec<_>>(),
-                &Device::Cpu,
+                x.device(),
             )?,
             self.gaussian.num_tasks(),
             1f32,
@@ -60,6 +59,7 @@ impl RoutingBaseline for EpiIdentifier {
 mod tests {
     use super::*;
     use crate::statistics::tests::task;
+    use candle_core::Device;
 
     #[test]
     fn identifies_the_task_a_euclidean_rule_would_miss() {

@@ -8,7 +8,7 @@ use crate::compose::{CompositionMode, Decision};
 use crate::embedded::{Features, Representation};
 use crate::error::{Error, Result};
 use crate::metrics::{Approach, Setup};
-use candle_core::{DType, Device, Tensor, Var, D};
+use candle_core::{DType, Tensor, Var, D};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -49,7 +49,7 @@ pub fn train_key(queries: &Tensor, training: &KeyTraining, seed: u64) -> Result<
     let start: Vec<f32> = (0..d)
         .map(|_| rand::Rng::random::<f32>(&mut rng) - 0.5)
         .collect();
-    let key = Var::from_tensor(&Tensor::from_vec(start, d, &Device::Cpu)?)?;
+    let key = Var::from_tensor(&Tensor::from_vec(start, d, queries.device())?)?;
     let params = ParamsAdamW {
         lr: training.learning_rate,
         weight_decay: 0.0,
@@ -63,7 +63,8 @@ pub fn train_key(queries: &Tensor, training: &KeyTraining, seed: u64) -> Result<
         order.shuffle(&mut rng);
         let mut total = 0.0;
         for chunk in order.chunks(training.batch_size) {
-            let batch = unit_queries.index_select(&Tensor::new(chunk, &Device::Cpu)?, 0)?;
+            let index = Tensor::new(chunk, queries.device())?;
+            let batch = unit_queries.index_select(&index, 0)?;
             let loss = matching_loss(&batch, key.as_tensor())?;
             optimizer.backward_step(&loss)?;
             total += loss.to_scalar::<f32>()? as f64 * chunk.len() as f64;
@@ -144,6 +145,7 @@ impl RoutingBaseline for Mocl {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use candle_core::Device;
 
     #[test]
     fn the_matching_loss_pulls_the_key_to_its_queries_mean_direction() {

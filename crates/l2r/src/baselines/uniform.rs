@@ -5,7 +5,7 @@ use crate::compose::Decision;
 use crate::embedded::Features;
 use crate::error::Result;
 use crate::metrics::{Approach, Setup};
-use candle_core::{Device, Tensor};
+use candle_core::Tensor;
 
 pub struct Uniform {
     pub num_tasks: usize,
@@ -19,7 +19,11 @@ impl RoutingBaseline for Uniform {
     fn weights(&self, features: &Features) -> Result<ModuleWeights<'_>> {
         let shape = (features.final_layer.dim(0)?, self.num_tasks);
         Ok(ModuleWeights::PerExample {
-            weights: Tensor::full(1.0 / self.num_tasks as f32, shape, &Device::Cpu)?,
+            weights: Tensor::full(
+                1.0 / self.num_tasks as f32,
+                shape,
+                features.final_layer.device(),
+            )?,
             mode: None,
         })
     }

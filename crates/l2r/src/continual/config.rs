@@ -4,6 +4,7 @@ use crate::backbone::{BackboneName, Precision};
 use crate::baselines::BaselinesConfig;
 use crate::compose::CompositionMode;
 use crate::data::{BenchmarkSize, BenchmarkTask, Example};
+use crate::device::DeviceSpec;
 use crate::error::{Error, Result};
 use crate::memory::Memory;
 use crate::peft::PeftConfig;
@@ -141,6 +142,10 @@ pub struct RunConfig {
     /// fp32 (default), or bf16 frozen linear layers on CPUs with AVX-512 BF16 (fp32 elsewhere).
     #[serde(default)]
     pub precision: Precision,
+    /// Where the run computes: `cpu` (default), `cuda` or `cuda:N` (a build with the `cuda` feature). Not part
+    /// of any result's identity: a run started on one device resumes on another.
+    #[serde(default, skip_serializing_if = "DeviceSpec::is_cpu")]
+    pub device: DeviceSpec,
     /// A built-in benchmark (senti4, far5, wordnet-cil); or leave out and list `[[tasks]]`.
     #[serde(default)]
     pub benchmark: Option<String>,

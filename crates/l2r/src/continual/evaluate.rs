@@ -13,7 +13,7 @@ use crate::error::Result;
 use crate::metrics::{classification_scores, Approach, Setting, Setup};
 use crate::router::{adapt_router, RouterNetwork, RouterObjective, RouterWeights};
 use crate::train::LengthOrder;
-use candle_core::{Device, Tensor};
+use candle_core::Tensor;
 use std::collections::BTreeMap;
 
 /// The tasks seen so far, in run order.
@@ -223,7 +223,7 @@ fn predict_rows(
         let batch = routed.backbone.tokenizer.pad(&ids)?;
         let rows = Tensor::new(
             rows.iter().map(|&i| i as u32).collect::<Vec<_>>(),
-            &Device::Cpu,
+            routed.backbone.device(),
         )?;
         let features = test.rows(&rows)?;
         let routing = test

@@ -13,7 +13,7 @@ use crate::compose::{FixedWeights, Routed};
 use crate::embedded::EmbeddedExamples;
 use crate::error::Result;
 use crate::router::{RouterNetwork, RouterWeights};
-use candle_core::{Device, Tensor, D};
+use candle_core::{Tensor, D};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -69,7 +69,8 @@ fn routed_scores(
         let end = (start + CHUNK).min(test.len());
         let ids: Vec<&[u32]> = (start..end).map(|i| test.ids[i].as_slice()).collect();
         let batch = routed.backbone.tokenizer.pad(&ids)?;
-        let rows = Tensor::new((start as u32..end as u32).collect::<Vec<_>>(), &Device::Cpu)?;
+        let rows = (start as u32..end as u32).collect::<Vec<_>>();
+        let rows = Tensor::new(rows, routed.backbone.device())?;
         let frozen = test
             .features(network.config.input.representation())
             .index_select(&rows, 0)?;
@@ -94,7 +95,7 @@ fn own_module_logits(
     let modules = routed.num_tasks();
     let mut out = vec![Vec::new(); rows];
     for module in 0..modules {
-        let one_hot = Tensor::ones(rows, candle_core::DType::F32, &Device::Cpu)?
+        let one_hot = Tensor::ones(rows, candle_core::DType::F32, routed.backbone.device())?
             .unsqueeze(1)?
             .pad_with_zeros(1, module, modules - module - 1)?;
         let logits = routed.head_logits(batch, &FixedWeights(vec![one_hot]))?;

@@ -39,7 +39,7 @@ pub fn ensure_trained(
     // task.json is written last, so a folder that has it holds the whole task.
     let (record, model) = crate::io::load_or_compute(
         &artifacts.record_path(),
-        |_| artifacts.load(&backbone.encoder.config),
+        |_| artifacts.load(backbone),
         || {
             train_new(
                 config,
@@ -79,11 +79,11 @@ fn train_new(
             task.name
         );
     }
-    let encoder = &backbone.encoder.config;
-    let module = PeftModule::new(&config.module, encoder, seed)?;
+    let (encoder, device) = (&backbone.encoder.config, backbone.device());
+    let module = PeftModule::new_on(&config.module, encoder, seed, device)?;
     let mut model = TaskModel::new(
         module,
-        ClassifierHead::new(encoder.hidden_size, task.labels.len(), seed)?,
+        ClassifierHead::new_on(encoder.hidden_size, task.labels.len(), seed, device)?,
     );
     match start {
         TrainingStart::Fresh => {}

@@ -17,8 +17,8 @@ use std::path::Path;
 pub fn run(config: &RunConfig, dir: &Path, show_progress: bool) -> Result<RunSummary> {
     let layout = RunLayout::new(dir, config)?;
     prepare_dir(config, &layout)?;
-    let backbone =
-        Backbone::load(config.backbone, config.max_len)?.with_precision(config.precision)?;
+    let backbone = Backbone::load_on(config.backbone, config.max_len, &config.device.open()?)?
+        .with_precision(config.precision)?;
     let mut sequences = Vec::new();
     for &seed in &config.seeds {
         let benchmark = load_tasks(config, seed)?;
@@ -88,6 +88,7 @@ fn prepare_dir(config: &RunConfig, layout: &RunLayout) -> Result<()> {
         let same_sequences = RunConfig {
             seeds: config.seeds.clone(),
             orders: config.orders.clone(),
+            device: config.device,
             ..existing.clone()
         };
         if &same_sequences != config {

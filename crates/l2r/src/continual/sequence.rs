@@ -154,17 +154,9 @@ fn ensure_router(
     (step, fit_seed): (usize, u64),
     show_progress: bool,
 ) -> Result<RouterNetwork> {
-    let encoder = &routed.backbone.encoder;
     crate::io::load_or_compute(
         &sequence.router(step),
-        |path| {
-            RouterNetwork::load(
-                path,
-                &config.router,
-                encoder.num_layers(),
-                encoder.hidden_size(),
-            )
-        },
+        |path| RouterNetwork::load(path, &config.router, routed.backbone),
         || {
             let sources = prior_sources(config, memory, statistics)?;
             let fitted = fit_router_from(

@@ -115,7 +115,7 @@ pub(super) fn multitask_sequence(
         TrainingStart::Fresh,
         show_progress,
     )?;
-    let columns = run_order_columns(tasks, &sorted)?;
+    let columns = run_order_columns(tasks, &sorted)?.to_device(backbone.device())?;
     let mut tests: Vec<Option<EmbeddedExamples>> = tasks.iter().map(|_| None).collect();
     let names: Vec<String> = tasks.iter().map(|t| t.name.clone()).collect();
     let last = tasks.len() - 1;

@@ -6,6 +6,7 @@ use crate::baselines::BaselinesConfig;
 use crate::compose::CompositionMode;
 use crate::continual::{MemoryConfig, ModuleTraining, RunConfig};
 use crate::data::BenchmarkSize;
+use crate::device::DeviceSpec;
 use crate::error::{Error, Result};
 use crate::peft::PeftConfig;
 use crate::router::RouterConfig;
@@ -22,6 +23,9 @@ pub struct LibraryConfig {
     pub max_len: usize,
     #[serde(default)]
     pub precision: Precision,
+    /// Where adds, removes and evaluations compute: `cpu` (default), `cuda` or `cuda:N` (`cuda` builds).
+    #[serde(default, skip_serializing_if = "DeviceSpec::is_cpu")]
+    pub device: DeviceSpec,
     /// How much of each added task's data is used: `quick` caps each class at 60 / 15 / 40 train / validation /
     /// test examples, `full` at the full-size caps (see the README's benchmarks).
     #[serde(default = "crate::continual::config::default_size")]
@@ -85,6 +89,7 @@ impl LibraryConfig {
             backbone: self.backbone,
             max_len: self.max_len,
             precision: self.precision,
+            device: self.device,
             benchmark: None,
             tasks: vec![],
             size: self.size,

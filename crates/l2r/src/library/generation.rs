@@ -115,13 +115,7 @@ pub fn evaluate_every_example(
     show_progress: bool,
 ) -> Result<StepEvaluation> {
     with_composed(config, backbone, tasks, |routed, memory, oracle| {
-        let encoder = &backbone.encoder;
-        let network = RouterNetwork::load(
-            &folder.router(),
-            &config.router,
-            encoder.num_layers(),
-            encoder.hidden_size(),
-        )?;
+        let network = RouterNetwork::load(&folder.router(), &config.router, backbone)?;
         let scope = EvaluationScope {
             config,
             routed,
@@ -239,7 +233,7 @@ fn load_models(
     let mut models = Vec::with_capacity(tasks.len());
     let mut oracle = Vec::with_capacity(tasks.len());
     for (_, folder) in tasks {
-        let (record, model) = folder.artifacts().load(&backbone.encoder.config)?;
+        let (record, model) = folder.artifacts().load(backbone)?;
         oracle.push(record.test.map_or(0.0, |t| t.accuracy));
         models.push(model);
     }
@@ -281,18 +275,16 @@ fn ensure_router(
     out: &GenerationFolder,
     show_progress: bool,
 ) -> Result<RouterNetwork> {
-    let encoder = &routed.backbone.encoder;
-    let (layers, hidden) = (encoder.num_layers(), encoder.hidden_size());
+    let backbone = routed.backbone;
     crate::io::load_or_compute(
         &out.router(),
-        |path| RouterNetwork::load(path, &config.router, layers, hidden),
+        |path| RouterNetwork::load(path, &config.router, backbone),
         || {
             let previous = match plan.parent {
                 Some((_, folder)) => Some(RouterNetwork::load(
                     &folder.router(),
                     &config.router,
-                    layers,
-                    hidden,
+                    backbone,
                 )?),
                 None => None,
             };

@@ -487,20 +487,11 @@ impl Library {
         let backbone = self.backbone()?;
         let mut models = Vec::with_capacity(manifest.tasks.len());
         for task in &manifest.tasks {
-            let (_, model) = self
-                .layout
-                .task(&task.id)
-                .artifacts()
-                .load(&backbone.encoder.config)?;
+            let (_, model) = self.layout.task(&task.id).artifacts().load(&backbone)?;
             models.push(model);
         }
-        let encoder = &backbone.encoder;
-        let network = RouterNetwork::load(
-            &self.layout.generation(number).router(),
-            &self.config.router,
-            encoder.num_layers(),
-            encoder.hidden_size(),
-        )?;
+        let router = self.layout.generation(number).router();
+        let network = RouterNetwork::load(&router, &self.config.router, &backbone)?;
         let tasks = manifest
             .tasks
             .iter()
@@ -517,8 +508,12 @@ impl Library {
     }
 
     fn backbone(&self) -> Result<Backbone> {
-        Backbone::load(self.config.backbone, self.config.max_len)?
-            .with_precision(self.config.precision)
+        Backbone::load_on(
+            self.config.backbone,
+            self.config.max_len,
+            &self.config.device.open()?,
+        )?
+        .with_precision(self.config.precision)
     }
 
     /// The change's plan: the one an interrupted change left (with `--resume`), or a new one that `decide` checks

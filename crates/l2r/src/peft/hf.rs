@@ -9,7 +9,7 @@ use super::module::site_name;
 use super::{PeftConfig, PeftModule};
 use crate::backbone::{Architecture, EncoderConfig, LinearSite};
 use crate::error::{Error, Result};
-use candle_core::Tensor;
+use candle_core::{Device, Tensor};
 use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
@@ -151,7 +151,7 @@ pub fn export_hf_lora(
 }
 
 /// Reads an HF PEFT LoRA folder (trained in Python on the same base model as `encoder`) as an l2r module.
-pub fn import_hf_lora(dir: &Path, encoder: &EncoderConfig) -> Result<PeftModule> {
+pub fn import_hf_lora(dir: &Path, encoder: &EncoderConfig, device: &Device) -> Result<PeftModule> {
     let config_path = dir.join(CONFIG_FILE);
     let config: Value = crate::io::read_json(&config_path)?;
     let bad = |message: String| Error::Config {
@@ -200,7 +200,7 @@ pub fn import_hf_lora(dir: &Path, encoder: &EncoderConfig) -> Result<PeftModule>
     let weights_path = dir.join(WEIGHTS_FILE);
     let tensors = lora_tensors(&weights_path, encoder)?;
     let targets = targets_of(&tensors, encoder.num_hidden_layers, &weights_path)?;
-    let module = PeftModule::new(
+    let module = PeftModule::new_on(
         &PeftConfig::Lora {
             rank,
             alpha,
@@ -208,6 +208,7 @@ pub fn import_hf_lora(dir: &Path, encoder: &EncoderConfig) -> Result<PeftModule>
         },
         encoder,
         0,
+        device,
     )?;
     module.set_tensors(&tensors, &weights_path)?;
     Ok(module)

@@ -48,10 +48,19 @@ fn initial_bound(name: &str, dims: &[usize]) -> Option<f64> {
 impl PeftModule {
     /// A freshly initialised module for an encoder of shape `encoder`, seeded for reproducibility.
     pub fn new(config: &PeftConfig, encoder: &EncoderConfig, seed: u64) -> Result<Self> {
+        Self::new_on(config, encoder, seed, &Device::Cpu)
+    }
+
+    /// The same on `device` (the backbone's).
+    pub fn new_on(
+        config: &PeftConfig,
+        encoder: &EncoderConfig,
+        seed: u64,
+        device: &Device,
+    ) -> Result<Self> {
         config.validate()?;
-        let device = Device::Cpu;
         let varmap = VarMap::new();
-        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &device);
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, device);
         let mut module = PeftModule {
             config: config.clone(),
             varmap,
@@ -92,7 +101,17 @@ impl PeftModule {
 
     /// Loads a module saved by [`PeftModule::save`]; shapes and names are checked against `config`.
     pub fn load(path: &Path, config: &PeftConfig, encoder: &EncoderConfig) -> Result<Self> {
-        let module = Self::new(config, encoder, 0)?;
+        Self::load_on(path, config, encoder, &Device::Cpu)
+    }
+
+    /// The same onto `device`.
+    pub fn load_on(
+        path: &Path,
+        config: &PeftConfig,
+        encoder: &EncoderConfig,
+        device: &Device,
+    ) -> Result<Self> {
+        let module = Self::new_on(config, encoder, 0, device)?;
         crate::io::load_varmap(
             &module.varmap,
             path,
@@ -131,7 +150,7 @@ impl PeftModule {
                     var.dims()
                 )));
             }
-            var.set(&tensor.to_dtype(DType::F32)?)?;
+            var.set(&tensor.to_dtype(DType::F32)?.to_device(var.device())?)?;
         }
         Ok(())
     }

@@ -14,7 +14,7 @@ use crate::embedded::EmbeddedExamples;
 use crate::error::{Error, Result};
 use crate::statistics::{RidgeClassifier, SharedGaussian};
 use crate::train::length_groups;
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Tensor};
 use candle_nn::{AdamW, Optimizer};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -63,12 +63,14 @@ pub struct PriorSources<'a> {
 
 impl PriorSources<'_> {
     fn prior(&self, num_tasks: usize, config: &RouterConfig) -> Result<SimilarityPrior> {
-        match (config.prior_reference, &self.gaussian) {
+        let prior = match (config.prior_reference, &self.gaussian) {
             (PriorReference::Gaussian, Some(gaussian)) => {
-                SimilarityPrior::from_gaussian(gaussian.clone())
+                SimilarityPrior::from_gaussian(gaussian.clone())?
             }
-            _ => SimilarityPrior::from_memory(self.memory, num_tasks, config),
-        }
+            _ => SimilarityPrior::from_memory(self.memory, num_tasks, config)?,
+        };
+        // The routers live where the memory's features are: the backbone's device.
+        prior.to_device(self.memory.frozen.device())
     }
 }
 
@@ -282,7 +284,7 @@ impl FitStep<'_> {
             &mut noise,
             layers,
             (chunk.len(), self.network.num_tasks),
-            &Device::Cpu,
+            self.routed.backbone.device(),
         )?;
         let lengths: Vec<usize> = chunk.iter().map(|&i| memory.ids[i].len()).collect();
         let passes = length_groups(&lengths, PASS_OVERHEAD_TOKENS)
@@ -302,12 +304,12 @@ impl FitStep<'_> {
         noise: &GateNoise,
     ) -> Result<RoutedPass> {
         let (memory, network) = (self.memory, self.network);
-        let device = Device::Cpu;
+        let device = self.routed.backbone.device();
         let rows: Vec<usize> = positions.iter().map(|&p| chunk[p]).collect();
-        let index = Tensor::new(rows.iter().map(|&i| i as u32).collect::<Vec<_>>(), &device)?;
+        let index = Tensor::new(rows.iter().map(|&i| i as u32).collect::<Vec<_>>(), device)?;
         let at = Tensor::new(
             positions.iter().map(|&p| p as u32).collect::<Vec<_>>(),
-            &device,
+            device,
         )?;
         let ids: Vec<&[u32]> = rows.iter().map(|&i| memory.ids[i].as_slice()).collect();
         let batch = self.routed.backbone.tokenizer.pad(&ids)?;
@@ -333,17 +335,17 @@ impl FitStep<'_> {
     /// The objective's loss on `pass`, plus the task-id loss when configured.
     fn loss(&self, pass: &RoutedPass) -> Result<Tensor> {
         let (memory, network) = (self.memory, self.network);
-        let device = Device::Cpu;
+        let device = self.routed.backbone.device();
         let index = Tensor::new(
             pass.rows.iter().map(|&i| i as u32).collect::<Vec<_>>(),
-            &device,
+            device,
         )?;
         let targets: Vec<u32> = pass
             .rows
             .iter()
             .map(|&i| (self.offsets[memory.tasks[i]] + memory.labels[i]) as u32)
             .collect();
-        let targets = Tensor::new(targets, &device)?;
+        let targets = Tensor::new(targets, device)?;
         let scores = match self.class_scores {
             Some(all) => Some(all.index_select(&index, 0)?),
             None => None,
@@ -362,12 +364,12 @@ impl FitStep<'_> {
         if network.config.task_id_loss > 0.0 {
             let tasks: Vec<u32> = pass.rows.iter().map(|&i| memory.tasks[i] as u32).collect();
             let one_hot = candle_nn::encoding::one_hot(
-                Tensor::new(tasks, &device)?,
+                Tensor::new(tasks, device)?,
                 network.num_tasks,
                 1f32,
                 0f32,
             )?;
-            let mut bce = Tensor::zeros((), DType::F32, &device)?;
+            let mut bce = Tensor::zeros((), DType::F32, device)?;
             for z in &pass.gate_logits {
                 bce = (bce + binary_cross_entropy_with_logits(z, &one_hot)?)?;
             }
@@ -390,6 +392,7 @@ mod tests {
     use crate::compose::{CompositionMode, ModuleStack};
     use crate::head::ClassifierHead;
     use crate::peft::{PeftConfig, PeftModule};
+    use candle_core::Device;
 
     #[test]
     fn sub_batches_give_the_padded_batchs_loss_and_gradients() -> Result<()> {

@@ -3,6 +3,7 @@
 use super::config::{RouterConfig, RouterObjective, RouterScope};
 use super::prior::SimilarityPrior;
 use super::standardise::InputStandardisation;
+use crate::backbone::Backbone;
 use crate::error::{Error, Result};
 use crate::statistics::RidgeClassifier;
 use candle_core::{DType, Device, Tensor, D};
@@ -46,7 +47,9 @@ impl RouterNetwork {
         config.validate()?;
         let num_tasks = prior.num_tasks()?;
         let varmap = VarMap::new();
-        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+        // On the device of what the prior compares with: the memory's features, the backbone's device.
+        let device = prior.references.device().clone();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &device);
         let routers = match config.scope {
             RouterScope::PerLayer => num_layers,
             RouterScope::Single => 1,
@@ -300,7 +303,7 @@ impl RouterNetwork {
     pub fn hold(&self, snapshot: &[(String, Tensor)], free: &[bool]) -> Result<()> {
         let data = self.varmap.data().lock().map_err(|_| poisoned())?;
         let mask: Vec<f32> = free.iter().map(|&f| if f { 1.0 } else { 0.0 }).collect();
-        let mask = Tensor::new(mask, &Device::Cpu)?;
+        let mask = Tensor::new(mask, prior_device(&self.prior))?;
         for (name, held) in snapshot {
             let Some(var) = data.get(name) else { continue };
             let per_task = var.dims().first() == Some(&self.num_tasks) && var.dims() != [1];
@@ -371,15 +374,26 @@ impl RouterNetwork {
         crate::io::write_safetensors(path, tensors)
     }
 
-    /// Loads routers saved by [`RouterNetwork::save`] for an encoder of `num_layers` layers of width `hidden`.
-    pub fn load(
+    /// Loads routers saved by [`RouterNetwork::save`] for `backbone`'s encoder, onto its device.
+    pub fn load(path: &Path, config: &RouterConfig, backbone: &Backbone) -> Result<Self> {
+        let encoder = &backbone.encoder;
+        let shape = (encoder.num_layers(), encoder.hidden_size());
+        Self::load_shaped(path, config, shape, backbone.device())
+    }
+
+    /// Loads routers saved by [`RouterNetwork::save`] for an encoder of `num_layers` layers of width `hidden`,
+    /// onto `device`.
+    pub fn load_shaped(
         path: &Path,
         config: &RouterConfig,
-        num_layers: usize,
-        hidden: usize,
+        (num_layers, hidden): (usize, usize),
+        device: &Device,
     ) -> Result<Self> {
         let input_dim = config.input_dim(num_layers, hidden);
-        let tensors = crate::io::read_safetensors(path, "router weights")?;
+        let tensors = crate::io::read_safetensors(path, "router weights")?
+            .into_iter()
+            .map(|(name, tensor)| Ok((name, tensor.to_device(device)?)))
+            .collect::<Result<std::collections::HashMap<_, _>>>()?;
         let get_any = |name: &str| tensors.get(name).and_then(|t| t.to_dtype(DType::F32).ok());
         let bad = |message: String| Error::Weights {
             path: path.to_owned(),
@@ -405,7 +419,7 @@ impl RouterNetwork {
                 let tasks = centroids.dim(0)?;
                 SimilarityPrior {
                     references: centroids,
-                    membership: Tensor::eye(tasks, DType::F32, &Device::Cpu)?,
+                    membership: Tensor::eye(tasks, DType::F32, device)?,
                     gaussian: None,
                 }
             }
@@ -430,6 +444,10 @@ impl RouterNetwork {
         )?;
         Ok(network)
     }
+}
+
+fn prior_device(prior: &SimilarityPrior) -> &Device {
+    prior.references.device()
 }
 
 fn poisoned() -> Error {
@@ -496,7 +514,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("router.safetensors");
         network.save(&path).unwrap();
-        let loaded = RouterNetwork::load(&path, &config, 2, 3).unwrap();
+        let loaded = RouterNetwork::load_shaped(&path, &config, (2, 3), &Device::Cpu).unwrap();
         let x = Tensor::cat(&[&a, &b], 0).unwrap();
         let same = |one: Tensor, two: Tensor| {
             let diff = (one - two).unwrap().abs().unwrap().max_all().unwrap();

@@ -36,7 +36,7 @@ impl SimilarityPrior {
             )),
             PriorReference::Centroid => Ok(SimilarityPrior {
                 references: memory.centroids_of(representation, num_tasks)?,
-                membership: Tensor::eye(num_tasks, DType::F32, &Device::Cpu)?,
+                membership: Tensor::eye(num_tasks, DType::F32, memory.frozen.device())?,
                 gaussian: None,
             }),
             PriorReference::Examples => {
@@ -62,7 +62,7 @@ impl SimilarityPrior {
                     membership: Tensor::from_vec(
                         membership,
                         (memory.len(), num_tasks),
-                        &Device::Cpu,
+                        representation.device(),
                     )?,
                     gaussian: None,
                 })
@@ -84,7 +84,11 @@ impl SimilarityPrior {
         }
         Ok(SimilarityPrior {
             references: gaussian.class_means().clone(),
-            membership: Tensor::from_vec(membership, (classes, per_task.len()), &Device::Cpu)?,
+            membership: Tensor::from_vec(
+                membership,
+                (classes, per_task.len()),
+                gaussian.class_means().device(),
+            )?,
             gaussian: Some(gaussian),
         })
     }
@@ -105,6 +109,15 @@ impl SimilarityPrior {
             .collect();
         let gaussian = SharedGaussian::from_parts(references, per_task, precision)?;
         Self::from_gaussian(Arc::new(gaussian))
+    }
+
+    /// The prior comparing on `device` (a Gaussian's own algebra stays on the CPU).
+    pub fn to_device(self, device: &Device) -> Result<Self> {
+        Ok(SimilarityPrior {
+            references: self.references.to_device(device)?,
+            membership: self.membership.to_device(device)?,
+            gaussian: self.gaussian,
+        })
     }
 
     pub fn num_tasks(&self) -> Result<usize> {

@@ -11,7 +11,7 @@
 use crate::compose::{LayerWeights, Routed};
 use crate::embedded::EmbeddedExamples;
 use crate::error::{Error, Result};
-use candle_core::{DType, Device, IndexOp, Tensor};
+use candle_core::{DType, IndexOp, Tensor};
 use std::cell::RefCell;
 use std::collections::HashMap;
 
@@ -130,7 +130,7 @@ fn mean_and_scale(states: &Tensor) -> Result<(Tensor, Tensor)> {
         .collect();
     Ok((
         mean.to_dtype(DType::F32)?,
-        Tensor::from_vec(scale, dim, &Device::Cpu)?,
+        Tensor::from_vec(scale, dim, mean.device())?,
     ))
 }
 
@@ -155,6 +155,7 @@ impl LayerWeights for ClsRecorder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use candle_core::Device;
 
     #[test]
     fn centres_scales_to_unit_norm_and_zeroes_constant_dimensions() {

@@ -60,6 +60,11 @@ impl SharedGaussian {
         classes_per_task: Vec<usize>,
         precision: Tensor,
     ) -> Result<Self> {
+        // The statistics' f64 algebra runs on the CPU; inputs on another device are moved here and back.
+        let (class_means, precision) = (
+            class_means.to_device(&Device::Cpu)?,
+            precision.to_device(&Device::Cpu)?,
+        );
         let (classes, d) = class_means.dims2()?;
         if classes_per_task.iter().sum::<usize>() != classes || precision.dims() != [d, d] {
             return Err(Error::invalid(format!(
@@ -115,12 +120,14 @@ impl SharedGaussian {
     /// (batch, C) squared Mahalanobis distance of each row of `x` (batch, d) to every class mean.
     pub fn distances(&self, x: &Tensor) -> Result<Tensor> {
         // (x − μ)ᵀ P (x − μ) = xᵀPx − 2 xᵀPμ + μᵀPμ, for every row and class at once.
-        let px = x.matmul(&self.precision)?;
-        let xpx = (&px * x)?.sum_keepdim(1)?;
+        let on_cpu = x.to_device(&Device::Cpu)?;
+        let px = on_cpu.matmul(&self.precision)?;
+        let xpx = (&px * &on_cpu)?.sum_keepdim(1)?;
         let cross = px.matmul(&self.class_means.t()?)?;
-        Ok(xpx
+        let distances = xpx
             .broadcast_add(&self.mean_norms)?
-            .broadcast_sub(&(cross * 2.0)?)?)
+            .broadcast_sub(&(cross * 2.0)?)?;
+        Ok(distances.to_device(x.device())?)
     }
 
     /// The task of the nearest class, for each row of `x` (batch, d).

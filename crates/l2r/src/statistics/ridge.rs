@@ -37,9 +37,9 @@ impl RandomProjection {
         })
     }
 
-    /// relu(x·R): (n, M).
+    /// relu(x·R): (n, M), on the CPU (where the ridge's f64 algebra runs) whatever `x`'s device.
     pub fn project(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(x.matmul(&self.weights)?.relu()?)
+        Ok(x.to_device(&Device::Cpu)?.matmul(&self.weights)?.relu()?)
     }
 }
 
@@ -171,7 +171,7 @@ impl RidgeClassifier {
         let projection = RandomProjection::new(input_dim, weights.dim(0)?)?;
         Ok(RidgeClassifier {
             projection,
-            weights,
+            weights: weights.to_device(&Device::Cpu)?,
             representation,
             lambda: f64::NAN,
             inverse: None,
@@ -210,7 +210,7 @@ impl RidgeClassifier {
         let removed = (fitted - targets.broadcast_mul(&leverage)?)?;
         // hᵢᵢ < 1 for λ > 0; the clamp only guards rounding.
         let keep = leverage.affine(-1.0, 1.0)?.clamp(1e-6, 1.0)?;
-        Ok(removed.broadcast_div(&keep)?)
+        Ok(removed.broadcast_div(&keep)?.to_device(features.device())?)
     }
 }
 
@@ -262,7 +262,8 @@ fn solve(
 impl RidgeClassifier {
     /// (n, C) class scores of `features` (n, d), in the classifier's representation.
     pub fn scores(&self, features: &Tensor) -> Result<Tensor> {
-        Ok(self.projection.project(features)?.matmul(&self.weights)?)
+        let scores = self.projection.project(features)?.matmul(&self.weights)?;
+        Ok(scores.to_device(features.device())?)
     }
 
     pub fn representation(&self) -> Representation {

@@ -3,7 +3,7 @@
 
 use super::task_model::TaskModel;
 use super::trainer::{TrainConfig, TrainReport};
-use crate::backbone::{BackboneName, EncoderConfig};
+use crate::backbone::{Backbone, BackboneName};
 use crate::error::{Error, Result};
 use crate::head::ClassifierHead;
 use crate::peft::{PeftConfig, PeftModule};
@@ -87,12 +87,13 @@ impl TaskArtifacts {
         crate::io::read_json(&path)
     }
 
-    /// The record and the trained model, checked against the backbone's shape.
-    pub fn load(&self, encoder: &EncoderConfig) -> Result<(TaskRecord, TaskModel)> {
+    /// The record and the trained model, checked against the backbone's shape, on the backbone's device.
+    pub fn load(&self, backbone: &Backbone) -> Result<(TaskRecord, TaskModel)> {
+        let (encoder, device) = (&backbone.encoder.config, backbone.device());
         let record = self.load_record()?;
-        let module = PeftModule::load(&self.module_path(), &record.peft, encoder)?;
-        let head =
-            ClassifierHead::load(&self.head_path(), encoder.hidden_size, record.labels.len())?;
+        let module = PeftModule::load_on(&self.module_path(), &record.peft, encoder, device)?;
+        let labels = record.labels.len();
+        let head = ClassifierHead::load_on(&self.head_path(), encoder.hidden_size, labels, device)?;
         Ok((record, TaskModel::new(module, head)))
     }
 }

@@ -8,7 +8,7 @@ use crate::data::Example;
 use crate::error::{Error, Result};
 use crate::head::ClassifierHead;
 use crate::metrics::{classification_scores, ClassificationScores};
-use candle_core::{Device, Tensor, D};
+use candle_core::{Tensor, D};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use serde::{Deserialize, Serialize};
 
@@ -90,8 +90,10 @@ pub fn train_linear_probe(
     };
     let labels =
         |examples: &[Example]| -> Vec<u32> { examples.iter().map(|e| e.label as u32).collect() };
-    let train_y = Tensor::new(labels(&splits.train), &Device::Cpu)?;
-    let head = ClassifierHead::new(backbone.encoder.hidden_size(), num_labels, config.seed)?;
+    let device = backbone.device();
+    let train_y = Tensor::new(labels(&splits.train), device)?;
+    let hidden = backbone.encoder.hidden_size();
+    let head = ClassifierHead::new_on(hidden, num_labels, config.seed, device)?;
     let vars = head.varmap().all_vars();
     let mut optimizer = AdamW::new(
         vars.clone(),

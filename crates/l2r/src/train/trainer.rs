@@ -6,7 +6,7 @@ use super::schedule::LrSchedule;
 use super::task_model::TaskModel;
 use crate::backbone::{Backbone, TokenBatch};
 use crate::error::{Error, Result};
-use candle_core::{Device, Tensor};
+use candle_core::Tensor;
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
@@ -190,7 +190,7 @@ fn train_step(
         .collect();
     let labels: Vec<u32> = indices.iter().map(|&i| examples[i].label as u32).collect();
     let batch = backbone.tokenizer.pad(&ids)?;
-    let labels = Tensor::from_vec(labels, indices.len(), &Device::Cpu)?;
+    let labels = Tensor::from_vec(labels, indices.len(), backbone.device())?;
     optimisation_step(backbone, model, &batch, &labels, optimizer)
 }
 

@@ -137,7 +137,7 @@ pub fn run_timed(
     time: &mut dyn FnMut(&mut Iteration) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     let encoder = &backbone.encoder.config;
-    let device = Device::Cpu;
+    let device = backbone.device();
     match work {
         Work::Infer => {
             let batch = token_batch(backbone, rows, seq_len)?;
@@ -156,11 +156,11 @@ pub fn run_timed(
                 _ => PeftConfig::adapter(),
             };
             let model = TaskModel::new(
-                PeftModule::new(&peft, encoder, 0)?,
-                ClassifierHead::new(encoder.hidden_size, NUM_LABELS, 0)?,
+                PeftModule::new_on(&peft, encoder, 0, device)?,
+                ClassifierHead::new_on(encoder.hidden_size, NUM_LABELS, 0, device)?,
             );
             let mut optimizer = AdamW::new(model.trainable_vars(), ParamsAdamW::default())?;
-            let labels = labels(rows, &device)?;
+            let labels = labels(rows, device)?;
             time(&mut || {
                 optimisation_step(backbone, &model, &batch, &labels, &mut optimizer)?;
                 Ok(())
@@ -171,7 +171,7 @@ pub fn run_timed(
             let parts = RoutedParts::new(backbone, modules)?;
             let heads: Vec<&ClassifierHead> = parts.heads.iter().collect();
             let routed = parts.routed(backbone, &heads, merge);
-            let weights = FixedWeights(vec![random_weights(rows, modules)?]);
+            let weights = FixedWeights(vec![random_weights(rows, modules, device)?]);
             time(&mut || {
                 routed
                     .logits(&batch, &weights)?
@@ -221,10 +221,10 @@ fn labels(rows: usize, device: &Device) -> candle_core::Result<Tensor> {
 }
 
 /// Per-example module weights (rows, modules): positive, rows summing to one, drawn from a fixed seed.
-fn random_weights(rows: usize, modules: usize) -> anyhow::Result<Tensor> {
+fn random_weights(rows: usize, modules: usize, device: &Device) -> anyhow::Result<Tensor> {
     let mut rng = Lcg(0x2545_f491_4f6c_dd1d);
     let raw: Vec<f32> = (0..rows * modules).map(|_| 0.1 + rng.next_f32()).collect();
-    let w = Tensor::from_vec(raw, (rows, modules), &Device::Cpu)?;
+    let w = Tensor::from_vec(raw, (rows, modules), device)?;
     Ok(w.broadcast_div(&w.sum_keepdim(1)?)?)
 }
 
@@ -250,17 +250,22 @@ struct RoutedParts {
 
 impl RoutedParts {
     fn new(backbone: &Backbone, modules: usize) -> anyhow::Result<Self> {
-        let encoder = &backbone.encoder.config;
+        let (encoder, device) = (&backbone.encoder.config, backbone.device());
         let mut peft = Vec::with_capacity(modules);
         let mut heads = Vec::with_capacity(modules);
         for seed in 0..modules as u64 {
-            let module = PeftModule::new(&PeftConfig::adapter(), encoder, seed)?;
+            let module = PeftModule::new_on(&PeftConfig::adapter(), encoder, seed, device)?;
             // An untrained adapter's up-projection is zero; give every parameter a value, as after training.
             l2r::init::randomize_vars(module.varmap(), 1000 + seed, |_, dims| {
                 Some(0.5 / (*dims.last().unwrap_or(&1) as f64).sqrt())
             })?;
             peft.push(module);
-            heads.push(ClassifierHead::new(encoder.hidden_size, NUM_LABELS, seed)?);
+            heads.push(ClassifierHead::new_on(
+                encoder.hidden_size,
+                NUM_LABELS,
+                seed,
+                device,
+            )?);
         }
         let refs: Vec<&PeftModule> = peft.iter().collect();
         let stack = ModuleStack::new(&refs, backbone.encoder.num_layers())?
