@@ -42,27 +42,29 @@ const TEXTS: [&str; 4] = [
     "the food is not bad and the movie is great",
 ];
 
-/// The same random module on the CPU and on `device` (saved, then loaded there).
-fn module_pair(peft: &PeftConfig, device: &Device) -> (PeftModule, PeftModule) {
+/// A random module of `peft` (seeded), on `device`: made on the CPU, saved, and loaded there, so that every device
+/// gets the same values.
+fn random_module_on(peft: &PeftConfig, seed: u64, device: &Device) -> PeftModule {
     let encoder = minilm_shape();
-    let cpu = l2r::testing::random_module(peft, &encoder, 3, 0.05).unwrap();
+    let module = l2r::testing::random_module(peft, &encoder, seed, 0.05).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("module.safetensors");
-    cpu.save(&path).unwrap();
-    let there = PeftModule::load_on(&path, peft, &encoder, device).unwrap();
-    (cpu, there)
+    module.save(&path).unwrap();
+    PeftModule::load_on(&path, peft, &encoder, device).unwrap()
 }
 
-fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-    let b = b.to_device(a.device()).unwrap();
-    (a - b)
-        .unwrap()
-        .abs()
+/// The largest absolute entry of `t`.
+fn abs_max(t: &Tensor) -> f32 {
+    t.abs()
         .unwrap()
         .max_all()
         .unwrap()
         .to_scalar::<f32>()
         .unwrap()
+}
+
+fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
+    abs_max(&(a - b.to_device(a.device()).unwrap()).unwrap())
 }
 
 /// Pooled output and the gradient of its sum to every variable of `module`.
@@ -92,7 +94,8 @@ fn pooled_and_gradients(
 fn outputs_and_gradients_agree_with_the_cpu_for_both_module_types() {
     let (cpu, gpu) = (backbone_on(&Device::Cpu), backbone_on(&gpu()));
     for peft in [PeftConfig::adapter(), PeftConfig::lora()] {
-        let (on_cpu, on_gpu) = module_pair(&peft, gpu.device());
+        let on_cpu = random_module_on(&peft, 3, &Device::Cpu);
+        let on_gpu = random_module_on(&peft, 3, gpu.device());
         let (pooled_cpu, grads_cpu) = pooled_and_gradients(&cpu, &on_cpu);
         let (pooled_gpu, grads_gpu) = pooled_and_gradients(&gpu, &on_gpu);
         let diff = max_diff(&pooled_cpu, &pooled_gpu);
@@ -103,14 +106,7 @@ fn outputs_and_gradients_agree_with_the_cpu_for_both_module_types() {
         );
         assert_eq!(grads_cpu.len(), grads_gpu.len());
         for ((name, g_cpu), (_, g_gpu)) in grads_cpu.iter().zip(&grads_gpu) {
-            let scale = g_cpu
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap()
-                .max(1.0);
+            let scale = abs_max(g_cpu).max(1.0);
             let diff = max_diff(g_cpu, g_gpu) / scale;
             assert!(
                 diff < 1e-4,
@@ -128,15 +124,7 @@ fn routers_fit_on_the_gpu_and_route_like_on_the_cpu() {
         let backbone = backbone_on(&device);
         let encoder = minilm_shape();
         let modules: Vec<PeftModule> = (0..2)
-            .map(|seed| {
-                let module =
-                    l2r::testing::random_module(&PeftConfig::adapter(), &encoder, seed, 0.05)
-                        .unwrap();
-                let dir = tempfile::tempdir().unwrap();
-                let path = dir.path().join("m.safetensors");
-                module.save(&path).unwrap();
-                PeftModule::load_on(&path, &PeftConfig::adapter(), &encoder, &device).unwrap()
-            })
+            .map(|seed| random_module_on(&PeftConfig::adapter(), seed, &device))
             .collect();
         let refs: Vec<&PeftModule> = modules.iter().collect();
         let stack = ModuleStack::new(&refs, encoder.num_hidden_layers).unwrap();
