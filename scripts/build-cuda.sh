@@ -25,4 +25,4 @@ export CUDA_COMPUTE_CAP="${CUDA_COMPUTE_CAP:-90}"
 cd "$ROOT"
 started=$(date +%s)
 cargo "${L2R_CUDA_CARGO:-build}" --release --features cuda --target-dir target/cuda "$@"
-echo "build-cuda: target/cuda/release/l2r built in $(( $(date +%s) - started )) s (compute capability $CUDA_COMPUTE_CAP)"
+echo "build-cuda: cargo ${L2R_CUDA_CARGO:-build} $* done in $(( $(date +%s) - started )) s (compute capability $CUDA_COMPUTE_CAP; target/cuda/release)"

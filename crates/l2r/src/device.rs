@@ -36,12 +36,23 @@ impl DeviceSpec {
 
 #[cfg(feature = "cuda")]
 fn open_cuda(ordinal: usize) -> Result<Device> {
-    Device::new_cuda(ordinal).map_err(|e| {
-        Error::invalid(format!(
-            "cannot open cuda:{ordinal} ({e}); is an NVIDIA driver (r580 or newer) installed, and is \
-             LD_LIBRARY_PATH pointing at the CUDA runtime (assets/cuda/lib from scripts/setup.sh --with-cuda)?"
-        ))
-    })
+    let help = "is an NVIDIA driver (r580 or newer) installed, and is LD_LIBRARY_PATH pointing at the CUDA \
+                runtime (assets/cuda/lib from scripts/setup.sh --with-cuda)?";
+    // cudarc loads libcuda at first use and panics when there is none (a machine without a driver): that is a
+    // user's setting, not a bug, so it becomes an error, without the panic's message.
+    let quiet = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let opened = std::panic::catch_unwind(|| Device::new_cuda(ordinal));
+    std::panic::set_hook(quiet);
+    match opened {
+        Ok(Ok(device)) => Ok(device),
+        Ok(Err(e)) => Err(Error::invalid(format!(
+            "cannot open cuda:{ordinal} ({e}); {help}"
+        ))),
+        Err(_) => Err(Error::invalid(format!(
+            "cannot open cuda:{ordinal}: no CUDA driver library (libcuda.so) was found; {help}"
+        ))),
+    }
 }
 
 #[cfg(not(feature = "cuda"))]
