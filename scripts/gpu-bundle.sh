@@ -10,9 +10,11 @@
 #   gpu-bundle/lib/            libcudart.so.13 (the only CUDA library linked; the driver brings the rest)
 #   gpu-bundle/assets/minilm/  MiniLM with its weights in bf16 (scripts/bf16-weights.py; 91 → 45 MB, 36 MB gzipped):
 #                              both devices and both bench sides widen them to the same fp32 values
+#   gpu-bundle/data/           four 2-label tasks (100 examples a label) for a small continual run on both devices
 #
-# Call 1 carries l2r.gz, gpu-tests.gz and lib/ and runs `scripts/gpu-check.sh agreement`; call 2 carries l2r.gz, lib/
-# and assets/ and runs `scripts/gpu-check.sh bench` (each under 64 MiB).
+# Call 1 carries l2r.gz, gpu-tests.gz and lib/ (33 MB) and runs `scripts/gpu-check.sh agreement`; call 2, on the
+# still-warm machine (it keeps what call 1 brought), carries assets/ and data/ (45 MB) and runs `scripts/gpu-check.sh
+# bench` (a fresh machine needs l2r.gz and lib/ again: 63 MB, just under 64 MiB).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -34,4 +36,15 @@ for f in config.json tokenizer.json tokenizer_config.json special_tokens_map.jso
 done
 touch "$OUT/assets/minilm/.done"
 python3 scripts/bf16-weights.py "$ASSETS/minilm/model.safetensors" "$OUT/assets/minilm/model.safetensors"
+# Four small tasks cut from the shipped corpora (100 examples a label) for the continual run on both devices.
+mkdir -p "$OUT/data"
+while read -r corpus labels name; do
+  target/cuda/release/l2r tasks --quiet --export "$corpus" --labels "$labels" --per-class 100 \
+    --out "$OUT/data/$name.csv"
+done <<'TASKS'
+bbc business,sports bbc
+vader-tweets negative,positive tweets
+wordnet-noun noun.animal,noun.food nouns
+wordnet-verb verb.motion,verb.emotion verbs
+TASKS
 du -ah "$OUT" | sort -h | tail -8

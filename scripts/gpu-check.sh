@@ -5,7 +5,8 @@
 #   bash scripts/gpu-check.sh agreement   # GPU vs CPU on random MiniLM-shaped weights: outputs and every gradient of
 #                                         # an adapter and a LoRA module within 1e-4; router fits with the same losses
 #   bash scripts/gpu-check.sh bench       # the real MiniLM (bf16 weights widened to fp32): embeddings GPU vs CPU within
-#                                         # 1e-4; bench/compare.py --device cuda: l2r against PyTorch + PEFT on the
+#                                         # 1e-4; a small continual run on each device, CIL within 1 point;
+#                                         # bench/compare.py --device cuda: l2r against PyTorch + PEFT on the
 #                                         # same GPU (infer, train-lora, train-adapter, routed-wavg-10; fp32 and bf16)
 #   bash scripts/gpu-check.sh all
 #
@@ -20,11 +21,11 @@ mkdir -p "$OUT"
 export LD_LIBRARY_PATH="$BUNDLE/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 status=0
 unpack() { gzip -dc "$BUNDLE/$1.gz" > "$BUNDLE/$1" && chmod +x "$BUNDLE/$1"; }
-step() { # name, command...: runs it, keeps its output and exit status under $OUT
+step() { # name, command...: runs it; its stdout in $OUT/name.txt (JSON where asked), stderr in name.err
   local name="$1"; shift
   echo "== $name: $*" | tee -a "$OUT/summary.txt"
   local started; started=$(date +%s)
-  "$@" > "$OUT/$name.txt" 2>&1
+  "$@" > "$OUT/$name.txt" 2> "$OUT/$name.err"
   local rc=$?
   echo "   exit $rc in $(( $(date +%s) - started )) s" | tee -a "$OUT/summary.txt"
   [ $rc -eq 0 ] || status=1
@@ -47,6 +48,29 @@ cpu, gpu = (json.load(open(p))["embeddings"] for p in sys.argv[1:3])
 diff = max(abs(a - b) for r, s in zip(cpu, gpu) for a, b in zip(r, s))
 print(f"largest difference of the embeddings, GPU vs CPU: {diff:.2e}")
 sys.exit(0 if diff < 1e-4 else 1)
+PY
+  # A small continual run (four 2-label tasks, quick size) on each device: the same CIL within 1 point.
+  config="$OUT/gpu-run.toml"
+  {
+    printf 'size = "quick"\nmax_len = 64\nseeds = [0]\norders = [0]\n\n'
+    for task in bbc tweets nouns verbs; do
+      printf '[[tasks]]\nname = "%s"\npath = "%s"\n\n' "$task" "$PWD/$BUNDLE/data/$task.csv"
+    done
+    printf '[train]\nepochs = 3\nlearning_rate = 3e-3\n\n[router]\nepochs = 5\n'
+  } > "$config"
+  for device in cpu cuda; do
+    rm -rf "$OUT/run-$device"
+    step "run-$device" "$L2R" run "$config" --out "$OUT/run-$device" --device "$device" --json --quiet
+  done
+  step run-agreement python3 - "$OUT/run-cpu.txt" "$OUT/run-cuda.txt" <<'PY'
+import json, sys
+cpu, gpu = (json.load(open(p))["average_accuracy"] for p in sys.argv[1:3])
+worst = 0.0
+for key in ("cil", "til_oracle", "til_routed"):
+    a, b = cpu[key]["mean"], gpu[key]["mean"]
+    worst = max(worst, abs(a - b))
+    print(f"{key}: CPU {a:.4f}, GPU {b:.4f}")
+sys.exit(0 if worst <= 0.01 else 1)
 PY
   step bench-l2r "$L2R" bench --device cuda --work infer,train-lora,train-adapter,routed-wavg-10 --json --quiet
   step compare python3 bench/compare.py --device cuda --l2r "$L2R" --dtypes fp32,bf16 \
