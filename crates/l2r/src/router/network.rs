@@ -303,7 +303,7 @@ impl RouterNetwork {
     pub fn hold(&self, snapshot: &[(String, Tensor)], free: &[bool]) -> Result<()> {
         let data = self.varmap.data().lock().map_err(|_| poisoned())?;
         let mask: Vec<f32> = free.iter().map(|&f| if f { 1.0 } else { 0.0 }).collect();
-        let mask = Tensor::new(mask, prior_device(&self.prior))?;
+        let mask = Tensor::new(mask, self.prior.references.device())?;
         for (name, held) in snapshot {
             let Some(var) = data.get(name) else { continue };
             let per_task = var.dims().first() == Some(&self.num_tasks) && var.dims() != [1];
@@ -444,10 +444,6 @@ impl RouterNetwork {
         )?;
         Ok(network)
     }
-}
-
-fn prior_device(prior: &SimilarityPrior) -> &Device {
-    prior.references.device()
 }
 
 fn poisoned() -> Error {
