@@ -65,5 +65,23 @@ fn exported_scores_reproduce_the_evaluation() {
         );
         assert_eq!(routing, eval["accuracy"]["routing"][task].as_f64().unwrap());
         assert_eq!(til, eval["accuracy"]["til_oracle"][task].as_f64().unwrap());
+        assert_each_module_alone(&rows("alone_pooled"), labels.len());
+    }
+
+    let memory = std::fs::read_to_string(sequence.join("memory-step1.jsonl")).unwrap();
+    let memory: serde_json::Value = serde_json::from_str(memory.trim()).unwrap();
+    let count = memory["labels"].as_array().unwrap().len();
+    assert!(count > 0 && memory["tasks"].as_array().unwrap().len() == count);
+    assert_each_module_alone(memory["alone_pooled"].as_array().unwrap(), count);
+}
+
+/// `rows` holds, per example, MiniLM's 384 pooled features with each of the two modules alone, and the two differ.
+fn assert_each_module_alone(rows: &[serde_json::Value], examples: usize) {
+    assert_eq!(rows.len(), examples);
+    for row in rows {
+        let row: Vec<f64> = serde_json::from_value(row.clone()).unwrap();
+        assert_eq!(row.len(), 2 * 384, "one pooled representation per module");
+        let gap: f64 = (0..384).map(|i| (row[i] - row[384 + i]).abs()).sum();
+        assert!(gap > 1e-3, "each module's own representation");
     }
 }

@@ -38,6 +38,12 @@ impl Routed<'_> {
         self.head_logits_with(batch, &composition)
     }
 
+    /// The mean-pooled representation (batch, hidden) every head reads, composed with `weights`.
+    pub fn pooled(&self, batch: &TokenBatch, weights: &dyn LayerWeights) -> Result<Tensor> {
+        let composition = Composition::new(self.stack, self.mode, weights);
+        pooled_on_encoder(self.backbone, &composition, batch)
+    }
+
     /// Each head's logits with `hooks` composing the modules their own way (e.g. per token).
     pub fn head_logits_with(
         &self,
@@ -80,10 +86,23 @@ pub fn heads_on_encoder(
     heads: &[&ClassifierHead],
     batch: &TokenBatch,
 ) -> Result<Vec<Tensor>> {
+    heads_on_pooled(heads, &pooled_on_encoder(backbone, hooks, batch)?)
+}
+
+/// The mean-pooled output (batch, hidden) of the backbone run with `hooks`: what every head reads.
+pub fn pooled_on_encoder(
+    backbone: &Backbone,
+    hooks: &dyn EncoderHooks,
+    batch: &TokenBatch,
+) -> Result<Tensor> {
     let hidden = backbone.encoder.forward(batch, hooks)?;
-    let pooled = mean_pool(&hidden, &batch.attention_mask)?;
+    Ok(mean_pool(&hidden, &batch.attention_mask)?)
+}
+
+/// Each head's logits on `pooled`.
+pub fn heads_on_pooled(heads: &[&ClassifierHead], pooled: &Tensor) -> Result<Vec<Tensor>> {
     Ok(heads
         .iter()
-        .map(|h| h.forward(&pooled))
+        .map(|h| h.forward(pooled))
         .collect::<candle_core::Result<Vec<_>>>()?)
 }

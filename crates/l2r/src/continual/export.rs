@@ -4,8 +4,12 @@
 //!
 //! Per task's evaluated examples: their labels; the routers' layer-averaged module weights `w` (batch, T); every
 //! head's raw logits on the routed composition `parts` (batch, Σ labels); each head's raw logits with its own module
-//! alone `alone` (batch, Σ labels: slice t is head t on module t); the routers' ridge scores `ridge_router` when
-//! `ridge_heads` is on; and the training-free classifiers' class scores `scorers`, by name.
+//! alone `alone` (batch, Σ labels: slice t is head t on module t); the representation every head reads with each
+//! module alone `alone_pooled` (batch, T · hidden: slice t is module t's); the routers' ridge scores `ridge_router`
+//! when `ridge_heads` is on; and the training-free classifiers' class scores `scorers`, by name.
+//!
+//! The memory gets its own file (`memory-step{N}.jsonl`, one line): its tasks, labels and `alone_pooled`, so that
+//! classifiers on the modules' representations can be fitted offline on what a finished task leaves behind.
 
 use super::evaluate::SeenTasks;
 use crate::baselines::{step_baselines, BaselinesConfig};
@@ -21,9 +25,11 @@ use std::path::Path;
 /// Examples per forward pass.
 const CHUNK: usize = 64;
 
-/// Writes the scores of every task in `seen` to `path` (JSON lines, atomically).
+/// Writes the scores of every task in `seen` to `path` and the memory's representations to `memory_path` (JSON
+/// lines, atomically).
 pub fn export_scores(
     path: &Path,
+    memory_path: &Path,
     routed: &Routed,
     network: &RouterNetwork,
     memory: &EmbeddedExamples,
@@ -55,7 +61,15 @@ pub fn export_scores(
         lines.push_str(&record.to_string());
         lines.push('\n');
     }
-    crate::io::write_atomic(path, lines.as_bytes())
+    crate::io::write_atomic(path, lines.as_bytes())?;
+    let (_, memory_pooled) = own_module_outputs(routed, memory)?;
+    let record = json!({
+        "tasks": memory.tasks,
+        "labels": memory.labels,
+        "offsets": routed.label_offsets(),
+        "alone_pooled": memory_pooled,
+    });
+    crate::io::write_atomic(memory_path, format!("{record}\n").as_bytes())
 }
 
 /// `w`, `parts`, `alone` and `ridge_router` of every example of `test`, in its order.
@@ -64,7 +78,7 @@ fn routed_scores(
     network: &RouterNetwork,
     test: &EmbeddedExamples,
 ) -> Result<Value> {
-    let (mut weights, mut parts, mut alone, mut ridge) = (vec![], vec![], vec![], vec![]);
+    let (mut weights, mut parts, mut ridge) = (vec![], vec![], vec![]);
     for start in (0..test.len()).step_by(CHUNK) {
         let end = (start + CHUNK).min(test.len());
         let ids: Vec<&[u32]> = (start..end).map(|i| test.ids[i].as_slice()).collect();
@@ -81,27 +95,51 @@ fn routed_scores(
         let composed = routed.head_logits(&batch, &routers)?;
         weights.extend(routers.mean_weights()?.to_vec2::<f32>()?);
         parts.extend(Tensor::cat(&composed, D::Minus1)?.to_vec2::<f32>()?);
-        alone.extend(own_module_logits(routed, &batch, end - start)?);
     }
-    Ok(json!({ "w": weights, "parts": parts, "alone": alone, "ridge_router": ridge }))
+    let (alone, alone_pooled) = own_module_outputs(routed, test)?;
+    Ok(json!({
+        "w": weights,
+        "parts": parts,
+        "alone": alone,
+        "alone_pooled": alone_pooled,
+        "ridge_router": ridge,
+    }))
 }
 
-/// Per example, head t's logits with module t alone, for every t, concatenated (one pass per module).
-fn own_module_logits(
-    routed: &Routed,
-    batch: &crate::backbone::TokenBatch,
-    rows: usize,
-) -> Result<Vec<Vec<f32>>> {
-    let modules = routed.num_tasks();
-    let mut out = vec![Vec::new(); rows];
-    for module in 0..modules {
-        let one_hot = Tensor::ones(rows, candle_core::DType::F32, routed.backbone.device())?
-            .unsqueeze(1)?
-            .pad_with_zeros(1, module, modules - module - 1)?;
-        let logits = routed.head_logits(batch, &FixedWeights(vec![one_hot]))?;
-        for (row, values) in out.iter_mut().zip(logits[module].to_vec2::<f32>()?) {
-            row.extend(values);
+/// One row of numbers per example.
+type Rows = Vec<Vec<f32>>;
+
+/// Per example of `examples`: head t's logits with module t alone, and module t's pooled representation, for
+/// every t, each concatenated over t (one pass per module).
+fn own_module_outputs(routed: &Routed, examples: &EmbeddedExamples) -> Result<(Rows, Rows)> {
+    let (mut logits, mut pooled) = (vec![], vec![]);
+    for start in (0..examples.len()).step_by(CHUNK) {
+        let end = (start + CHUNK).min(examples.len());
+        let ids: Vec<&[u32]> = (start..end).map(|i| examples.ids[i].as_slice()).collect();
+        let batch = routed.backbone.tokenizer.pad(&ids)?;
+        let mut chunk_logits = vec![Vec::new(); end - start];
+        let mut chunk_pooled = vec![Vec::new(); end - start];
+        for module in 0..routed.num_tasks() {
+            let alone = routed.pooled(&batch, &module_alone(routed, module, end - start)?)?;
+            let head = routed.heads[module].forward(&alone)?;
+            for (row, values) in chunk_logits.iter_mut().zip(head.to_vec2::<f32>()?) {
+                row.extend(values);
+            }
+            for (row, values) in chunk_pooled.iter_mut().zip(alone.to_vec2::<f32>()?) {
+                row.extend(values);
+            }
         }
+        logits.extend(chunk_logits);
+        pooled.extend(chunk_pooled);
     }
-    Ok(out)
+    Ok((logits, pooled))
+}
+
+/// Weights that give every one of `rows` examples module `module` alone.
+fn module_alone(routed: &Routed, module: usize, rows: usize) -> Result<FixedWeights> {
+    let modules = routed.num_tasks();
+    let one_hot = Tensor::ones(rows, candle_core::DType::F32, routed.backbone.device())?
+        .unsqueeze(1)?
+        .pad_with_zeros(1, module, modules - module - 1)?;
+    Ok(FixedWeights(vec![one_hot]))
 }

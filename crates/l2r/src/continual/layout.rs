@@ -169,6 +169,11 @@ impl SequenceLayout {
         self.dir.join(format!("scores-step{step}.jsonl"))
     }
 
+    /// The memory's representations with each module alone after task `step` (`export_scores = true`).
+    pub fn memory_scores(&self, step: usize) -> PathBuf {
+        self.dir.join(format!("memory-step{step}.jsonl"))
+    }
+
     /// A bound's (`sequential`, `multitask`) evaluation after task `step`.
     pub fn bound_evaluation(&self, bound: &str, step: usize) -> PathBuf {
         self.dir.join(format!("eval-{bound}-step{step}.json"))

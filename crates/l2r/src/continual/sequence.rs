@@ -109,6 +109,7 @@ pub fn routed_sequence(
             if config.export_scores && step + 1 == tasks.len() {
                 super::export::export_scores(
                     &sequence.scores(step),
+                    &sequence.memory_scores(step),
                     &routed,
                     &network,
                     &memory,

@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+"""The routers' prior chosen leave-one-benchmark-out (docs/results.md, "The routers' prior, chosen
+leave-one-benchmark-out"). Reads the runs of scripts/experiments/prior_protocol.sh: for each benchmark, the prior
+(centroid or gaussian) with the better mean validation CIL over the *other* benchmarks is the one chosen for it,
+and its test CIL is set beside the shipped default's and every baseline's, per seed.
+
+    scripts/experiments/prior_protocol.py [runs/prior-protocol]
+"""
+import glob
+import json
+import os
+import sys
+
+PRIORS = ("centroid", "gaussian")
+OWN = {"cil", "cil_top_task", "cil_gated"}
+
+
+def last_accuracy(sequence):
+    files = glob.glob(os.path.join(sequence, "eval-step*.json"))
+    latest = max(files, key=lambda f: int(f.rsplit("step", 1)[1].split(".")[0]))
+    return {k: sum(v) / len(v) for k, v in json.load(open(latest))["accuracy"].items() if v}
+
+
+def per_seed(run):
+    """seed folder → that sequence's last-step mean accuracies."""
+    return {os.path.basename(s): last_accuracy(s) for s in sorted(glob.glob(os.path.join(run, "seed*-order*")))}
+
+
+def mean(values):
+    values = list(values)
+    return sum(values) / len(values)
+
+
+def main():
+    root = sys.argv[1] if len(sys.argv) > 1 else "runs/prior-protocol"
+    runs = {}
+    for path in glob.glob(os.path.join(root, "*-*-*")):
+        if not os.path.isdir(path) or not os.path.exists(os.path.join(path, "metrics.json")):
+            continue
+        benchmark, prior, split = os.path.basename(path).rsplit("-", 2)
+        runs[(benchmark, prior, split)] = per_seed(path)
+    benchmarks = sorted({b for b, _, _ in runs})
+    val = {(b, p): mean(s["cil"] for s in runs[(b, p, "validation")].values())
+           for b in benchmarks for p in PRIORS if (b, p, "validation") in runs}
+    print("| benchmark | validation CIL centroid / gaussian | prior chosen without it | its test CIL | shipped "
+          "(centroid) test CIL | best baseline (test) | chosen − baseline, per seed | TIL oracle |")
+    print("|---|---|---|---|---|---|---|---|")
+    for b in benchmarks:
+        others = [o for o in benchmarks if o != b and all((o, p) in val for p in PRIORS)]
+        if not others or (b, "centroid", "test") not in runs:
+            continue
+        chosen = max(PRIORS, key=lambda p: mean(val[(o, p)] for o in others))
+        test = runs.get((b, chosen, "test"))
+        shipped = runs[(b, "centroid", "test")]
+        if test is None:
+            continue
+        baselines = {k for s in shipped.values() for k in s if k.startswith("cil_") and k not in OWN}
+        best = max(baselines, key=lambda k: mean(s[k] for s in shipped.values()))
+        gaps = [test[seed]["cil"] - shipped[seed][best] for seed in shipped]
+        print(f"| {b} | {val.get((b, 'centroid'), float('nan')):.4f} / {val.get((b, 'gaussian'), float('nan')):.4f} "
+              f"| {chosen} | {mean(s['cil'] for s in test.values()):.4f} "
+              f"| {mean(s['cil'] for s in shipped.values()):.4f} "
+              f"| `{best}` {mean(s[best] for s in shipped.values()):.4f} "
+              f"| {', '.join(f'{g:+.3f}' for g in gaps)} "
+              f"| {mean(s['til_oracle'] for s in shipped.values()):.4f} |")
+
+
+if __name__ == "__main__":
+    main()
