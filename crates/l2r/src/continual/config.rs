@@ -224,7 +224,13 @@ impl RunConfig {
 
     /// Parses and validates; `path` only names the file in errors.
     pub fn from_toml(text: &str, path: &Path) -> Result<Self> {
-        parse_config(text, path, RunConfig::validate)
+        let mut config: RunConfig = parse_config(text, path, RunConfig::validate)?;
+        let at_hand = config
+            .baselines
+            .representations
+            .contains(&config.router.input.representation());
+        config.router = config.router.with_prior_settled(at_hand);
+        Ok(config)
     }
 
     pub fn to_toml(&self) -> Result<String> {
@@ -365,6 +371,31 @@ mod tests {
         assert_eq!(config.composition, CompositionMode::Wavg);
         let again = RunConfig::from_toml(&config.to_toml().unwrap(), Path::new("x.toml")).unwrap();
         assert_eq!(again, config);
+    }
+
+    #[test]
+    fn the_default_prior_is_the_gaussian_one_where_the_statistics_are_computed() {
+        use crate::router::PriorReference;
+        let prior = |text: &str| {
+            RunConfig::from_toml(&format!("benchmark = \"far5\"\n{text}"), Path::new("x.toml"))
+                .unwrap()
+                .router
+                .prior_reference
+        };
+        assert_eq!(prior(""), PriorReference::Gaussian);
+        assert_eq!(
+            prior("[router]\nprior_reference = \"auto\"\n"),
+            PriorReference::Gaussian
+        );
+        assert_eq!(
+            prior("[router]\nprior_reference = \"centroid\"\n"),
+            PriorReference::Centroid
+        );
+        // No statistics at the routers' representation (all layers): the centroid prior.
+        assert_eq!(
+            prior("[baselines]\nrepresentations = [\"final_layer\"]\n"),
+            PriorReference::Centroid
+        );
     }
 
     #[test]

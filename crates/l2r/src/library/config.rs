@@ -60,7 +60,8 @@ fn default_evaluation_budget() -> usize {
 
 impl Default for LibraryConfig {
     fn default() -> Self {
-        toml::from_str("").expect("every field has a default")
+        let config: LibraryConfig = toml::from_str("").expect("every field has a default");
+        config.settled()
     }
 }
 
@@ -68,6 +69,14 @@ impl LibraryConfig {
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         crate::continual::config::parse_config(&text, path, LibraryConfig::validate)
+            .map(LibraryConfig::settled)
+    }
+
+    /// `prior_reference = "auto"` is the centroid prior in a library: the Gaussian one would make every add read
+    /// every task's statistics (set `"gaussian"` to pay that).
+    fn settled(mut self) -> Self {
+        self.router = self.router.with_prior_settled(false);
+        self
     }
 
     pub fn to_toml(&self) -> Result<String> {
@@ -127,6 +136,21 @@ mod tests {
         let config = LibraryConfig::from_file(&path).unwrap();
         assert_eq!((config.seed, config.memory.per_class), (3, 5));
         assert_eq!(config.run_config().seeds, vec![3]);
+    }
+
+    #[test]
+    fn a_library_routes_with_the_centroid_prior_unless_asked() {
+        use crate::router::PriorReference;
+        let default = LibraryConfig::default().router.prior_reference;
+        assert_eq!(default, PriorReference::Centroid);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("library.toml");
+        std::fs::write(&path, "[router]\nepochs = 4\n").unwrap();
+        let config = LibraryConfig::from_file(&path).unwrap();
+        assert_eq!(config.router.prior_reference, PriorReference::Centroid);
+        std::fs::write(&path, "[router]\nprior_reference = \"gaussian\"\n").unwrap();
+        let config = LibraryConfig::from_file(&path).unwrap();
+        assert_eq!(config.router.prior_reference, PriorReference::Gaussian);
     }
 
     #[test]

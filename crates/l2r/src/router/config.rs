@@ -138,7 +138,7 @@ impl Default for RouterConfig {
             task_id_loss: 0.0,
             similarity_prior: true,
             prior_temperature: 0.05,
-            prior_reference: PriorReference::Centroid,
+            prior_reference: PriorReference::Auto,
             calibrate_heads: true,
             objective: RouterObjective::Joint,
             local_adaptation: None,
@@ -152,6 +152,18 @@ impl Default for RouterConfig {
 }
 
 impl RouterConfig {
+    /// The same with `prior_reference = "auto"` settled: the Gaussian prior where the tasks' statistics in the
+    /// routers' representation are at hand, the centroid prior otherwise.
+    pub fn with_prior_settled(mut self, statistics_at_hand: bool) -> Self {
+        if self.prior_reference == PriorReference::Auto {
+            self.prior_reference = match statistics_at_hand {
+                true => PriorReference::Gaussian,
+                false => PriorReference::Centroid,
+            };
+        }
+        self
+    }
+
     /// Whether fitting or applying the routers reads the tasks' class statistics (the Gaussian prior, ridge heads).
     pub fn uses_statistics(&self) -> bool {
         self.prior_reference == PriorReference::Gaussian || self.ridge_heads
@@ -194,6 +206,11 @@ impl RouterConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PriorReference {
+    /// The default, settled when a config file is read: `gaussian` in a run or comparison, whose baselines compute
+    /// the tasks' statistics anyway (chosen leave-one-benchmark-out on validation splits: docs/results.md, "The
+    /// routers' prior, chosen leave-one-benchmark-out"); `centroid` in a task library, where the Gaussian would make
+    /// every add read every task's statistics. In a config built in code and never settled it acts as `centroid`.
+    Auto,
     /// The unit-norm mean of the task's memory embeddings: `cos(x, c_t) / τ`.
     Centroid,
     /// Every memory example of the task: `log mean_i exp(cos(x, m_i) / τ)`.

@@ -34,7 +34,7 @@ impl SimilarityPrior {
             PriorReference::Gaussian => Err(Error::invalid(
                 "prior_reference = \"gaussian\" needs the tasks' class statistics, not only the memory",
             )),
-            PriorReference::Centroid => Ok(SimilarityPrior {
+            PriorReference::Centroid | PriorReference::Auto => Ok(SimilarityPrior {
                 references: memory.centroids_of(representation, num_tasks)?,
                 membership: Tensor::eye(num_tasks, DType::F32, memory.frozen.device())?,
                 gaussian: None,
