@@ -377,10 +377,13 @@ mod tests {
     fn the_default_prior_is_the_gaussian_one_where_the_statistics_are_computed() {
         use crate::router::PriorReference;
         let prior = |text: &str| {
-            RunConfig::from_toml(&format!("benchmark = \"far5\"\n{text}"), Path::new("x.toml"))
-                .unwrap()
-                .router
-                .prior_reference
+            RunConfig::from_toml(
+                &format!("benchmark = \"far5\"\n{text}"),
+                Path::new("x.toml"),
+            )
+            .unwrap()
+            .router
+            .prior_reference
         };
         assert_eq!(prior(""), PriorReference::Gaussian);
         assert_eq!(
