@@ -81,7 +81,7 @@ def prototypes(data):
     return means / np.linalg.norm(means, axis=2, keepdims=True)
 
 
-def cosines(data, protos, x):
+def cosines(protos, x):
     """(n, classes, T): cosine of each view to each class's prototype in that view."""
     return np.einsum("nth,cth->nct", x, protos)
 
@@ -89,7 +89,7 @@ def cosines(data, protos, x):
 def proto_scores(data, protos, x, rho):
     own = np.eye(protos.shape[1])[data["task_of"]]  # (classes, T): 1 where t is the class's task
     weights = 1 + (rho - 1) * own
-    return TEMPERATURE * (cosines(data, protos, x) * weights).sum(2) / weights.sum(1)
+    return TEMPERATURE * (cosines(protos, x) * weights).sum(2) / weights.sum(1)
 
 
 def ridge_fit(data):

@@ -7,23 +7,19 @@ and its test CIL is set beside the shipped default's and every baseline's, per s
     scripts/experiments/prior_protocol.py [runs/prior-protocol]
 """
 import glob
-import json
 import os
 import sys
+
+from last_step import last_step
 
 PRIORS = ("centroid", "gaussian")
 OWN = {"cil", "cil_top_task", "cil_gated"}
 
 
-def last_accuracy(sequence):
-    files = glob.glob(os.path.join(sequence, "eval-step*.json"))
-    latest = max(files, key=lambda f: int(f.rsplit("step", 1)[1].split(".")[0]))
-    return {k: sum(v) / len(v) for k, v in json.load(open(latest))["accuracy"].items() if v}
-
-
 def per_seed(run):
     """seed folder → that sequence's last-step mean accuracies."""
-    return {os.path.basename(s): last_accuracy(s) for s in sorted(glob.glob(os.path.join(run, "seed*-order*")))}
+    sequences = sorted(os.path.basename(s) for s in glob.glob(os.path.join(run, "seed*-order*")))
+    return {s: last_step(run, s) for s in sequences}
 
 
 def mean(values):
