@@ -67,6 +67,11 @@ def cell(values):
     return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
 
 
+def symmetric(dim):
+    """Bytes of a symmetric dim × dim matrix kept as its upper triangle (compare/storage.rs)."""
+    return dim * (dim + 1) // 2 * F32
+
+
 def megabytes(n):
     return f"{n / 1e6:.2f} MB" if n >= 1e5 else f"{n / 1e3:.0f} kB"
 
@@ -104,11 +109,11 @@ def storage(kind, representation, facts):
     per_task, once = {
         "l2r": (facts["module"] + facts["memory"], facts["router"]),
         "modules": (facts["module"], 0),
-        "epi": (facts["module"] + means, d * d * F32),
+        "epi": (facts["module"] + means, symmetric(d)),
         "dam": (facts["module"] + d * F32, 0),
         "ncm": (means, 0),
-        "lda": (means, d * d * F32),
-        "ridge": (facts["classes"] * facts["ridge_dim"] * F32, facts["ridge_dim"] ** 2 * F32),
+        "lda": (means, symmetric(d)),
+        "ridge": (facts["classes"] * facts["ridge_dim"] * F32, symmetric(facts["ridge_dim"])),
     }[kind]
     return megabytes(per_task), (megabytes(once) if once else "—")
 

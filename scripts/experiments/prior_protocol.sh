@@ -6,16 +6,27 @@
 # centroid test run); modules come from one cache, so the variants share them. Resumable: finished runs are
 # skipped. Then: scripts/experiments/prior_protocol.py runs/prior-protocol
 #
-#   scripts/experiments/prior_protocol.sh [far5 verb-cil senti4 wordnet-cil]
+# PRIORS picks the candidates (default "centroid gaussian"); "heldout" is the Gaussian prior with
+# prior_fit = "held_out" (the routers fitted on the memory scored by the Gaussian without the memory's examples).
+# L2R names a binary to run instead of building target/release/l2r (so that building can go on meanwhile).
+#
+#   [PRIORS="gaussian heldout"] scripts/experiments/prior_protocol.sh [far5 verb-cil senti4 wordnet-cil]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=runs/prior-protocol
 mkdir -p "$out"
-cargo build --release --quiet
+prior_keys() {
+  case "$1" in
+    heldout) printf 'prior_reference = "gaussian"\\nprior_fit = "held_out"' ;;
+    *) printf 'prior_reference = "%s"' "$1" ;;
+  esac
+}
+l2r=${L2R:-target/release/l2r}
+[ -n "${L2R:-}" ] || cargo build --release --quiet
 set -- ${@:-far5 verb-cil senti4 wordnet-cil}
 for benchmark in "$@"; do
   for split in validation test; do
-    for prior in centroid gaussian; do
+    for prior in ${PRIORS:-centroid gaussian}; do
       run="$out/$benchmark-$prior-$split"
       [ -f "$run/metrics.json" ] && continue
       config="$out/$benchmark-$prior-$split.toml"
@@ -24,11 +35,11 @@ for benchmark in "$@"; do
         echo "evaluate_on = \"$split\""
         sed -e 's/^seeds = .*/seeds = [0, 1, 2]/' -e 's/^orders = .*/orders = [0]/' \
             -e 's/^fit_after = .*/fit_after = "last_task"/' \
-            -e "s/^prior_reference = .*/prior_reference = \"$prior\"/" "configs/$benchmark.toml"
+            -e "s/^prior_reference = .*/$(prior_keys "$prior")/" "configs/$benchmark.toml"
         if [ "$prior-$split" != centroid-test ]; then printf '\n[baselines]\nevaluate = false\n'; fi
       } > "$config"
       echo "== $benchmark $prior ($split)"
-      target/release/l2r run "$config" --out "$run" || target/release/l2r run --resume "$run"
+      "$l2r" run "$config" --out "$run" || "$l2r" run --resume "$run"
     done
   done
 done

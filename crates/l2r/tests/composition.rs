@@ -316,11 +316,7 @@ fn a_warm_started_fit_replays_a_fixed_share_of_the_memory_and_a_top_k_fit_still_
             top_k,
             ..config.clone()
         };
-        let sources = PriorSources {
-            memory: &memory,
-            gaussian: None,
-            ridge: None,
-        };
+        let sources = PriorSources::memory_only(&memory);
         let (network, report) =
             fit_router_from(&routed, sources, &config, 2, Some(&warm), false).unwrap();
         assert_eq!(
@@ -341,11 +337,7 @@ fn a_warm_started_fit_replays_a_fixed_share_of_the_memory_and_a_top_k_fit_still_
         warm_fit: WarmFit::NewTasks,
         ..config.clone()
     };
-    let sources = PriorSources {
-        memory: &memory,
-        gaussian: None,
-        ridge: None,
-    };
+    let sources = PriorSources::memory_only(&memory);
     let (network, _) = fit_router_from(&routed, sources, &new_only, 2, Some(&warm), false).unwrap();
     assert_eq!(top_modules(&routed, &network, &memory)[6..], [3, 3]);
     let before = previous.snapshot().unwrap();
@@ -361,11 +353,7 @@ fn a_warm_started_fit_replays_a_fixed_share_of_the_memory_and_a_top_k_fit_still_
         warm_replay: 6,
         ..config
     };
-    let sources = PriorSources {
-        memory: &memory,
-        gaussian: None,
-        ridge: None,
-    };
+    let sources = PriorSources::memory_only(&memory);
     let (_, report) =
         fit_router_from(&routed, sources, &everything, 2, Some(&warm), false).unwrap();
     assert_eq!(
@@ -393,4 +381,118 @@ fn top_modules(
                 .unwrap()
         })
         .collect()
+}
+
+#[test]
+fn a_held_out_prior_scores_the_fit_and_the_full_one_is_kept() {
+    use l2r::embedded::Representation;
+    use l2r::router::{PriorFit, PriorReference};
+    use l2r::statistics::{ClassStatistics, SharedGaussian};
+    use std::sync::Arc;
+    let backbone = tiny_backbone(13).unwrap();
+    let modules = random_modules(&backbone, &PeftConfig::adapter(), 2);
+    let refs: Vec<&PeftModule> = modules.iter().collect();
+    let stack = ModuleStack::new(&refs, backbone.encoder.num_layers()).unwrap();
+    let heads: Vec<ClassifierHead> = (0..2)
+        .map(|i| ClassifierHead::new(16, 2, i).unwrap())
+        .collect();
+    let head_refs: Vec<&ClassifierHead> = heads.iter().collect();
+    let routed = Routed {
+        backbone: &backbone,
+        stack: &stack,
+        heads: &head_refs,
+        mode: CompositionMode::Wavg,
+    };
+    // Each task's training split: three examples per class. The memory is the first of each class.
+    let splits = [
+        [
+            "the movie was good",
+            "a film i loved",
+            "great acting",
+            "the food was bad",
+            "awful soup",
+            "cold and bland",
+        ],
+        [
+            "a cat runs",
+            "the cat sleeps",
+            "my cat purrs",
+            "a dog eats",
+            "the dog barks",
+            "dogs dig",
+        ],
+    ];
+    let labels = [0, 0, 0, 1, 1, 1];
+    let layers = |texts: &[&str], tasks: Vec<usize>, labels: Vec<usize>| {
+        EmbeddedExamples::new(&backbone, texts, tasks, labels).unwrap()
+    };
+    let memory = layers(
+        &[splits[0][0], splits[0][3], splits[1][0], splits[1][3]],
+        vec![0, 0, 1, 1],
+        vec![0, 1, 0, 1],
+    );
+    let (mut full, mut held_out) = (Vec::new(), Vec::new());
+    for (task, texts) in splits.iter().enumerate() {
+        let train = layers(texts, vec![task; 6], labels.to_vec());
+        let statistics =
+            ClassStatistics::fit(train.features(Representation::AllLayers), &labels, 2).unwrap();
+        let own = layers(&[texts[0], texts[3]], vec![task; 2], vec![0, 1]);
+        held_out.push(
+            statistics
+                .without(own.features(Representation::AllLayers), &[0, 1])
+                .unwrap(),
+        );
+        full.push(statistics);
+    }
+    let gaussian = |stats: &[ClassStatistics]| {
+        Some(Arc::new(
+            SharedGaussian::new(&stats.iter().collect::<Vec<_>>()).unwrap(),
+        ))
+    };
+    let sources = || PriorSources {
+        gaussian: gaussian(&full),
+        held_out_gaussian: gaussian(&held_out),
+        ..PriorSources::memory_only(&memory)
+    };
+    let fit = |prior_fit| {
+        let config = RouterConfig {
+            epochs: 5,
+            batch_size: 2,
+            prior_reference: PriorReference::Gaussian,
+            prior_fit,
+            ..RouterConfig::default()
+        };
+        fit_router_from(&routed, sources(), &config, 4, None, false).map(|(network, _)| network)
+    };
+    let (in_sample, held) = (
+        fit(PriorFit::InSample).unwrap(),
+        fit(PriorFit::HeldOut).unwrap(),
+    );
+    assert_ne!(
+        parameters(&in_sample),
+        parameters(&held),
+        "the held-out prior scores the memory differently, so the fit differs"
+    );
+    // Either way the routers keep the Gaussian of every training example.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("router.safetensors");
+    held.save(&path).unwrap();
+    let saved = candle_core::safetensors::load(&path, &Device::Cpu).unwrap();
+    let kept = gaussian(&full).unwrap();
+    let precision = l2r::statistics::unpack_upper(&saved["prior.precision_upper"], 48).unwrap();
+    assert_eq!(max_diff(&precision, kept.precision()), 0.0);
+    // Asked for without the held-out Gaussian, the fit says what is missing.
+    let config = RouterConfig {
+        prior_reference: PriorReference::Gaussian,
+        prior_fit: PriorFit::HeldOut,
+        ..RouterConfig::default()
+    };
+    let missing = PriorSources {
+        gaussian: gaussian(&full),
+        ..PriorSources::memory_only(&memory)
+    };
+    let error = fit_router_from(&routed, missing, &config, 4, None, false)
+        .err()
+        .unwrap();
+    assert!(error.to_string().contains("held_out"), "{error}");
 }

@@ -29,6 +29,7 @@ pub use ridge::Ridge;
 pub use routing::{ModuleWeights, RoutingBaseline};
 pub use step::{step_baselines, StepBaselines};
 pub use task_stats::{
-    ridge_classifier, shared_gaussian, stacked_keys, RepresentationStatistics, TaskStatistics,
+    ridge_classifier, shared_gaussian, shared_gaussian_without, stacked_keys,
+    RepresentationStatistics, TaskStatistics,
 };
 pub use uniform::Uniform;

@@ -76,6 +76,10 @@ impl TaskStatistics {
                     key("count"),
                     Tensor::new(&[stats.classes.count as f32], &Device::Cpu)?,
                 ),
+                (
+                    key("class_counts"),
+                    Tensor::new(as_f32(&stats.classes.class_counts), &Device::Cpu)?,
+                ),
                 (key("mocl_key"), stats.mocl_key.clone()),
                 (key("ridge.gram"), stats.ridge.gram.clone()),
                 (key("ridge.cross"), stats.ridge.cross.clone()),
@@ -114,6 +118,18 @@ impl TaskStatistics {
                     class_means: weights.get(&key("class_means"), &[num_labels, d])?,
                     scatter: weights.get(&key("scatter"), &[d, d])?,
                     count: weights.get(&key("count"), &[1])?.to_vec1::<f32>()?[0] as usize,
+                    class_counts: weights
+                        .get(&key("class_counts"), &[num_labels])
+                        .map_err(|error| {
+                            Error::invalid(format!(
+                                "{error}: statistics written before l2r kept class counts; a run recomputes \
+                                 them, a task library needs the task added again"
+                            ))
+                        })?
+                        .to_vec1::<f32>()?
+                        .into_iter()
+                        .map(|c| c as usize)
+                        .collect(),
                 },
                 mocl_key: weights.get(&key("mocl_key"), &[d])?,
                 ridge: RidgeStatistics {
@@ -130,6 +146,11 @@ impl TaskStatistics {
     }
 }
 
+/// Counts as f32, the dtype the statistics files keep them in (exact below 2²⁴).
+fn as_f32(counts: &[usize]) -> Vec<f32> {
+    counts.iter().map(|&c| c as f32).collect()
+}
+
 /// The shared-covariance Gaussian of `tasks`' classes in `representation`.
 pub fn shared_gaussian(
     tasks: &[&TaskStatistics],
@@ -140,6 +161,34 @@ pub fn shared_gaussian(
         .map(|t| Ok(&t.get(representation)?.classes))
         .collect::<Result<Vec<_>>>()?;
     SharedGaussian::new(&classes)
+}
+
+/// The shared-covariance Gaussian of `tasks`' classes in `representation` as if the examples of `memory` had been
+/// left out of their training splits: the Gaussian prior on the memory as it is on examples it never saw.
+pub fn shared_gaussian_without(
+    tasks: &[&TaskStatistics],
+    representation: Representation,
+    memory: &EmbeddedExamples,
+) -> Result<SharedGaussian> {
+    let features = memory.features(representation);
+    let held_out = tasks
+        .iter()
+        .enumerate()
+        .map(|(task, statistics)| {
+            let rows: Vec<u32> = (0..memory.len())
+                .filter(|&i| memory.tasks[i] == task)
+                .map(|i| i as u32)
+                .collect();
+            let labels: Vec<usize> = rows.iter().map(|&i| memory.labels[i as usize]).collect();
+            let index = Tensor::new(rows.as_slice(), features.device())?;
+            let own = features.index_select(&index, 0)?.to_device(&Device::Cpu)?;
+            statistics
+                .get(representation)?
+                .classes
+                .without(&own, &labels)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    SharedGaussian::new(&held_out.iter().collect::<Vec<_>>())
 }
 
 /// The ridge classifier of `tasks`' statistics in `representation`, on a projection to `ridge_dim`.

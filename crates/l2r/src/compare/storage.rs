@@ -87,14 +87,16 @@ impl StorageFacts {
         }
     }
 
-    /// What `approach` keeps. The covariance and the ridge's Gram matrix are counted once (fixed), as a deployment
-    /// that only adds tasks needs; l2r keeps them per task as well, so that a task can be removed.
+    /// What `approach` keeps. The covariance and the ridge's Gram matrix (symmetric: their upper triangles) are
+    /// counted once (fixed), as a deployment that only adds tasks needs; l2r keeps them per task as well, so that a
+    /// task can be removed.
     pub fn storage(&self, approach: Approach) -> Storage {
         let with_modules = |per_task: f64, fixed: f64| Storage {
             per_task: self.module + per_task,
             fixed,
         };
         let class_means = |r| self.classes * self.dim(r) * F32;
+        let covariance = |r| symmetric(self.dim(r));
         match approach {
             Approach::Oracle | Approach::Uniform | Approach::Arrow => with_modules(0.0, 0.0),
             // The routers' file is counted once: with the Gaussian prior it is mostly the precision matrix, whose
@@ -105,7 +107,7 @@ impl StorageFacts {
             Approach::Dam(r) | Approach::DamTopTask(r) | Approach::Mocl(r) => {
                 with_modules(self.dim(r) * F32, 0.0)
             }
-            Approach::Epi(r) => with_modules(class_means(r), self.dim(r).powi(2) * F32),
+            Approach::Epi(r) => with_modules(class_means(r), covariance(r)),
             Approach::Sequential | Approach::Multitask => Storage {
                 per_task: 0.0,
                 fixed: self.module,
@@ -116,14 +118,19 @@ impl StorageFacts {
             },
             Approach::SharedGaussian(r) => Storage {
                 per_task: class_means(r),
-                fixed: self.dim(r).powi(2) * F32,
+                fixed: covariance(r),
             },
             Approach::RandomRidge(_) => Storage {
                 per_task: self.classes * self.ridge_dim as f64 * F32,
-                fixed: (self.ridge_dim as f64).powi(2) * F32,
+                fixed: symmetric(self.ridge_dim as f64),
             },
         }
     }
+}
+
+/// Bytes of a symmetric `dim` × `dim` matrix kept as its upper triangle (as the routers keep their precision).
+fn symmetric(dim: f64) -> f64 {
+    dim * (dim + 1.0) / 2.0 * F32
 }
 
 fn file_size(path: &Path) -> Result<u64> {
@@ -150,7 +157,7 @@ mod tests {
         };
         let lda = facts.storage(Approach::SharedGaussian(Representation::AllLayers));
         assert_eq!(lda.per_task, 4.0 * 2688.0 * 4.0);
-        assert_eq!(lda.fixed, 2688.0 * 2688.0 * 4.0);
+        assert_eq!(lda.fixed, 2688.0 * 2689.0 / 2.0 * 4.0);
         let l2r = facts.storage(Approach::L2r);
         assert_eq!((l2r.per_task, l2r.fixed), (1000.0 + 300.0, 500.0));
         let epi = facts.storage(Approach::Epi(Representation::FinalLayer));

@@ -90,7 +90,7 @@ pub fn heads_on_encoder(
 }
 
 /// The mean-pooled output (batch, hidden) of the backbone run with `hooks`: what every head reads.
-pub fn pooled_on_encoder(
+fn pooled_on_encoder(
     backbone: &Backbone,
     hooks: &dyn EncoderHooks,
     batch: &TokenBatch,
@@ -100,7 +100,7 @@ pub fn pooled_on_encoder(
 }
 
 /// Each head's logits on `pooled`.
-pub fn heads_on_pooled(heads: &[&ClassifierHead], pooled: &Tensor) -> Result<Vec<Tensor>> {
+fn heads_on_pooled(heads: &[&ClassifierHead], pooled: &Tensor) -> Result<Vec<Tensor>> {
     Ok(heads
         .iter()
         .map(|h| h.forward(pooled))

@@ -8,7 +8,7 @@ use crate::device::DeviceSpec;
 use crate::error::{Error, Result};
 use crate::memory::Memory;
 use crate::peft::PeftConfig;
-use crate::router::{PriorReference, RouterConfig};
+use crate::router::RouterConfig;
 use crate::train::TrainConfig;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -225,10 +225,7 @@ impl RunConfig {
     /// Parses and validates; `path` only names the file in errors.
     pub fn from_toml(text: &str, path: &Path) -> Result<Self> {
         let mut config: RunConfig = parse_config(text, path, RunConfig::validate)?;
-        let at_hand = config
-            .baselines
-            .representations
-            .contains(&config.router.input.representation());
+        let at_hand = statistics_at_routers(&config.router, &config.baselines);
         config.router = config.router.with_prior_settled(at_hand);
         Ok(config)
     }
@@ -318,8 +315,7 @@ pub(crate) fn check_gaussian_prior(
     baselines: &BaselinesConfig,
 ) -> Result<()> {
     let representation = router.input.representation();
-    let reads_statistics = router.prior_reference == PriorReference::Gaussian || router.ridge_heads;
-    if reads_statistics && !baselines.representations.contains(&representation) {
+    if router.uses_statistics() && !statistics_at_routers(router, baselines) {
         return Err(Error::invalid(format!(
             "prior_reference = \"gaussian\" and ridge_heads read the tasks' statistics at the routers' \
              representation ({}); add \"{}\" to [baselines] representations",
@@ -328,6 +324,13 @@ pub(crate) fn check_gaussian_prior(
         )));
     }
     Ok(())
+}
+
+/// Whether the baselines compute the tasks' statistics in the representation the routers read.
+fn statistics_at_routers(router: &RouterConfig, baselines: &BaselinesConfig) -> bool {
+    baselines
+        .representations
+        .contains(&router.input.representation())
 }
 
 /// toml's message, with the line number made explicit.

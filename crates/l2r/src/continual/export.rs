@@ -12,6 +12,7 @@
 //! classifiers on the modules' representations can be fitted offline on what a finished task leaves behind.
 
 use super::evaluate::SeenTasks;
+use crate::backbone::TokenBatch;
 use crate::baselines::{step_baselines, BaselinesConfig};
 use crate::compose::{FixedWeights, Routed};
 use crate::embedded::EmbeddedExamples;
@@ -20,6 +21,7 @@ use crate::router::{RouterNetwork, RouterWeights};
 use candle_core::{Tensor, D};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::path::Path;
 
 /// Examples per forward pass.
@@ -62,7 +64,11 @@ pub fn export_scores(
         lines.push('\n');
     }
     crate::io::write_atomic(path, lines.as_bytes())?;
-    let (_, memory_pooled) = own_module_outputs(routed, memory)?;
+    let mut memory_pooled = Vec::with_capacity(memory.len());
+    for pass in passes(routed, memory) {
+        let (rows, batch) = pass?;
+        memory_pooled.extend(own_module_outputs(routed, &batch, rows.len())?.1);
+    }
     let record = json!({
         "tasks": memory.tasks,
         "labels": memory.labels,
@@ -72,22 +78,23 @@ pub fn export_scores(
     crate::io::write_atomic(memory_path, format!("{record}\n").as_bytes())
 }
 
-/// `w`, `parts`, `alone` and `ridge_router` of every example of `test`, in its order.
+/// `w`, `parts`, `alone`, `alone_pooled` and `ridge_router` of every example of `test`, in its order.
 fn routed_scores(
     routed: &Routed,
     network: &RouterNetwork,
     test: &EmbeddedExamples,
 ) -> Result<Value> {
     let (mut weights, mut parts, mut ridge) = (vec![], vec![], vec![]);
-    for start in (0..test.len()).step_by(CHUNK) {
-        let end = (start + CHUNK).min(test.len());
-        let ids: Vec<&[u32]> = (start..end).map(|i| test.ids[i].as_slice()).collect();
-        let batch = routed.backbone.tokenizer.pad(&ids)?;
-        let rows = (start as u32..end as u32).collect::<Vec<_>>();
-        let rows = Tensor::new(rows, routed.backbone.device())?;
+    let (mut alone, mut alone_pooled) = (vec![], vec![]);
+    for pass in passes(routed, test) {
+        let (rows, batch) = pass?;
+        let index = Tensor::new(
+            rows.clone().map(|i| i as u32).collect::<Vec<_>>(),
+            routed.backbone.device(),
+        )?;
         let frozen = test
             .features(network.config.input.representation())
-            .index_select(&rows, 0)?;
+            .index_select(&index, 0)?;
         if let Some(scores) = network.class_scores(&frozen)? {
             ridge.extend(scores.to_vec2::<f32>()?);
         }
@@ -95,8 +102,10 @@ fn routed_scores(
         let composed = routed.head_logits(&batch, &routers)?;
         weights.extend(routers.mean_weights()?.to_vec2::<f32>()?);
         parts.extend(Tensor::cat(&composed, D::Minus1)?.to_vec2::<f32>()?);
+        let (logits, pooled) = own_module_outputs(routed, &batch, rows.len())?;
+        alone.extend(logits);
+        alone_pooled.extend(pooled);
     }
-    let (alone, alone_pooled) = own_module_outputs(routed, test)?;
     Ok(json!({
         "w": weights,
         "parts": parts,
@@ -106,31 +115,35 @@ fn routed_scores(
     }))
 }
 
+/// `examples` in forward passes of at most [`CHUNK`]: each pass's rows and their padded batch.
+fn passes<'a>(
+    routed: &'a Routed,
+    examples: &'a EmbeddedExamples,
+) -> impl Iterator<Item = Result<(Range<usize>, TokenBatch)>> + 'a {
+    (0..examples.len()).step_by(CHUNK).map(move |start| {
+        let rows = start..(start + CHUNK).min(examples.len());
+        let ids: Vec<&[u32]> = rows.clone().map(|i| examples.ids[i].as_slice()).collect();
+        Ok((rows, routed.backbone.tokenizer.pad(&ids)?))
+    })
+}
+
 /// One row of numbers per example.
 type Rows = Vec<Vec<f32>>;
 
-/// Per example of `examples`: head t's logits with module t alone, and module t's pooled representation, for
-/// every t, each concatenated over t (one pass per module).
-fn own_module_outputs(routed: &Routed, examples: &EmbeddedExamples) -> Result<(Rows, Rows)> {
-    let (mut logits, mut pooled) = (vec![], vec![]);
-    for start in (0..examples.len()).step_by(CHUNK) {
-        let end = (start + CHUNK).min(examples.len());
-        let ids: Vec<&[u32]> = (start..end).map(|i| examples.ids[i].as_slice()).collect();
-        let batch = routed.backbone.tokenizer.pad(&ids)?;
-        let mut chunk_logits = vec![Vec::new(); end - start];
-        let mut chunk_pooled = vec![Vec::new(); end - start];
-        for module in 0..routed.num_tasks() {
-            let alone = routed.pooled(&batch, &module_alone(routed, module, end - start)?)?;
-            let head = routed.heads[module].forward(&alone)?;
-            for (row, values) in chunk_logits.iter_mut().zip(head.to_vec2::<f32>()?) {
-                row.extend(values);
-            }
-            for (row, values) in chunk_pooled.iter_mut().zip(alone.to_vec2::<f32>()?) {
-                row.extend(values);
-            }
+/// Per example of `batch` (`rows` examples): head t's logits with module t alone, and module t's pooled
+/// representation, for every t, each concatenated over t (one pass per module).
+fn own_module_outputs(routed: &Routed, batch: &TokenBatch, rows: usize) -> Result<(Rows, Rows)> {
+    let mut logits = vec![Vec::new(); rows];
+    let mut pooled = vec![Vec::new(); rows];
+    for module in 0..routed.num_tasks() {
+        let alone = routed.pooled(batch, &module_alone(routed, module, rows)?)?;
+        let head = routed.heads[module].forward(&alone)?;
+        for (row, values) in logits.iter_mut().zip(head.to_vec2::<f32>()?) {
+            row.extend(values);
         }
-        logits.extend(chunk_logits);
-        pooled.extend(chunk_pooled);
+        for (row, values) in pooled.iter_mut().zip(alone.to_vec2::<f32>()?) {
+            row.extend(values);
+        }
     }
     Ok((logits, pooled))
 }

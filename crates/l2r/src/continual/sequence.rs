@@ -16,7 +16,9 @@ use crate::error::Result;
 use crate::head::ClassifierHead;
 use crate::memory::Memory;
 use crate::peft::PeftModule;
-use crate::router::{fit_router_from, FitSchedule, PriorReference, PriorSources, RouterNetwork};
+use crate::router::{
+    fit_router_from, FitSchedule, PriorFit, PriorReference, PriorSources, RouterNetwork,
+};
 use crate::train::TaskModel;
 use std::sync::Arc;
 
@@ -181,17 +183,24 @@ pub(crate) fn prior_sources<'a>(
     memory: &'a EmbeddedExamples,
     statistics: &[&TaskStatistics],
 ) -> Result<PriorSources<'a>> {
+    let representation = config.router.input.representation();
     let gaussian = match config.router.prior_reference {
         PriorReference::Gaussian => Some(Arc::new(crate::baselines::shared_gaussian(
             statistics,
-            config.router.input.representation(),
+            representation,
         )?)),
+        _ => None,
+    };
+    let held_out_gaussian = match (config.router.prior_reference, config.router.prior_fit) {
+        (PriorReference::Gaussian, PriorFit::HeldOut) => Some(Arc::new(
+            crate::baselines::shared_gaussian_without(statistics, representation, memory)?,
+        )),
         _ => None,
     };
     let ridge = match config.router.ridge_heads {
         true => Some(crate::baselines::ridge_classifier(
             statistics,
-            config.router.input.representation(),
+            representation,
             config.baselines.ridge_dim,
         )?),
         false => None,
@@ -199,6 +208,7 @@ pub(crate) fn prior_sources<'a>(
     Ok(PriorSources {
         memory,
         gaussian,
+        held_out_gaussian,
         ridge,
     })
 }

@@ -3,7 +3,9 @@
 //! routers' layer-averaged weights are read as a task posterior times each calibrated head's softmax; with
 //! `concat`, cross-entropy over the concatenated label space of all heads. A per-gate task-id loss can be added.
 
-use super::config::{PriorReference, RouterConfig, RouterInput, RouterObjective, WarmFit};
+use super::config::{
+    PriorFit, PriorReference, RouterConfig, RouterInput, RouterObjective, WarmFit,
+};
 use super::gates::{GateNoise, RouterWeights};
 use super::network::RouterNetwork;
 use super::prior::SimilarityPrior;
@@ -44,33 +46,61 @@ pub fn fit_router(
     seed: u64,
     show_progress: bool,
 ) -> Result<(RouterNetwork, FitReport)> {
-    let sources = PriorSources {
-        memory,
-        gaussian: None,
-        ridge: None,
-    };
-    fit_router_from(routed, sources, config, seed, None, show_progress)
+    fit_router_from(
+        routed,
+        PriorSources::memory_only(memory),
+        config,
+        seed,
+        None,
+        show_progress,
+    )
 }
 
 /// What the routers are fitted on and their prior is built from: the memory; for the Gaussian prior, the shared
-/// Gaussian of the tasks' class statistics in the routers' representation; for `ridge_heads`, the ridge classifier
-/// of the tasks' statistics there.
+/// Gaussian of the tasks' class statistics in the routers' representation (and, for `prior_fit = "held_out"`, the
+/// same without the memory's examples, which the fit scores the memory with); for `ridge_heads`, the ridge
+/// classifier of the tasks' statistics there.
 pub struct PriorSources<'a> {
     pub memory: &'a EmbeddedExamples,
     pub gaussian: Option<Arc<SharedGaussian>>,
+    pub held_out_gaussian: Option<Arc<SharedGaussian>>,
     pub ridge: Option<RidgeClassifier>,
 }
 
-impl PriorSources<'_> {
-    fn prior(&self, num_tasks: usize, config: &RouterConfig) -> Result<SimilarityPrior> {
-        let prior = match (config.prior_reference, &self.gaussian) {
-            (PriorReference::Gaussian, Some(gaussian)) => {
-                SimilarityPrior::from_gaussian(gaussian.clone())?
-            }
-            _ => SimilarityPrior::from_memory(self.memory, num_tasks, config)?,
-        };
+impl<'a> PriorSources<'a> {
+    /// The memory alone: for priors built from it (centroid, examples).
+    pub fn memory_only(memory: &'a EmbeddedExamples) -> Self {
+        PriorSources {
+            memory,
+            gaussian: None,
+            held_out_gaussian: None,
+            ridge: None,
+        }
+    }
+
+    /// The prior the routers keep, and the one the fit scores the memory with when that differs.
+    fn priors(
+        &self,
+        num_tasks: usize,
+        config: &RouterConfig,
+    ) -> Result<(SimilarityPrior, Option<SimilarityPrior>)> {
         // The routers live where the memory's features are: the backbone's device.
-        prior.to_device(self.memory.frozen.device())
+        let device = self.memory.frozen.device();
+        let gaussian =
+            |g: &Arc<SharedGaussian>| SimilarityPrior::from_gaussian(g.clone())?.to_device(device);
+        let (PriorReference::Gaussian, Some(full)) = (config.prior_reference, &self.gaussian)
+        else {
+            let prior = SimilarityPrior::from_memory(self.memory, num_tasks, config)?;
+            return Ok((prior.to_device(device)?, None));
+        };
+        let for_fit = match (config.prior_fit, &self.held_out_gaussian) {
+            (PriorFit::InSample, _) => None,
+            (PriorFit::HeldOut, Some(held_out)) => Some(gaussian(held_out)?),
+            (PriorFit::HeldOut, None) => return Err(Error::invalid(
+                "prior_fit = \"held_out\" needs the Gaussian of the statistics without the memory",
+            )),
+        };
+        Ok((gaussian(full)?, for_fit))
     }
 }
 
@@ -94,9 +124,10 @@ pub fn fit_router_from(
     }
     let encoder = &routed.backbone.encoder;
     let memory = sources.memory;
-    let prior = sources.prior(num_tasks, config)?;
+    let (prior, prior_for_fit) = sources.priors(num_tasks, config)?;
     let input_dim = config.input_dim(encoder.num_layers(), encoder.hidden_size());
-    let mut network = RouterNetwork::new(config, encoder.num_layers(), input_dim, prior)?;
+    let fitting_prior = prior_for_fit.unwrap_or_else(|| prior.clone());
+    let mut network = RouterNetwork::new(config, encoder.num_layers(), input_dim, fitting_prior)?;
     if config.input == RouterInput::LayerCls {
         network.set_standardisation(InputStandardisation::measure(routed, memory)?);
     }
@@ -157,6 +188,7 @@ pub fn fit_router_from(
         crate::faults::crash_point("router-epoch");
     }
     bar.finish_and_clear();
+    network.set_prior(prior)?;
     let report = FitReport {
         epoch_losses,
         seconds: started.elapsed().as_secs_f64(),

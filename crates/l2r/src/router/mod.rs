@@ -11,7 +11,7 @@ mod prior;
 mod standardise;
 
 pub use config::{
-    FitSchedule, GateKind, LocalAdaptation, PriorReference, RouterConfig, RouterInput,
+    FitSchedule, GateKind, LocalAdaptation, PriorFit, PriorReference, RouterConfig, RouterInput,
     RouterObjective, RouterScope, WarmFit,
 };
 pub use fit::{fit_router, fit_router_from, FitReport, PriorSources, WarmStart};

@@ -5,7 +5,7 @@ use super::prior::SimilarityPrior;
 use super::standardise::InputStandardisation;
 use crate::backbone::Backbone;
 use crate::error::{Error, Result};
-use crate::statistics::RidgeClassifier;
+use crate::statistics::{pack_upper, unpack_upper, RidgeClassifier};
 use candle_core::{DType, Device, Tensor, D};
 use candle_nn::{AdamW, Init, Optimizer, ParamsAdamW, VarBuilder, VarMap};
 use std::path::Path;
@@ -96,6 +96,20 @@ impl RouterNetwork {
             ridge: None,
             standardisation: None,
         })
+    }
+
+    /// Replaces the prior (a fit scores the memory with a held-out prior, then keeps the full one), over the same
+    /// tasks.
+    pub fn set_prior(&mut self, prior: SimilarityPrior) -> Result<()> {
+        if prior.num_tasks()? != self.num_tasks {
+            return Err(Error::invalid(format!(
+                "a prior over {} tasks cannot replace one over {}",
+                prior.num_tasks()?,
+                self.num_tasks
+            )));
+        }
+        self.prior = prior;
+        Ok(())
     }
 
     /// Sets the ridge classifier whose scores `ridge_heads` adds to the heads.
@@ -363,7 +377,9 @@ impl RouterNetwork {
         tensors.push(("prior.references".into(), self.prior.references.clone()));
         tensors.push(("prior.membership".into(), self.prior.membership.clone()));
         if let Some(gaussian) = &self.prior.gaussian {
-            tensors.push(("prior.precision".into(), gaussian.precision().clone()));
+            // Symmetric: its upper triangle is half the file.
+            let packed = pack_upper(gaussian.precision())?;
+            tensors.push(("prior.precision_upper".into(), packed));
         }
         if let Some(ridge) = &self.ridge {
             tensors.push(("ridge.weights".into(), ridge.weights().clone()));
@@ -399,10 +415,18 @@ impl RouterNetwork {
             path: path.to_owned(),
             message,
         };
+        // Routers saved before the precision was packed kept all of it.
+        let precision = match (
+            get_any("prior.precision_upper"),
+            get_any("prior.references"),
+        ) {
+            (Some(packed), Some(references)) => Some(unpack_upper(&packed, references.dim(1)?)?),
+            _ => get_any("prior.precision"),
+        };
         let prior = match (
             get_any("prior.references"),
             get_any("prior.membership"),
-            get_any("prior.precision"),
+            precision,
         ) {
             (Some(references), Some(membership), Some(precision)) => {
                 SimilarityPrior::gaussian_from_parts(references, membership, precision)?

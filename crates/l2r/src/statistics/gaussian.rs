@@ -38,7 +38,9 @@ impl SharedGaussian {
         }
         let count: usize = tasks.iter().map(|t| t.count).sum();
         let covariance = (scatter / count.max(1) as f64)?;
-        let precision = symmetric_pseudo_inverse(&covariance)?.to_dtype(DType::F32)?;
+        let precision = symmetric_pseudo_inverse(&covariance)?;
+        // Exactly symmetric, so that its upper triangle is all a file needs to keep of it.
+        let precision = ((&precision + precision.t()?)? * 0.5)?.to_dtype(DType::F32)?;
         let class_means = Tensor::cat(
             &tasks
                 .iter()
@@ -146,6 +148,46 @@ impl SharedGaussian {
     }
 }
 
+/// The upper triangle (diagonal included) of the symmetric `matrix` (d, d), row by row: (d (d + 1) / 2,). Half the
+/// bytes of the whole matrix, which is most of a router file with the Gaussian prior.
+pub fn pack_upper(matrix: &Tensor) -> Result<Tensor> {
+    let rows = matrix
+        .to_device(&Device::Cpu)?
+        .to_dtype(DType::F32)?
+        .to_vec2::<f32>()?;
+    let packed: Vec<f32> = rows
+        .iter()
+        .enumerate()
+        .flat_map(|(i, row)| row[i..].iter().copied())
+        .collect();
+    let len = packed.len();
+    Ok(Tensor::from_vec(packed, len, &Device::Cpu)?)
+}
+
+/// The symmetric (d, d) matrix whose upper triangle [`pack_upper`] gave as `packed`.
+pub fn unpack_upper(packed: &Tensor, dim: usize) -> Result<Tensor> {
+    let values = packed
+        .to_device(&Device::Cpu)?
+        .to_dtype(DType::F32)?
+        .to_vec1::<f32>()?;
+    if values.len() != dim * (dim + 1) / 2 {
+        return Err(Error::invalid(format!(
+            "{} values cannot be the upper triangle of a {dim} × {dim} matrix",
+            values.len()
+        )));
+    }
+    let mut full = vec![0f32; dim * dim];
+    let mut next = values.iter();
+    for i in 0..dim {
+        for j in i..dim {
+            let value = *next.next().unwrap_or(&0.0);
+            full[i * dim + j] = value;
+            full[j * dim + i] = value;
+        }
+    }
+    Ok(Tensor::from_vec(full, (dim, dim), &Device::Cpu)?)
+}
+
 /// Moore–Penrose pseudo-inverse of a symmetric positive semi-definite matrix, from its eigendecomposition (for such
 /// a matrix the singular values are the eigenvalues).
 fn symmetric_pseudo_inverse(matrix: &Tensor) -> Result<Tensor> {
@@ -183,6 +225,25 @@ pub(crate) mod tests {
         }
         let x = Tensor::from_vec(rows, (400, 3), &Device::Cpu).unwrap();
         ClassStatistics::fit(&x, &labels, 2).unwrap()
+    }
+
+    #[test]
+    fn the_precision_is_kept_whole_by_its_upper_triangle() {
+        let stats = task([0.0, 1.0, 0.0], [1.0, 0.2, 3.0], 2);
+        let gaussian = SharedGaussian::new(&[&stats]).unwrap();
+        let packed = pack_upper(gaussian.precision()).unwrap();
+        assert_eq!(packed.dims(), [6]);
+        let back = unpack_upper(&packed, 3).unwrap();
+        let gap = (back - gaussian.precision())
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert_eq!(gap, 0.0);
+        assert!(unpack_upper(&packed, 4).is_err());
     }
 
     #[test]

@@ -10,7 +10,7 @@ mod ridge;
 
 pub use class_statistics::ClassStatistics;
 pub use eigen::{symmetric_eigen, SymmetricEigen};
-pub use gaussian::{SharedGaussian, PINV_EPS_PER_DIM};
+pub use gaussian::{pack_upper, unpack_upper, SharedGaussian, PINV_EPS_PER_DIM};
 pub use ridge::{RandomProjection, RidgeClassifier, RidgeStatistics, RIDGE_GRID};
 
 #[cfg(test)]
