@@ -6,8 +6,10 @@
 # centroid test run); modules come from one cache, so the variants share them. Resumable: finished runs are
 # skipped. Then: scripts/experiments/prior_protocol.py runs/prior-protocol
 #
-# PRIORS picks the candidates (default "centroid gaussian"); "heldout" is the Gaussian prior with
-# prior_fit = "held_out" (the routers fitted on the memory scored by the Gaussian without the memory's examples).
+# PRIORS picks the candidates (default "centroid gaussian"); "gaussian" is the Gaussian prior with
+# prior_fit = "in_sample" (how the first study ran it, before held_out became the default); "heldout" is it with
+# prior_fit = "held_out" (the routers fitted on the memory scored by the Gaussian without the memory's examples),
+# "heldoutridge" the same with ridge_heads = true.
 # L2R names a binary to run instead of building target/release/l2r (so that building can go on meanwhile).
 #
 #   [PRIORS="gaussian heldout"] scripts/experiments/prior_protocol.sh [far5 verb-cil senti4 wordnet-cil]
@@ -17,7 +19,9 @@ out=runs/prior-protocol
 mkdir -p "$out"
 prior_keys() {
   case "$1" in
+    gaussian) printf 'prior_reference = "gaussian"\\nprior_fit = "in_sample"' ;;
     heldout) printf 'prior_reference = "gaussian"\\nprior_fit = "held_out"' ;;
+    heldoutridge) printf 'prior_reference = "gaussian"\\nprior_fit = "held_out"\\nridge_heads = true' ;;
     *) printf 'prior_reference = "%s"' "$1" ;;
   esac
 }
