@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The shipped defaults over the issue's 3 × 3 grid (issue 15, item 5): each benchmark's shipped config at quick size,
+# 3 seeds × task orders 1 and 2, routers fitted after the last task, test split, modules from the module cache of
+# scripts/experiments/prior_protocol.sh (order 0 is its run `<benchmark>-heldout-test`). Baselines are evaluated
+# with BASELINES=1; without it they are not, since every statistics-based baseline (EPI, LDA, nearest mean, ridge)
+# is the same after the last task whatever the order: its statistics are sums over the tasks, and the modules do
+# not depend on the order. Resumable. Then: scripts/experiments/orders.py
+#
+#   [BASELINES=1] [L2R=binary] scripts/experiments/orders.sh [far5 verb-cil senti4 wordnet-cil]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+out=runs/orders
+mkdir -p "$out"
+l2r=${L2R:-target/release/l2r}
+[ -n "${L2R:-}" ] || cargo build --release --quiet
+set -- ${@:-far5 verb-cil senti4 wordnet-cil}
+for benchmark in "$@"; do
+  run="$out/$benchmark-test"
+  [ -f "$run/metrics.json" ] && continue
+  config="$out/$benchmark-test.toml"
+  {
+    echo "module_cache = \"runs/module-features/module-cache\""
+    echo "evaluate_on = \"test\""
+    sed -e 's/^seeds = .*/seeds = [0, 1, 2]/' -e 's/^orders = .*/orders = [1, 2]/' \
+        -e 's/^fit_after = .*/fit_after = "last_task"/' "configs/$benchmark.toml"
+    if [ -z "${BASELINES:-}" ]; then printf '\n[baselines]\nevaluate = false\n'; fi
+  } > "$config"
+  echo "== $benchmark (orders 1, 2)"
+  "$l2r" run "$config" --out "$run" || "$l2r" run --resume "$run"
+done
