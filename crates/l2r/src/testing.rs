@@ -3,7 +3,9 @@
 //! on is [`crate::backbone::tiny`]. Compiled for this crate's tests and with the `test-support` feature, which
 //! the workspace's crates enable in their dev-dependencies only: release builds do not contain it.
 
-use crate::backbone::EncoderConfig;
+use crate::backbone::{Backbone, EncoderConfig};
+use crate::compose::{CompositionMode, ModuleStack, Routed};
+use crate::head::ClassifierHead;
 use crate::peft::{PeftConfig, PeftModule};
 use candle_core::{bail, Result, Tensor, Var};
 
@@ -84,4 +86,48 @@ pub fn random_modules(
     (0..count as u64)
         .map(|seed| random_module(config, encoder, seed, bound))
         .collect()
+}
+
+/// What router tests compose: `count` random adapter modules (bound 0.3) for `backbone`'s encoder, stacked, and a
+/// two-label head per module.
+pub struct RandomTasks {
+    pub modules: Vec<PeftModule>,
+    pub stack: ModuleStack,
+    pub heads: Vec<ClassifierHead>,
+}
+
+impl RandomTasks {
+    pub fn new(backbone: &Backbone, count: usize) -> crate::Result<Self> {
+        let config = &backbone.encoder.config;
+        let modules = random_modules(&PeftConfig::adapter(), config, count, 0.3)?;
+        let refs: Vec<&PeftModule> = modules.iter().collect();
+        let stack = ModuleStack::new(&refs, backbone.encoder.num_layers())?;
+        let heads = (0..count as u64)
+            .map(|seed| ClassifierHead::new(config.hidden_size, 2, seed))
+            .collect::<crate::Result<_>>()?;
+        Ok(RandomTasks {
+            modules,
+            stack,
+            heads,
+        })
+    }
+
+    /// The heads as [`Routed`] takes them.
+    pub fn head_refs(&self) -> Vec<&ClassifierHead> {
+        self.heads.iter().collect()
+    }
+
+    /// Every module composed by weighted average on `backbone`, with `heads` (from [`RandomTasks::head_refs`]).
+    pub fn routed<'a>(
+        &'a self,
+        backbone: &'a Backbone,
+        heads: &'a [&'a ClassifierHead],
+    ) -> Routed<'a> {
+        Routed {
+            backbone,
+            stack: &self.stack,
+            heads,
+            mode: CompositionMode::Wavg,
+        }
+    }
 }

@@ -12,7 +12,7 @@ use l2r::router::{
     adapt_router, fit_router, fit_router_from, nearest_memory, GateKind, LocalAdaptation,
     PriorSources, RouterConfig, RouterInput, RouterScope, WarmFit, WarmStart,
 };
-use l2r::testing;
+use l2r::testing::{self, RandomTasks};
 
 const TEXTS: [&str; 3] = ["the movie was good", "a cat eats red food", "dog"];
 
@@ -91,13 +91,8 @@ fn mixed_weights_average_outputs_or_parameters_which_differ() {
 #[test]
 fn router_fitting_learns_to_route_and_touches_nothing_else() {
     let backbone = tiny_backbone(9).unwrap();
-    let modules = random_modules(&backbone, &PeftConfig::adapter(), 2);
-    let refs: Vec<&PeftModule> = modules.iter().collect();
-    let stack = ModuleStack::new(&refs, backbone.encoder.num_layers()).unwrap();
-    let heads: Vec<ClassifierHead> = (0..2)
-        .map(|i| ClassifierHead::new(16, 2, i).unwrap())
-        .collect();
-    let head_refs: Vec<&ClassifierHead> = heads.iter().collect();
+    let tasks = RandomTasks::new(&backbone, 2).unwrap();
+    let (modules, head_refs) = (&tasks.modules, tasks.head_refs());
     let before: Vec<Vec<f32>> = modules[0]
         .varmap()
         .all_vars()
@@ -149,12 +144,7 @@ fn router_fitting_learns_to_route_and_touches_nothing_else() {
             similarity_prior: false,
             ..RouterConfig::default()
         };
-        let routed = Routed {
-            backbone: &backbone,
-            stack: &stack,
-            heads: &head_refs,
-            mode: CompositionMode::Wavg,
-        };
+        let routed = tasks.routed(&backbone, &head_refs);
         let (network, report) = fit_router(&routed, &memory, &config, 1, false).unwrap();
         assert!(
             report.epoch_losses.last().unwrap() < &report.epoch_losses[0],
@@ -193,19 +183,9 @@ fn parameters(network: &l2r::router::RouterNetwork) -> Vec<Vec<f32>> {
 #[test]
 fn local_adaptation_changes_a_copy_and_leaves_the_fitted_routers_alone() {
     let backbone = tiny_backbone(11).unwrap();
-    let modules = random_modules(&backbone, &PeftConfig::adapter(), 2);
-    let refs: Vec<&PeftModule> = modules.iter().collect();
-    let stack = ModuleStack::new(&refs, backbone.encoder.num_layers()).unwrap();
-    let heads: Vec<ClassifierHead> = (0..2)
-        .map(|i| ClassifierHead::new(16, 2, i).unwrap())
-        .collect();
-    let head_refs: Vec<&ClassifierHead> = heads.iter().collect();
-    let routed = Routed {
-        backbone: &backbone,
-        stack: &stack,
-        heads: &head_refs,
-        mode: CompositionMode::Wavg,
-    };
+    let tasks = RandomTasks::new(&backbone, 2).unwrap();
+    let head_refs = tasks.head_refs();
+    let routed = tasks.routed(&backbone, &head_refs);
     let texts = [
         "the movie was good",
         "the food was bad",
@@ -390,19 +370,9 @@ fn a_held_out_prior_scores_the_fit_and_the_full_one_is_kept() {
     use l2r::statistics::{ClassStatistics, SharedGaussian};
     use std::sync::Arc;
     let backbone = tiny_backbone(13).unwrap();
-    let modules = random_modules(&backbone, &PeftConfig::adapter(), 2);
-    let refs: Vec<&PeftModule> = modules.iter().collect();
-    let stack = ModuleStack::new(&refs, backbone.encoder.num_layers()).unwrap();
-    let heads: Vec<ClassifierHead> = (0..2)
-        .map(|i| ClassifierHead::new(16, 2, i).unwrap())
-        .collect();
-    let head_refs: Vec<&ClassifierHead> = heads.iter().collect();
-    let routed = Routed {
-        backbone: &backbone,
-        stack: &stack,
-        heads: &head_refs,
-        mode: CompositionMode::Wavg,
-    };
+    let tasks = RandomTasks::new(&backbone, 2).unwrap();
+    let head_refs = tasks.head_refs();
+    let routed = tasks.routed(&backbone, &head_refs);
     // Each task's training split: three examples per class. The memory is the first of each class.
     let splits = [
         [

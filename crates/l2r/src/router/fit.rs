@@ -421,28 +421,14 @@ fn binary_cross_entropy_with_logits(z: &Tensor, y: &Tensor) -> candle_core::Resu
 mod tests {
     use super::*;
     use crate::backbone::tiny::tiny_backbone;
-    use crate::compose::{CompositionMode, ModuleStack};
-    use crate::head::ClassifierHead;
-    use crate::peft::{PeftConfig, PeftModule};
     use candle_core::Device;
 
     #[test]
     fn sub_batches_give_the_padded_batchs_loss_and_gradients() -> Result<()> {
         let backbone = tiny_backbone(11)?;
-        let config = &backbone.encoder.config;
-        let modules = crate::testing::random_modules(&PeftConfig::adapter(), config, 3, 0.3)?;
-        let refs: Vec<&PeftModule> = modules.iter().collect();
-        let stack = ModuleStack::new(&refs, backbone.encoder.num_layers())?;
-        let heads: Vec<ClassifierHead> = (0..3)
-            .map(|i| ClassifierHead::new(config.hidden_size, 2, i))
-            .collect::<Result<_>>()?;
-        let head_refs: Vec<&ClassifierHead> = heads.iter().collect();
-        let routed = Routed {
-            backbone: &backbone,
-            stack: &stack,
-            heads: &head_refs,
-            mode: CompositionMode::Wavg,
-        };
+        let tasks = crate::testing::RandomTasks::new(&backbone, 3)?;
+        let head_refs = tasks.head_refs();
+        let routed = tasks.routed(&backbone, &head_refs);
         let texts = [
             "dog",
             "the movie was good and the food was bad and the cat ran far away from the red dog",
@@ -464,7 +450,7 @@ mod tests {
         };
         let layers = backbone.encoder.num_layers();
         let prior = SimilarityPrior::from_memory(&memory, 3, &router)?;
-        let input_dim = router.input_dim(layers, config.hidden_size);
+        let input_dim = router.input_dim(layers, backbone.encoder.hidden_size());
         let network = RouterNetwork::new(&router, layers, input_dim, prior)?;
         let offsets = routed.label_offsets();
         let step = FitStep {
