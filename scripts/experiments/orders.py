@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The shipped defaults against the best baseline over 3 seeds × 3 orders (issue 15, item 5; docs/results.md).
-Order 0 is prior_protocol.sh's run `<benchmark>-heldout-test`, orders 1 and 2 orders.sh's `<benchmark>-test`. A
-sequence's baselines are its own where its run evaluated them, else those of the same seed's order-0 sequence of
+Order 0 is prior_protocol.sh's run `<benchmark>-heldoutridge-test` (the shipped defaults), orders 1 and 2
+orders.sh's `<benchmark>-test`. A sequence's baselines are its own where its run evaluated them, else those of the same seed's order-0 sequence of
 `<benchmark>-centroid-test` (the statistics-based baselines do not depend on the order after the last task; the
 sequences that evaluated them in both places check it).
 
@@ -34,7 +34,7 @@ def mean_std(values):
 
 
 def report(benchmark, protocol, orders):
-    l2r = sequences(os.path.join(protocol, f"{benchmark}-heldout-test"))
+    l2r = sequences(os.path.join(protocol, f"{benchmark}-heldoutridge-test"))
     l2r.update(sequences(os.path.join(orders, f"{benchmark}-test")))
     reference = sequences(os.path.join(protocol, f"{benchmark}-centroid-test"))
     rows, checks = [], []

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The shipped defaults over the issue's 3 × 3 grid (issue 15, item 5): each benchmark's shipped config at quick size,
 # 3 seeds × task orders 1 and 2, routers fitted after the last task, test split, modules from the module cache of
-# scripts/experiments/prior_protocol.sh (order 0 is its run `<benchmark>-heldout-test`). Baselines are evaluated
-# with BASELINES=1; without it they are not, since every statistics-based baseline (EPI, LDA, nearest mean, ridge)
+# scripts/experiments/prior_protocol.sh (order 0 is its run `<benchmark>-heldoutridge-test`, the same settings).
+# Baselines are evaluated with BASELINES=1; without it they are not, since every statistics-based baseline (EPI, LDA, nearest mean, ridge)
 # is the same after the last task whatever the order: its statistics are sums over the tasks, and the modules do
 # not depend on the order. Resumable. Then: scripts/experiments/orders.py
 #

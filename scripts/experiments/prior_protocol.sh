@@ -9,7 +9,7 @@
 # PRIORS picks the candidates (default "centroid gaussian"); "gaussian" is the Gaussian prior with
 # prior_fit = "in_sample" (how the first study ran it, before held_out became the default); "heldout" is it with
 # prior_fit = "held_out" (the routers fitted on the memory scored by the Gaussian without the memory's examples),
-# "heldoutridge" the same with ridge_heads = true.
+# "heldoutridge" the same with ridge_heads = true (the shipped default since; every other candidate has none).
 # L2R names a binary to run instead of building target/release/l2r (so that building can go on meanwhile).
 #
 #   [PRIORS="gaussian heldout"] scripts/experiments/prior_protocol.sh [far5 verb-cil senti4 wordnet-cil]
@@ -19,10 +19,10 @@ out=runs/prior-protocol
 mkdir -p "$out"
 prior_keys() {
   case "$1" in
-    gaussian) printf 'prior_reference = "gaussian"\\nprior_fit = "in_sample"' ;;
-    heldout) printf 'prior_reference = "gaussian"\\nprior_fit = "held_out"' ;;
+    gaussian) printf 'prior_reference = "gaussian"\\nprior_fit = "in_sample"\\nridge_heads = false' ;;
+    heldout) printf 'prior_reference = "gaussian"\\nprior_fit = "held_out"\\nridge_heads = false' ;;
     heldoutridge) printf 'prior_reference = "gaussian"\\nprior_fit = "held_out"\\nridge_heads = true' ;;
-    *) printf 'prior_reference = "%s"' "$1" ;;
+    *) printf 'prior_reference = "%s"\\nridge_heads = false' "$1" ;;
   esac
 }
 l2r=${L2R:-target/release/l2r}
@@ -38,7 +38,7 @@ for benchmark in "$@"; do
         echo "module_cache = \"runs/module-features/module-cache\""
         echo "evaluate_on = \"$split\""
         sed -e 's/^seeds = .*/seeds = [0, 1, 2]/' -e 's/^orders = .*/orders = [0]/' \
-            -e 's/^fit_after = .*/fit_after = "last_task"/' \
+            -e 's/^fit_after = .*/fit_after = "last_task"/' -e '/^ridge_heads = /d' \
             -e "s/^prior_reference = .*/$(prior_keys "$prior")/" "configs/$benchmark.toml"
         if [ "$prior-$split" != centroid-test ]; then printf '\n[baselines]\nevaluate = false\n'; fi
       } > "$config"

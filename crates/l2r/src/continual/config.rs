@@ -226,7 +226,7 @@ impl RunConfig {
     pub fn from_toml(text: &str, path: &Path) -> Result<Self> {
         let mut config: RunConfig = parse_config(text, path, RunConfig::validate)?;
         let at_hand = statistics_at_routers(&config.router, &config.baselines);
-        config.router = config.router.with_prior_settled(at_hand);
+        config.router = config.router.with_defaults_settled(at_hand);
         Ok(config)
     }
 
@@ -402,6 +402,29 @@ mod tests {
             prior("[baselines]\nrepresentations = [\"final_layer\"]\n"),
             PriorReference::Centroid
         );
+    }
+
+    #[test]
+    fn ridge_heads_are_on_where_the_statistics_are_computed_unless_turned_off() {
+        let ridge_heads = |text: &str| {
+            let config = RunConfig::from_toml(
+                &format!("benchmark = \"far5\"\n{text}"),
+                Path::new("x.toml"),
+            )
+            .unwrap();
+            // The settled value is what the run folder's config.toml records.
+            let again =
+                RunConfig::from_toml(&config.to_toml().unwrap(), Path::new("x.toml")).unwrap();
+            assert_eq!(again.router.ridge_heads, config.router.ridge_heads);
+            config.router.ridge_heads
+        };
+        assert_eq!(ridge_heads(""), Some(true));
+        assert_eq!(ridge_heads("[router]\nridge_heads = false\n"), Some(false));
+        assert_eq!(
+            ridge_heads("[baselines]\nrepresentations = [\"final_layer\"]\n"),
+            Some(false)
+        );
+        assert!(!RouterConfig::default().uses_ridge_heads());
     }
 
     #[test]

@@ -197,7 +197,7 @@ pub(crate) fn prior_sources<'a>(
         )),
         _ => None,
     };
-    let ridge = match config.router.ridge_heads {
+    let ridge = match config.router.uses_ridge_heads() {
         true => Some(crate::baselines::ridge_classifier(
             statistics,
             representation,

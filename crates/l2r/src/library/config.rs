@@ -72,10 +72,10 @@ impl LibraryConfig {
             .map(LibraryConfig::settled)
     }
 
-    /// `prior_reference = "auto"` is the centroid prior in a library: the Gaussian one would make every add read
-    /// every task's statistics (set `"gaussian"` to pay that).
+    /// `prior_reference = "auto"` is the centroid prior in a library, and ridge heads are off unless asked for: the
+    /// Gaussian prior or the ridge would make every add read every task's statistics (set them to pay that).
     fn settled(mut self) -> Self {
-        self.router = self.router.with_prior_settled(false);
+        self.router = self.router.with_defaults_settled(false);
         self
     }
 
@@ -148,6 +148,7 @@ mod tests {
         std::fs::write(&path, "[router]\nepochs = 4\n").unwrap();
         let config = LibraryConfig::from_file(&path).unwrap();
         assert_eq!(config.router.prior_reference, PriorReference::Centroid);
+        assert!(!config.router.uses_ridge_heads());
         std::fs::write(&path, "[router]\nprior_reference = \"gaussian\"\n").unwrap();
         let config = LibraryConfig::from_file(&path).unwrap();
         assert_eq!(config.router.prior_reference, PriorReference::Gaussian);

@@ -101,7 +101,12 @@ pub struct RouterConfig {
     /// Add `κ · ridge scores` to every head's logits: the class scores of the training-free ridge classifier
     /// (RanPAC-style, on the routers' representation, from the tasks' statistics), with κ learned on the memory
     /// from the memory's leave-one-out ridge scores. The adapters' heads and the ridge err on different examples.
-    pub ridge_heads: bool,
+    /// Absent (the default) it is settled when a config file is read, like `prior_reference`: on in a run or
+    /// comparison whose baselines compute the statistics at the routers' representation (chosen on the validation
+    /// splits of four benchmarks: docs/results.md, "Ridge heads on the held-out prior"), off in a task library and
+    /// in a config built in code. Read it with [`RouterConfig::uses_ridge_heads`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ridge_heads: Option<bool>,
     /// At inference, only each example's k modules of largest weight (per layer) run, their weights renormalised:
     /// the cost of a composed forward pass stays that of k modules however many tasks the routers know. Absent: all
     /// modules run. Fitting runs each memory example's k modules of largest gate and its own task's module, so
@@ -146,7 +151,7 @@ impl Default for RouterConfig {
             objective: RouterObjective::Joint,
             local_adaptation: None,
             fit_after: FitSchedule::EveryTask,
-            ridge_heads: false,
+            ridge_heads: None,
             top_k: None,
             warm_replay: 32,
             warm_fit: WarmFit::EveryTask,
@@ -155,21 +160,28 @@ impl Default for RouterConfig {
 }
 
 impl RouterConfig {
-    /// The same with `prior_reference = "auto"` settled: the Gaussian prior where the tasks' statistics in the
-    /// routers' representation are at hand, the centroid prior otherwise.
-    pub fn with_prior_settled(mut self, statistics_at_hand: bool) -> Self {
+    /// The same with `prior_reference = "auto"` and an absent `ridge_heads` settled: the Gaussian prior and ridge
+    /// heads where the tasks' statistics in the routers' representation are at hand, the centroid prior and no
+    /// ridge heads otherwise.
+    pub fn with_defaults_settled(mut self, statistics_at_hand: bool) -> Self {
         if self.prior_reference == PriorReference::Auto {
             self.prior_reference = match statistics_at_hand {
                 true => PriorReference::Gaussian,
                 false => PriorReference::Centroid,
             };
         }
+        self.ridge_heads.get_or_insert(statistics_at_hand);
         self
+    }
+
+    /// Whether the ridge's class scores are added to the heads (an unsettled `ridge_heads` counts as off).
+    pub fn uses_ridge_heads(&self) -> bool {
+        self.ridge_heads == Some(true)
     }
 
     /// Whether fitting or applying the routers reads the tasks' class statistics (the Gaussian prior, ridge heads).
     pub fn uses_statistics(&self) -> bool {
-        self.prior_reference == PriorReference::Gaussian || self.ridge_heads
+        self.prior_reference == PriorReference::Gaussian || self.uses_ridge_heads()
     }
 
     /// Width of the routers' input for an encoder of `num_layers` layers of width `hidden`.

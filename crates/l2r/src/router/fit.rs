@@ -141,7 +141,7 @@ pub fn fit_router_from(
     }
     let mut optimizer = network.optimizer(config.learning_rate)?;
     let offsets = routed.label_offsets();
-    let class_scores = match (config.ridge_heads, sources.ridge) {
+    let class_scores = match (config.uses_ridge_heads(), sources.ridge) {
         (false, _) => None,
         (true, None) => {
             return Err(Error::invalid(

@@ -76,7 +76,7 @@ impl RouterNetwork {
             )),
             false => None,
         };
-        let ridge_scale = match config.ridge_heads {
+        let ridge_scale = match config.uses_ridge_heads() {
             true => Some((
                 vb.get_with_hints(1, "ridge.log_scale", Init::Const(RIDGE_LOG_SCALE_INIT))?,
                 vb.get_with_hints(1, "ridge.log_task_weight", Init::Const(0.0))?,
@@ -449,7 +449,7 @@ impl RouterNetwork {
             }
         };
         let mut network = Self::new(config, num_layers, input_dim, prior)?;
-        if config.ridge_heads {
+        if config.uses_ridge_heads() {
             let weights = get_any("ridge.weights").ok_or_else(|| {
                 bad("ridge_heads is on but there is no 'ridge.weights' tensor".into())
             })?;
@@ -519,7 +519,7 @@ mod tests {
         let config = RouterConfig {
             input: super::super::config::RouterInput::MeanPooled,
             prior_reference: super::super::config::PriorReference::Gaussian,
-            ridge_heads: true,
+            ridge_heads: Some(true),
             ..RouterConfig::default()
         };
         let mut network = RouterNetwork::new(
