@@ -79,20 +79,15 @@ impl ClassStatistics {
         let mut terms: Vec<f64> = Vec::new();
         let (mut new_means, mut class_counts) = (means.clone(), self.class_counts.clone());
         for (class, gone) in removed.iter().enumerate() {
-            let n = self.class_counts[class];
+            let n = *self.class_counts.get(class).ok_or_else(|| {
+                Error::invalid(format!(
+                    "class statistics without a count for class {class}"
+                ))
+            })?;
             if gone.is_empty() || gone.len() >= n {
                 continue;
             }
-            let kept = (n - gone.len()) as f64;
-            let mean = &means[class];
-            let shifted: Vec<f64> = (0..d)
-                .map(|k| (n as f64 * mean[k] - gone.iter().map(|x| x[k]).sum::<f64>()) / kept)
-                .collect();
-            for x in gone {
-                terms.extend(x.iter().zip(mean).map(|(x, m)| x - m));
-            }
-            terms.extend(shifted.iter().zip(mean).map(|(s, m)| kept.sqrt() * (s - m)));
-            new_means[class] = shifted;
+            new_means[class] = take_out(&means[class], n, gone, &mut terms);
             class_counts[class] = n - gone.len();
         }
         let scatter = match terms.len() / d.max(1) {
@@ -110,6 +105,20 @@ impl ClassStatistics {
             class_counts,
         })
     }
+}
+
+/// The mean of a class of `n` examples with mean `mean` once the rows `gone` are taken out; pushes the rows of U
+/// whose UᵀU the class's scatter loses: each removed row's deviation from `mean`, and √(n − m)·(μ' − μ).
+fn take_out(mean: &[f64], n: usize, gone: &[&Vec<f64>], terms: &mut Vec<f64>) -> Vec<f64> {
+    let kept = (n - gone.len()) as f64;
+    let shifted: Vec<f64> = (0..mean.len())
+        .map(|k| (n as f64 * mean[k] - gone.iter().map(|x| x[k]).sum::<f64>()) / kept)
+        .collect();
+    for x in gone {
+        terms.extend(x.iter().zip(mean).map(|(x, m)| x - m));
+    }
+    terms.extend(shifted.iter().zip(mean).map(|(s, m)| kept.sqrt() * (s - m)));
+    shifted
 }
 
 /// Every class's mean and number of examples.
