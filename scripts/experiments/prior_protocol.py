@@ -5,7 +5,9 @@ candidate (by default centroid or gaussian) with the best mean validation CIL ov
 chosen for it, and its test CIL is set beside the centroid run's and every baseline's (evaluated in the centroid
 test run), per seed.
 
-    scripts/experiments/prior_protocol.py [runs/prior-protocol] [--candidates centroid,gaussian]
+    scripts/experiments/prior_protocol.py [runs/prior-protocol] [--candidates centroid,gaussian] [--reference centroid]
+
+--reference names the candidate whose test runs evaluated the baselines (prior_protocol.sh's BASELINES_WITH).
 """
 import argparse
 import glob
@@ -31,6 +33,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("root", nargs="?", default="runs/prior-protocol")
     parser.add_argument("--candidates", default="centroid,gaussian")
+    parser.add_argument("--reference", default="centroid")
     args = parser.parse_args()
     root, PRIORS = args.root, tuple(args.candidates.split(","))
     runs = {}
@@ -43,15 +46,15 @@ def main():
     val = {(b, p): mean(s["cil"] for s in runs[(b, p, "validation")].values())
            for b in benchmarks for p in PRIORS if (b, p, "validation") in runs}
     print(f"| benchmark | validation CIL {' / '.join(PRIORS)} | chosen without it | its test CIL | "
-          "centroid's test CIL | best baseline (test) | chosen − baseline, per seed | TIL oracle |")
+          "reference's test CIL | best baseline (test) | chosen − baseline, per seed | TIL oracle |")
     print("|---|---|---|---|---|---|---|---|")
     for b in benchmarks:
         others = [o for o in benchmarks if o != b and all((o, p) in val for p in PRIORS)]
-        if not others or (b, "centroid", "test") not in runs:
+        if not others or (b, args.reference, "test") not in runs:
             continue
         chosen = max(PRIORS, key=lambda p: mean(val[(o, p)] for o in others))
         test = runs.get((b, chosen, "test"))
-        shipped = runs[(b, "centroid", "test")]
+        shipped = runs[(b, args.reference, "test")]
         if test is None:
             continue
         baselines = {k for s in shipped.values() for k in s if k.startswith("cil_") and k not in OWN}

@@ -9,7 +9,10 @@
 # PRIORS picks the candidates (default "centroid gaussian"); "gaussian" is the Gaussian prior with
 # prior_fit = "in_sample" (how the first study ran it, before held_out became the default); "heldout" is it with
 # prior_fit = "held_out" (the routers fitted on the memory scored by the Gaussian without the memory's examples),
-# "heldoutridge" the same with ridge_heads = true (the shipped default since; every other candidate has none).
+# "heldoutridge" the same with ridge_heads = true (the shipped default since; every other candidate has none);
+# "heldoutridgeval" that with calibrate_on = "validation" (each task's within-task weights fitted on its own
+# validation split instead of the memory). BASELINES_WITH names the candidate whose test run evaluates every baseline
+# (default centroid; prior_protocol.py --reference must name the same).
 # L2R names a binary to run instead of building target/release/l2r (so that building can go on meanwhile).
 #
 #   [PRIORS="gaussian heldout"] scripts/experiments/prior_protocol.sh [far5 verb-cil senti4 wordnet-cil]
@@ -22,6 +25,7 @@ prior_keys() {
     gaussian) printf 'prior_reference = "gaussian"\\nprior_fit = "in_sample"\\nridge_heads = false' ;;
     heldout) printf 'prior_reference = "gaussian"\\nprior_fit = "held_out"\\nridge_heads = false' ;;
     heldoutridge) printf 'prior_reference = "gaussian"\\nprior_fit = "held_out"\\nridge_heads = true' ;;
+    heldoutridgeval) printf 'prior_reference = "gaussian"\\nprior_fit = "held_out"\\nridge_heads = true\\ncalibrate_on = "validation"' ;;
     *) printf 'prior_reference = "%s"\\nridge_heads = false' "$1" ;;
   esac
 }
@@ -40,7 +44,7 @@ for benchmark in "$@"; do
         sed -e 's/^seeds = .*/seeds = [0, 1, 2]/' -e 's/^orders = .*/orders = [0]/' \
             -e 's/^fit_after = .*/fit_after = "last_task"/' -e '/^ridge_heads = /d' \
             -e "s/^prior_reference = .*/$(prior_keys "$prior")/" "configs/$benchmark.toml"
-        if [ "$prior-$split" != centroid-test ]; then printf '\n[baselines]\nevaluate = false\n'; fi
+        if [ "$prior-$split" != "${BASELINES_WITH:-centroid}-test" ]; then printf '\n[baselines]\nevaluate = false\n'; fi
       } > "$config"
       echo "== $benchmark $prior ($split)"
       "$l2r" run "$config" --out "$run" || "$l2r" run --resume "$run"

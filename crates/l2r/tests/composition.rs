@@ -420,6 +420,7 @@ fn a_held_out_prior_scores_the_fit_and_the_full_one_is_kept() {
         ))
     };
     let sources = || PriorSources {
+        within_task: None,
         gaussian: gaussian(&full),
         held_out_gaussian: gaussian(&held_out),
         ..PriorSources::memory_only(&memory)
@@ -458,6 +459,7 @@ fn a_held_out_prior_scores_the_fit_and_the_full_one_is_kept() {
         ..RouterConfig::default()
     };
     let missing = PriorSources {
+        within_task: None,
         gaussian: gaussian(&full),
         ..PriorSources::memory_only(&memory)
     };

@@ -1,7 +1,7 @@
 //! Everything a routed forward pass needs besides the router: the frozen backbone, the stacked modules of the
 //! tasks seen so far, their heads, and how to compose the modules.
 
-use super::{Composition, CompositionMode, LayerWeights, ModuleStack};
+use super::{Composition, CompositionMode, FixedWeights, LayerWeights, ModuleStack};
 use crate::backbone::{mean_pool, Backbone, EncoderHooks, TokenBatch};
 use crate::error::Result;
 use crate::head::ClassifierHead;
@@ -42,6 +42,15 @@ impl Routed<'_> {
     pub fn pooled(&self, batch: &TokenBatch, weights: &dyn LayerWeights) -> Result<Tensor> {
         let composition = Composition::new(self.stack, self.mode, weights);
         pooled_on_encoder(self.backbone, &composition, batch)
+    }
+
+    /// The mean-pooled representation (batch, hidden) with module `module` alone active, for every row of `batch`.
+    pub fn pooled_alone(&self, batch: &TokenBatch, module: usize) -> Result<Tensor> {
+        let (rows, modules) = (batch.input_ids.dim(0)?, self.num_tasks());
+        let one_hot = Tensor::ones(rows, candle_core::DType::F32, self.backbone.device())?
+            .unsqueeze(1)?
+            .pad_with_zeros(1, module, modules - module - 1)?;
+        self.pooled(batch, &FixedWeights(vec![one_hot]))
     }
 
     /// Each head's logits with `hooks` composing the modules their own way (e.g. per token).

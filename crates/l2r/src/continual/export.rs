@@ -6,7 +6,8 @@
 //! head's raw logits on the routed composition `parts` (batch, Σ labels); each head's raw logits with its own module
 //! alone `alone` (batch, Σ labels: slice t is head t on module t); the representation every head reads with each
 //! module alone `alone_pooled` (batch, T · hidden: slice t is module t's); the routers' ridge scores `ridge_router`
-//! when `ridge_heads` is on; and the training-free classifiers' class scores `scorers`, by name.
+//! when `ridge_heads` is on (batch, Σ labels; with `calibrate_on = "validation"` followed by the tasks' own ridges'
+//! scores, batch × 2 Σ labels); and the training-free classifiers' class scores `scorers`, by name.
 //!
 //! The memory gets its own file (`memory-step{N}.jsonl`, one line): its tasks, labels and `alone_pooled`, so that
 //! classifiers on the modules' representations can be fitted offline on what a finished task leaves behind.
@@ -14,7 +15,7 @@
 use super::evaluate::SeenTasks;
 use crate::backbone::TokenBatch;
 use crate::baselines::{step_baselines, BaselinesConfig};
-use crate::compose::{FixedWeights, Routed};
+use crate::compose::Routed;
 use crate::embedded::EmbeddedExamples;
 use crate::error::Result;
 use crate::router::{RouterNetwork, RouterWeights};
@@ -116,7 +117,7 @@ fn routed_scores(
 }
 
 /// `examples` in forward passes of at most [`CHUNK`]: each pass's rows and their padded batch.
-fn passes<'a>(
+pub(super) fn passes<'a>(
     routed: &'a Routed,
     examples: &'a EmbeddedExamples,
 ) -> impl Iterator<Item = Result<(Range<usize>, TokenBatch)>> + 'a {
@@ -136,7 +137,7 @@ fn own_module_outputs(routed: &Routed, batch: &TokenBatch, rows: usize) -> Resul
     let mut logits = vec![Vec::new(); rows];
     let mut pooled = vec![Vec::new(); rows];
     for module in 0..routed.num_tasks() {
-        let alone = routed.pooled(batch, &module_alone(routed, module, rows)?)?;
+        let alone = routed.pooled_alone(batch, module)?;
         let head = routed.heads[module].forward(&alone)?;
         for (row, values) in logits.iter_mut().zip(head.to_vec2::<f32>()?) {
             row.extend(values);
@@ -146,13 +147,4 @@ fn own_module_outputs(routed: &Routed, batch: &TokenBatch, rows: usize) -> Resul
         }
     }
     Ok((logits, pooled))
-}
-
-/// Weights that give every one of `rows` examples module `module` alone.
-fn module_alone(routed: &Routed, module: usize, rows: usize) -> Result<FixedWeights> {
-    let modules = routed.num_tasks();
-    let one_hot = Tensor::ones(rows, candle_core::DType::F32, routed.backbone.device())?
-        .unsqueeze(1)?
-        .pad_with_zeros(1, module, modules - module - 1)?;
-    Ok(FixedWeights(vec![one_hot]))
 }

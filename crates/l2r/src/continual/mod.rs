@@ -1,6 +1,6 @@
 //! The continual-learning run: for each task in order, train its module in isolation, add its memory, fit
 //! the routers on the memory of all tasks so far, and evaluate every task seen so far (TIL and CIL).
-//! Files in reading order: config → layout → evaluation → evaluate (→ export) → modules → sequence / shared_module → summary
+//! Files in reading order: config → layout → evaluation → evaluate (→ export) → modules → within_task → sequence / shared_module → summary
 //! → run.
 
 pub(crate) mod config;
@@ -13,6 +13,7 @@ mod run;
 mod sequence;
 mod shared_module;
 mod summary;
+mod within_task;
 
 pub(crate) use config::check_gaussian_prior;
 pub use config::{

@@ -17,7 +17,8 @@ use crate::head::ClassifierHead;
 use crate::memory::Memory;
 use crate::peft::PeftModule;
 use crate::router::{
-    fit_router_from, FitSchedule, PriorFit, PriorReference, PriorSources, RouterNetwork,
+    fit_router_from, CalibrateOn, FitSchedule, PriorFit, PriorReference, PriorSources,
+    RouterNetwork,
 };
 use crate::train::TaskModel;
 use std::sync::Arc;
@@ -89,7 +90,7 @@ pub fn routed_sequence(
                 &sequence,
                 &routed,
                 &memory,
-                &stat_refs,
+                (&tasks[..=step], &stat_refs),
                 (step, fit_seed),
                 show_progress,
             )?;
@@ -153,7 +154,7 @@ fn ensure_router(
     sequence: &SequenceLayout,
     routed: &Routed,
     memory: &EmbeddedExamples,
-    statistics: &[&TaskStatistics],
+    (tasks, statistics): (&[&BenchmarkTask], &[&TaskStatistics]),
     (step, fit_seed): (usize, u64),
     show_progress: bool,
 ) -> Result<RouterNetwork> {
@@ -161,7 +162,16 @@ fn ensure_router(
         &sequence.router(step),
         |path| RouterNetwork::load(path, &config.router, routed.backbone),
         || {
-            let sources = prior_sources(config, memory, statistics)?;
+            let mut sources = prior_sources(config, memory, statistics)?;
+            if config.router.calibrate_on == CalibrateOn::Validation {
+                sources.within_task = Some(super::within_task::fit_within_task(
+                    &config.router,
+                    config.baselines.ridge_dim,
+                    routed,
+                    tasks,
+                    statistics,
+                )?);
+            }
             let fitted = fit_router_from(
                 routed,
                 sources,
@@ -210,5 +220,6 @@ pub(crate) fn prior_sources<'a>(
         gaussian,
         held_out_gaussian,
         ridge,
+        within_task: None,
     })
 }

@@ -93,6 +93,12 @@ pub struct RouterConfig {
     /// Learn a scale and a bias per head on the memory, so that heads trained apart become comparable in the
     /// concatenated (CIL) label space.
     pub calibrate_heads: bool,
+    /// Where the heads' within-task weights are fitted: on the memory with the routers (`memory`: the per-head scale
+    /// and bias of `calibrate_heads` and one κ for the ridge heads), or per task on its own validation split with its
+    /// own module alone and its own ridge (`validation`: a scale a_t and a ridge weight κ_t per task, in place of the
+    /// memory-fitted calibration; router/within_task.rs says why). Needs the tasks' validation splits at the fit,
+    /// so a task library refuses it.
+    pub calibrate_on: CalibrateOn,
     pub objective: RouterObjective,
     /// Per test batch, fine-tune a copy of the routers on the nearest memory examples (off when absent).
     pub local_adaptation: Option<LocalAdaptation>,
@@ -148,6 +154,7 @@ impl Default for RouterConfig {
             prior_reference: PriorReference::Auto,
             prior_fit: PriorFit::HeldOut,
             calibrate_heads: true,
+            calibrate_on: CalibrateOn::Memory,
             objective: RouterObjective::Joint,
             local_adaptation: None,
             fit_after: FitSchedule::EveryTask,
@@ -233,6 +240,15 @@ pub enum PriorReference {
     /// The task's classes under the Gaussian of every class with one shared covariance, fitted to the training
     /// splits' class statistics: `log mean_c exp(−½ Mahalanobis²(x, μ_c))` (τ unused; the learned scale is it).
     Gaussian,
+}
+
+/// Where the heads' within-task weights are fitted (see [`RouterConfig::calibrate_on`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CalibrateOn {
+    #[default]
+    Memory,
+    Validation,
 }
 
 /// How the Gaussian prior scores the memory while the routers are fitted. The memory is drawn from the training

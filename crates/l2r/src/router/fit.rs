@@ -4,12 +4,13 @@
 //! `concat`, cross-entropy over the concatenated label space of all heads. A per-gate task-id loss can be added.
 
 use super::config::{
-    PriorFit, PriorReference, RouterConfig, RouterInput, RouterObjective, WarmFit,
+    CalibrateOn, PriorFit, PriorReference, RouterConfig, RouterInput, RouterObjective, WarmFit,
 };
 use super::gates::{GateNoise, RouterWeights};
 use super::network::RouterNetwork;
 use super::prior::SimilarityPrior;
 use super::standardise::InputStandardisation;
+use super::within_task::WithinTaskFit;
 
 use crate::compose::Routed;
 use crate::embedded::EmbeddedExamples;
@@ -65,6 +66,8 @@ pub struct PriorSources<'a> {
     pub gaussian: Option<Arc<SharedGaussian>>,
     pub held_out_gaussian: Option<Arc<SharedGaussian>>,
     pub ridge: Option<RidgeClassifier>,
+    /// Every task's within-task weights fitted on its validation split, for `calibrate_on = "validation"`.
+    pub within_task: Option<WithinTaskFit>,
 }
 
 impl<'a> PriorSources<'a> {
@@ -75,6 +78,7 @@ impl<'a> PriorSources<'a> {
             gaussian: None,
             held_out_gaussian: None,
             ridge: None,
+            within_task: None,
         }
     }
 
@@ -156,6 +160,30 @@ pub fn fit_router_from(
             let scores = ridge.leave_one_out_scores(features, &classes)?;
             network.set_ridge(ridge);
             Some(scores)
+        }
+    };
+    let class_scores = match config.calibrate_on {
+        CalibrateOn::Memory => class_scores,
+        CalibrateOn::Validation => {
+            let within_task = sources.within_task.as_ref().ok_or_else(|| {
+                Error::invalid(
+                    "calibrate_on = \"validation\" needs every task's within-task weights, fitted on its \
+                     validation split",
+                )
+            })?;
+            if within_task.weights.len() != num_tasks {
+                return Err(Error::invalid(format!(
+                    "{} tasks' within-task weights for {num_tasks} tasks",
+                    within_task.weights.len()
+                )));
+            }
+            network.set_within_task(within_task.kept(memory.frozen.device())?);
+            let features = memory.features(config.input.representation());
+            let own = within_task.memory_scores(features, &memory.tasks, &memory.labels)?;
+            match (class_scores, own) {
+                (Some(ridge), Some(own)) => Some(Tensor::cat(&[ridge, own], 1)?),
+                (class_scores, _) => class_scores,
+            }
         }
     };
     let mut rng = StdRng::seed_from_u64(seed);

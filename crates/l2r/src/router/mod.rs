@@ -1,6 +1,6 @@
 //! The network of routers: per insertion point, gate logits over the modules seen so far, fitted on the memory.
-//! Files in reading order (each imports only those before it): config → prior → standardise → network → gates →
-//! fit → local.
+//! Files in reading order (each imports only those before it): config → prior → standardise → within_task →
+//! network → gates → fit → local.
 
 mod config;
 mod fit;
@@ -9,10 +9,11 @@ mod local;
 mod network;
 mod prior;
 mod standardise;
+mod within_task;
 
 pub use config::{
-    FitSchedule, GateKind, LocalAdaptation, PriorFit, PriorReference, RouterConfig, RouterInput,
-    RouterObjective, RouterScope, WarmFit,
+    CalibrateOn, FitSchedule, GateKind, LocalAdaptation, PriorFit, PriorReference, RouterConfig,
+    RouterInput, RouterObjective, RouterScope, WarmFit,
 };
 pub use fit::{fit_router, fit_router_from, FitReport, PriorSources, WarmStart};
 pub use gates::{GateNoise, RouterWeights};
@@ -20,3 +21,4 @@ pub use local::{adapt_router, nearest_memory};
 pub use network::RouterNetwork;
 pub use prior::SimilarityPrior;
 pub use standardise::InputStandardisation;
+pub use within_task::{WithinTask, WithinTaskFit, WithinTaskWeights};

@@ -1,8 +1,9 @@
 //! The routers' parameters: for router l, gate logits `z_l = W_l q_l + b_l (+ similarity prior)` over T modules.
 
-use super::config::{RouterConfig, RouterObjective, RouterScope};
+use super::config::{CalibrateOn, RouterConfig, RouterObjective, RouterScope};
 use super::prior::SimilarityPrior;
 use super::standardise::InputStandardisation;
+use super::within_task::WithinTask;
 use crate::backbone::Backbone;
 use crate::error::{Error, Result};
 use crate::statistics::{pack_upper, unpack_upper, RidgeClassifier};
@@ -31,6 +32,9 @@ pub struct RouterNetwork {
     /// The ridge classifier whose scores are added (set after construction: fitted from the tasks' statistics,
     /// or loaded with the routers).
     ridge: Option<RidgeClassifier>,
+    /// Every task's within-task weights fitted on its validation split, when `calibrate_on = "validation"` (set after
+    /// construction, by the fit or with the routers' file).
+    within_task: Option<WithinTask>,
     /// How `layer_cls` inputs are centred and scaled (set by the fit, or loaded with the routers; routers saved
     /// before it existed read raw [CLS] states).
     standardisation: Option<InputStandardisation>,
@@ -69,7 +73,8 @@ impl RouterNetwork {
             )?);
         }
         let prior_scale = vb.get_with_hints(1, "prior.scale", Init::Const(1.0))?;
-        let calibration = match config.calibrate_heads {
+        let calibrated_on_memory = config.calibrate_on == CalibrateOn::Memory;
+        let calibration = match config.calibrate_heads && calibrated_on_memory {
             true => Some((
                 vb.get_with_hints(num_tasks, "calibration.scale", Init::Const(1.0))?,
                 vb.get_with_hints(num_tasks, "calibration.bias", Init::Const(0.0))?,
@@ -94,6 +99,7 @@ impl RouterNetwork {
             prior,
             ridge_scale,
             ridge: None,
+            within_task: None,
             standardisation: None,
         })
     }
@@ -117,6 +123,11 @@ impl RouterNetwork {
         self.ridge = Some(ridge);
     }
 
+    /// Sets the within-task weights fitted on the tasks' validation splits.
+    pub fn set_within_task(&mut self, within_task: WithinTask) {
+        self.within_task = Some(within_task);
+    }
+
     /// Sets how `layer_cls` inputs are standardised.
     pub fn set_standardisation(&mut self, standardisation: InputStandardisation) {
         self.standardisation = Some(standardisation);
@@ -131,15 +142,35 @@ impl RouterNetwork {
         }
     }
 
-    /// The ridge's class scores (batch, C) for inputs whose routers' representation is `frozen`, when `ridge_heads`
-    /// is on.
+    /// The ridge scores the heads and the joint rule read, for inputs whose routers' representation is `frozen`,
+    /// when `ridge_heads` is on: the ridge's class scores (batch, C), followed with `calibrate_on = "validation"` by
+    /// the tasks' own ridges' scores (batch, C) side by side. Callers hand them back to this network unread.
     pub fn class_scores(&self, frozen: &Tensor) -> Result<Option<Tensor>> {
-        match (&self.ridge_scale, &self.ridge) {
-            (None, _) => Ok(None),
-            (Some(_), Some(ridge)) => Ok(Some(ridge.scores(frozen)?)),
-            (Some(_), None) => Err(Error::invalid(
-                "ridge_heads is on but the routers have no ridge classifier",
+        let ridge = match (&self.ridge_scale, &self.ridge) {
+            (None, _) => return Ok(None),
+            (Some(_), Some(ridge)) => ridge.scores(frozen)?,
+            (Some(_), None) => {
+                return Err(Error::invalid(
+                    "ridge_heads is on but the routers have no ridge classifier",
+                ))
+            }
+        };
+        match self.within_task.as_ref().map(|w| w.own_scores(frozen)) {
+            Some(Ok(Some(own))) => Ok(Some(Tensor::cat(&[ridge, own], 1)?)),
+            Some(Err(error)) => Err(error),
+            _ => Ok(Some(ridge)),
+        }
+    }
+
+    /// `class_scores` split into the ridge's scores and, when kept, the tasks' own ridges' scores.
+    fn split_scores(&self, scores: &Tensor) -> Result<(Tensor, Option<Tensor>)> {
+        let width = scores.dim(1)?;
+        match self.within_task.is_some() && self.ridge_scale.is_some() {
+            true => Ok((
+                scores.narrow(1, 0, width / 2)?,
+                Some(scores.narrow(1, width / 2, width / 2)?),
             )),
+            false => Ok((scores.clone(), None)),
         }
     }
 
@@ -175,6 +206,13 @@ impl RouterNetwork {
     /// Each head's logits, scaled and shifted by its calibration when that is on, plus κ times the ridge's scores
     /// of its classes when `class_scores` (batch, Σ labels) are given.
     fn calibrated(&self, parts: &[Tensor], class_scores: Option<&Tensor>) -> Result<Vec<Tensor>> {
+        if let Some(within_task) = &self.within_task {
+            let own = match class_scores {
+                Some(scores) => self.split_scores(scores)?.1,
+                None => None,
+            };
+            return within_task.apply(parts, own.as_ref());
+        }
         let mut heads = match &self.calibration {
             None => parts.to_vec(),
             Some((scale, bias)) => parts
@@ -219,7 +257,8 @@ impl RouterNetwork {
         if let (Some((log_scale, log_weight)), Some(scores)) = (&self.ridge_scale, class_scores) {
             // The routers' task posterior times the ridge's, p_ridge(t) = Σ_{c ∈ t} softmax(κ r)_c, to the power γ:
             // the heads' softmax is within a task, so this is where the ridge's evidence on *which* task counts.
-            let task_posterior = self.ridge_task_log_posterior(parts, scores, log_scale)?;
+            let (ridge, _) = self.split_scores(scores)?;
+            let task_posterior = self.ridge_task_log_posterior(parts, &ridge, log_scale)?;
             log_w = (log_w + task_posterior.broadcast_mul(&log_weight.exp()?)?)?;
         }
         let joint = self
@@ -290,6 +329,7 @@ impl RouterNetwork {
             self.prior.clone(),
         )?;
         copy.ridge = self.ridge.clone();
+        copy.within_task = self.within_task.clone();
         copy.standardisation = self.standardisation.clone();
         let source = self.varmap.data().lock().map_err(|_| poisoned())?;
         let target = copy.varmap.data().lock().map_err(|_| poisoned())?;
@@ -387,6 +427,9 @@ impl RouterNetwork {
         if let Some(standardisation) = &self.standardisation {
             tensors.extend(standardisation.tensors());
         }
+        if let Some(within_task) = &self.within_task {
+            tensors.extend(within_task.tensors());
+        }
         crate::io::write_safetensors(path, tensors)
     }
 
@@ -460,6 +503,15 @@ impl RouterNetwork {
             )?);
         }
         network.standardisation = InputStandardisation::from_tensors(&tensors, num_layers);
+        if config.calibrate_on == CalibrateOn::Validation {
+            let own_ridge = config
+                .uses_ridge_heads()
+                .then_some((input_dim, config.input.representation()));
+            network.within_task = Some(
+                WithinTask::from_tensors(&tensors, network.num_tasks, own_ridge)
+                    .map_err(|error| bad(error.to_string()))?,
+            );
+        }
         crate::io::set_vars(
             &network.varmap,
             &tensors,

@@ -178,6 +178,30 @@ impl RidgeClassifier {
         })
     }
 
+    /// One classifier whose scores are `parts`' scores side by side (each task's own ridge, in its own columns): the
+    /// parts must share the projection, as every ridge of one representation and width does.
+    pub fn side_by_side(parts: &[&RidgeClassifier]) -> Result<Self> {
+        let first = parts
+            .first()
+            .ok_or_else(|| Error::invalid("no ridge classifiers to put side by side"))?;
+        if parts
+            .iter()
+            .any(|p| p.weights.dim(0).ok() != first.weights.dim(0).ok())
+        {
+            return Err(Error::invalid(
+                "ridge classifiers side by side need projections of one width",
+            ));
+        }
+        let weights: Vec<Tensor> = parts.iter().map(|p| p.weights.clone()).collect();
+        Ok(RidgeClassifier {
+            projection: first.projection.clone(),
+            weights: Tensor::cat(&weights, 1)?,
+            representation: first.representation,
+            lambda: f64::NAN,
+            inverse: None,
+        })
+    }
+
     /// (M, C)
     pub fn weights(&self) -> &Tensor {
         &self.weights
