@@ -491,6 +491,15 @@ impl RouterNetwork {
                 }
             }
         };
+        // A router file says itself where its heads' within-task weights were fitted: one written before
+        // `calibrate_on` existed, or fitted under `memory`, loads as `memory` whatever the config says now.
+        let config = &RouterConfig {
+            calibrate_on: match WithinTask::is_in(&tensors) {
+                true => CalibrateOn::Validation,
+                false => CalibrateOn::Memory,
+            },
+            ..config.clone()
+        };
         let mut network = Self::new(config, num_layers, input_dim, prior)?;
         if config.uses_ridge_heads() {
             let weights = get_any("ridge.weights").ok_or_else(|| {
@@ -609,5 +618,87 @@ mod tests {
         );
         let best = scores.argmax(1).unwrap().to_vec1::<u32>().unwrap();
         assert_eq!(best, vec![0, 0, 1, 1, 2, 2, 3, 3]);
+    }
+
+    #[test]
+    fn a_router_file_says_where_its_within_task_weights_were_fitted() {
+        use super::super::config::{CalibrateOn, PriorReference, RouterInput};
+        use super::super::within_task::{WithinTaskFit, WithinTaskWeights};
+        let (a, la, b, lb) = features();
+        let classes = [
+            ClassStatistics::fit(&a, &la, 2).unwrap(),
+            ClassStatistics::fit(&b, &lb, 2).unwrap(),
+        ];
+        let gaussian = Arc::new(SharedGaussian::new(&[&classes[0], &classes[1]]).unwrap());
+        let projection = RandomProjection::new(3, 8).unwrap();
+        let ridges = [
+            RidgeStatistics::fit(&projection, (&a, &la), (&a, &la), 2).unwrap(),
+            RidgeStatistics::fit(&projection, (&b, &lb), (&b, &lb), 2).unwrap(),
+        ];
+        let ridge = |tasks: &[&RidgeStatistics]| {
+            RidgeClassifier::new(tasks, projection.clone(), Representation::FinalLayer).unwrap()
+        };
+        let config = |calibrate_on| RouterConfig {
+            input: RouterInput::MeanPooled,
+            prior_reference: PriorReference::Gaussian,
+            ridge_heads: Some(true),
+            calibrate_on,
+            ..RouterConfig::default()
+        };
+        let prior = SimilarityPrior::from_gaussian(gaussian).unwrap();
+        let x = Tensor::cat(&[&a, &b], 0).unwrap();
+        let parts = [x.narrow(1, 0, 2).unwrap(), x.narrow(1, 1, 2).unwrap()];
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("router.safetensors");
+        let heads = |network: &RouterNetwork| {
+            let scores = network.class_scores(&x).unwrap().unwrap();
+            let joined = network.combine_heads(&parts, Some(&scores)).unwrap();
+            (scores.dim(1).unwrap(), joined.to_vec2::<f32>().unwrap())
+        };
+
+        // Fitted on the memory (or before the option existed): loads as such under a config that now says validation.
+        let mut memory =
+            RouterNetwork::new(&config(CalibrateOn::Memory), 2, 3, prior.clone()).unwrap();
+        memory.set_ridge(ridge(&[&ridges[0], &ridges[1]]));
+        memory.save(&path).unwrap();
+        let loaded = RouterNetwork::load_shaped(
+            &path,
+            &config(CalibrateOn::Validation),
+            (2, 3),
+            &Device::Cpu,
+        )
+        .unwrap();
+        assert_eq!(heads(&loaded), heads(&memory));
+        assert_eq!(heads(&loaded).0, 4, "the shared ridge's scores alone");
+
+        // Fitted on validation: the weights and the tasks' own ridges come back, whatever the config says.
+        let mut validation =
+            RouterNetwork::new(&config(CalibrateOn::Validation), 2, 3, prior).unwrap();
+        validation.set_ridge(ridge(&[&ridges[0], &ridges[1]]));
+        let fit = WithinTaskFit {
+            weights: vec![
+                WithinTaskWeights {
+                    head_scale: 2.0,
+                    ridge_scale: 0.5,
+                },
+                WithinTaskWeights {
+                    head_scale: 0.5,
+                    ridge_scale: 3.0,
+                },
+            ],
+            ridges: Some(vec![ridge(&[&ridges[0]]), ridge(&[&ridges[1]])]),
+        };
+        validation.set_within_task(fit.kept(&Device::Cpu).unwrap());
+        validation.save(&path).unwrap();
+        let loaded =
+            RouterNetwork::load_shaped(&path, &config(CalibrateOn::Memory), (2, 3), &Device::Cpu)
+                .unwrap();
+        assert_eq!(heads(&loaded), heads(&validation));
+        assert_eq!(
+            heads(&loaded).0,
+            8,
+            "the shared ridge's scores, then the own ridges'"
+        );
+        assert_ne!(heads(&loaded).1, heads(&memory).1);
     }
 }

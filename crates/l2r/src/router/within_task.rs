@@ -262,6 +262,11 @@ impl WithinTask {
             .collect()
     }
 
+    /// Whether a router file's tensors hold within-task weights.
+    pub fn is_in(tensors: &std::collections::HashMap<String, Tensor>) -> bool {
+        tensors.contains_key(HEAD_SCALE)
+    }
+
     /// The tensors a router file keeps.
     pub fn tensors(&self) -> Vec<(String, Tensor)> {
         let mut tensors = vec![
