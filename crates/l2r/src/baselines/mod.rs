@@ -14,6 +14,7 @@ mod nearest_mean;
 mod ridge;
 mod routing;
 mod step;
+mod step_statistics;
 mod task_stats;
 mod uniform;
 
@@ -28,6 +29,7 @@ pub use nearest_mean::NearestMean;
 pub use ridge::Ridge;
 pub use routing::{ModuleWeights, RoutingBaseline};
 pub use step::{step_baselines, StepBaselines};
+pub use step_statistics::StepStatistics;
 pub use task_stats::{
     ridge_classifier, shared_gaussian, shared_gaussian_without, stacked_keys,
     RepresentationStatistics, TaskStatistics,

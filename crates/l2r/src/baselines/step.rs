@@ -11,12 +11,12 @@ use super::mocl::Mocl;
 use super::nearest_mean::NearestMean;
 use super::ridge::Ridge;
 use super::routing::RoutingBaseline;
-use super::task_stats::{ridge_classifier, shared_gaussian, stacked_keys, TaskStatistics};
+use super::step_statistics::StepStatistics;
+use super::task_stats::stacked_keys;
 use super::uniform::Uniform;
 use crate::compose::Routed;
 use crate::embedded::EmbeddedExamples;
 use crate::error::Result;
-use std::sync::Arc;
 
 pub struct StepBaselines<'a> {
     pub routing: Vec<Box<dyn RoutingBaseline + 'a>>,
@@ -28,7 +28,7 @@ pub struct StepBaselines<'a> {
 /// LoRA.
 pub fn step_baselines<'a>(
     routed: &Routed<'a>,
-    statistics: &[&TaskStatistics],
+    statistics: &StepStatistics,
     memory: &EmbeddedExamples,
     config: &BaselinesConfig,
 ) -> Result<StepBaselines<'a>> {
@@ -42,28 +42,25 @@ pub fn step_baselines<'a>(
     let mut routing: Vec<Box<dyn RoutingBaseline + 'a>> = vec![Box::new(Uniform { num_tasks })];
     let mut scorers: Vec<Box<dyn ClassScorer>> = Vec::new();
     for &representation in &config.representations {
-        let classes = statistics
+        let tasks = statistics.tasks();
+        let classes = tasks
             .iter()
             .map(|s| Ok(&s.get(representation)?.classes))
             .collect::<Result<Vec<_>>>()?;
-        let gaussian = Arc::new(shared_gaussian(statistics, representation)?);
+        let gaussian = statistics.gaussian(representation)?;
         let centroids = memory.centroids_of(memory.features(representation), num_tasks)?;
         routing.extend([
             Box::new(Dam::new(centroids, representation)) as Box<dyn RoutingBaseline>,
             Box::new(EpiIdentifier::new(gaussian.clone(), representation)),
             Box::new(Mocl::new(
-                stacked_keys(statistics, representation)?,
+                stacked_keys(tasks, representation)?,
                 representation,
             )),
         ]);
         scorers.extend([
             Box::new(NearestMean::new(&classes, representation)?) as Box<dyn ClassScorer>,
             Box::new(Lda::new(gaussian, representation)),
-            Box::new(Ridge(ridge_classifier(
-                statistics,
-                representation,
-                config.ridge_dim,
-            )?)),
+            Box::new(Ridge(statistics.ridge(representation)?)),
         ]);
     }
     if !routed.stack.loras.is_empty() {

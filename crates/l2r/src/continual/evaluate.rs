@@ -5,7 +5,7 @@
 use super::evaluation::StepEvaluation;
 use crate::backbone::{TextTokenizer, TokenBatch};
 use crate::baselines::{
-    step_baselines, BaselinesConfig, ClassScorer, ModuleWeights, RoutingBaseline, TaskStatistics,
+    step_baselines, BaselinesConfig, ClassScorer, ModuleWeights, RoutingBaseline, StepStatistics,
 };
 use crate::compose::{argmax, label_offsets, Decision, FixedWeights, Routed, Scores};
 use crate::embedded::{EmbeddedExamples, Features};
@@ -23,7 +23,7 @@ pub struct SeenTasks<'a> {
     /// Each task's own-module test accuracy.
     pub oracle: &'a [f64],
     /// What the routing baselines keep of each task.
-    pub statistics: &'a [&'a TaskStatistics],
+    pub statistics: &'a StepStatistics<'a>,
 }
 
 /// Evaluates every task seen so far. `memory` is what the routers were fitted on; local adaptation, when

@@ -8,7 +8,7 @@ use super::layout::{RunLayout, SequenceLayout};
 use super::modules::{ensure_statistics, ensure_trained, test_sets, TrainingStart};
 use super::summary::step_line;
 use crate::backbone::Backbone;
-use crate::baselines::TaskStatistics;
+use crate::baselines::{StepStatistics, TaskStatistics};
 use crate::compose::{ModuleStack, Routed};
 use crate::data::BenchmarkTask;
 use crate::embedded::EmbeddedExamples;
@@ -85,12 +85,13 @@ pub fn routed_sequence(
             let memory = memory_examples(backbone, &memory, step)?;
             let fit_seed = seed.wrapping_mul(1000).wrapping_add(step as u64);
             let stat_refs: Vec<&TaskStatistics> = stats.iter().collect();
+            let statistics = StepStatistics::new(&stat_refs, config.baselines.ridge_dim);
             let network = ensure_router(
                 config,
                 &sequence,
                 &routed,
                 &memory,
-                (&tasks[..=step], &stat_refs),
+                (&tasks[..=step], &statistics),
                 (step, fit_seed),
                 show_progress,
             )?;
@@ -99,7 +100,7 @@ pub fn routed_sequence(
                 names: &names[..=step],
                 tests: &test_refs,
                 oracle: &oracle,
-                statistics: &stat_refs,
+                statistics: &statistics,
             };
             let eval = evaluate_step(
                 &routed,
@@ -154,7 +155,7 @@ fn ensure_router(
     sequence: &SequenceLayout,
     routed: &Routed,
     memory: &EmbeddedExamples,
-    (tasks, statistics): (&[&BenchmarkTask], &[&TaskStatistics]),
+    (tasks, statistics): (&[&BenchmarkTask], &StepStatistics),
     (step, fit_seed): (usize, u64),
     show_progress: bool,
 ) -> Result<RouterNetwork> {
@@ -169,7 +170,7 @@ fn ensure_router(
                     config.baselines.ridge_dim,
                     routed,
                     tasks,
-                    statistics,
+                    statistics.tasks(),
                 )?);
             }
             let fitted = fit_router_from(
@@ -186,33 +187,26 @@ fn ensure_router(
     )
 }
 
-/// The memory, and the shared Gaussian of the tasks' statistics in the routers' representation when their prior is
-/// the Gaussian one.
+/// The memory; with the Gaussian prior, the shared Gaussian of the tasks' statistics in the routers' representation
+/// (and, held out, the same without the memory's examples); with ridge heads, the ridge classifier there.
 pub(crate) fn prior_sources<'a>(
     config: &RunConfig,
     memory: &'a EmbeddedExamples,
-    statistics: &[&TaskStatistics],
+    statistics: &StepStatistics,
 ) -> Result<PriorSources<'a>> {
     let representation = config.router.input.representation();
     let gaussian = match config.router.prior_reference {
-        PriorReference::Gaussian => Some(Arc::new(crate::baselines::shared_gaussian(
-            statistics,
-            representation,
-        )?)),
+        PriorReference::Gaussian => Some(statistics.gaussian(representation)?),
         _ => None,
     };
     let held_out_gaussian = match (config.router.prior_reference, config.router.prior_fit) {
         (PriorReference::Gaussian, PriorFit::HeldOut) => Some(Arc::new(
-            crate::baselines::shared_gaussian_without(statistics, representation, memory)?,
+            crate::baselines::shared_gaussian_without(statistics.tasks(), representation, memory)?,
         )),
         _ => None,
     };
     let ridge = match config.router.uses_ridge_heads() {
-        true => Some(crate::baselines::ridge_classifier(
-            statistics,
-            representation,
-            config.baselines.ridge_dim,
-        )?),
+        true => Some(statistics.ridge(representation)?),
         false => None,
     };
     Ok(PriorSources {

@@ -6,7 +6,7 @@ use super::layout::{GenerationFolder, TaskFolder};
 use super::manifest::{Change, LibraryTask, Manifest};
 use super::sample::{evaluated_counts, evaluation_order, order_seed};
 use crate::backbone::Backbone;
-use crate::baselines::TaskStatistics;
+use crate::baselines::{StepStatistics, TaskStatistics};
 use crate::compose::{ModuleStack, Routed};
 use crate::continual::{evaluate_step, RunConfig, SeenTasks, StepEvaluation};
 use crate::embedded::{EmbeddedExamples, Representation};
@@ -187,12 +187,14 @@ impl EvaluationScope<'_> {
             .collect::<Result<Vec<_>>>()?;
         let statistics =
             statistics_if(self.config.baselines.evaluate, self.config, backbone, tasks)?;
+        let stat_refs: Vec<&TaskStatistics> = statistics.iter().collect();
+        let statistics = StepStatistics::new(&stat_refs, self.config.baselines.ridge_dim);
         let names: Vec<String> = tasks.iter().map(|(t, _)| t.name.clone()).collect();
         let seen = SeenTasks {
             names: &names,
             tests: &sampled.iter().collect::<Vec<_>>(),
             oracle: self.oracle,
-            statistics: &statistics.iter().collect::<Vec<_>>(),
+            statistics: &statistics,
         };
         let mut evaluation = evaluate_step(
             self.routed,
@@ -306,10 +308,11 @@ fn ensure_router(
                 routed.backbone,
                 &plan.tasks,
             )?;
+            let stat_refs: Vec<&TaskStatistics> = statistics.iter().collect();
             let sources = crate::continual::prior_sources(
                 config,
                 memory,
-                &statistics.iter().collect::<Vec<_>>(),
+                &StepStatistics::new(&stat_refs, config.baselines.ridge_dim),
             )?;
             let (network, _) = fit_router_from(
                 routed,
