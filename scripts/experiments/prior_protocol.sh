@@ -11,7 +11,8 @@
 # prior_fit = "held_out" (the routers fitted on the memory scored by the Gaussian without the memory's examples),
 # "heldoutridge" the same with ridge_heads = true (the shipped default since; every other candidate has none);
 # "heldoutridgeval" that with calibrate_on = "validation" (each task's within-task weights fitted on its own
-# validation split instead of the memory). BASELINES_WITH names the candidate whose test run evaluates every baseline
+# validation split instead of the memory); "heldoutridgepool" with calibrate_on = "pooled_validation" (one pair for
+# every task, on all their validation splits together). BASELINES_WITH names the candidate whose test run evaluates every baseline
 # (default centroid; prior_protocol.py --reference must name the same).
 # L2R names a binary to run instead of building target/release/l2r (so that building can go on meanwhile).
 #
@@ -25,6 +26,7 @@ prior_keys() {
     gaussian) printf 'prior_reference = "gaussian"\\nprior_fit = "in_sample"\\nridge_heads = false' ;;
     heldout) printf 'prior_reference = "gaussian"\\nprior_fit = "held_out"\\nridge_heads = false' ;;
     heldoutridge) printf 'prior_reference = "gaussian"\\nprior_fit = "held_out"\\nridge_heads = true' ;;
+    heldoutridgepool) printf 'prior_reference = "gaussian"\\nprior_fit = "held_out"\\nridge_heads = true\\ncalibrate_on = "pooled_validation"' ;;
     heldoutridgeval) printf 'prior_reference = "gaussian"\\nprior_fit = "held_out"\\nridge_heads = true\\ncalibrate_on = "validation"' ;;
     *) printf 'prior_reference = "%s"\\nridge_heads = false' "$1" ;;
   esac

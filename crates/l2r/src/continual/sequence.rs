@@ -17,8 +17,7 @@ use crate::head::ClassifierHead;
 use crate::memory::Memory;
 use crate::peft::PeftModule;
 use crate::router::{
-    fit_router_from, CalibrateOn, FitSchedule, PriorFit, PriorReference, PriorSources,
-    RouterNetwork,
+    fit_router_from, FitSchedule, PriorFit, PriorReference, PriorSources, RouterNetwork,
 };
 use crate::train::TaskModel;
 use std::sync::Arc;
@@ -164,7 +163,7 @@ fn ensure_router(
         |path| RouterNetwork::load(path, &config.router, routed.backbone),
         || {
             let mut sources = prior_sources(config, memory, statistics)?;
-            if config.router.calibrate_on == CalibrateOn::Validation {
+            if config.router.calibrate_on.on_validation() {
                 sources.within_task = Some(super::within_task::fit_within_task(
                     &config.router,
                     config.baselines.ridge_dim,

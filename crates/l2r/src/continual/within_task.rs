@@ -8,7 +8,13 @@ use crate::baselines::TaskStatistics;
 use crate::compose::Routed;
 use crate::data::BenchmarkTask;
 use crate::error::Result;
-use crate::router::{RouterConfig, WithinTaskFit, WithinTaskWeights};
+use crate::router::{CalibrateOn, RouterConfig, WithinTaskFit, WithinTaskWeights};
+
+/// One row of scores per example.
+type Rows = Vec<Vec<f32>>;
+
+/// One task's validation rows: its head's logits, its own ridge's scores (with ridge heads), the labels.
+type Scored = (Rows, Option<Rows>, Vec<usize>);
 use crate::statistics::{RandomProjection, RidgeClassifier};
 
 /// The within-task weights of `tasks` (as many as `statistics`), in order.
@@ -20,7 +26,7 @@ pub fn fit_within_task(
     statistics: &[&TaskStatistics],
 ) -> Result<WithinTaskFit> {
     let representation = config.input.representation();
-    let mut weights = Vec::with_capacity(statistics.len());
+    let mut scored = Vec::with_capacity(statistics.len());
     let mut ridges = Vec::with_capacity(statistics.len());
     for (t, (task, stats)) in tasks.iter().zip(statistics).enumerate() {
         let validation = embed(routed.backbone, &task.validation, t)?;
@@ -50,18 +56,40 @@ pub fn fit_within_task(
             ),
             None => None,
         };
-        let fitted = WithinTaskWeights::fit(&head, ridge_scores.as_deref(), &validation.labels)?;
+        scored.push((head, ridge_scores, validation.labels.clone()));
+        ridges.extend(own_ridge);
+    }
+    let weights = match config.calibrate_on {
+        CalibrateOn::PooledValidation => {
+            vec![fit_rows(&scored.iter().collect::<Vec<_>>())?; scored.len()]
+        }
+        _ => scored
+            .iter()
+            .map(|task| fit_rows(&[task]))
+            .collect::<Result<Vec<_>>>()?,
+    };
+    for (task, fitted) in tasks.iter().zip(&weights) {
         tracing::info!(
             task = %task.name,
             head_scale = fitted.head_scale,
             ridge_scale = fitted.ridge_scale,
-            "within-task weights fitted on the validation split"
+            "within-task weights fitted on validation"
         );
-        weights.push(fitted);
-        ridges.extend(own_ridge);
     }
     Ok(WithinTaskFit {
         weights,
         ridges: config.uses_ridge_heads().then_some(ridges),
     })
+}
+
+/// One pair of within-task weights fitted on the rows of `tasks` together.
+fn fit_rows(tasks: &[&Scored]) -> Result<WithinTaskWeights> {
+    let head: Rows = tasks.iter().flat_map(|t| t.0.clone()).collect();
+    let ridge: Option<Rows> = tasks
+        .iter()
+        .map(|t| t.1.clone())
+        .collect::<Option<Vec<Rows>>>()
+        .map(|parts| parts.concat());
+    let labels: Vec<usize> = tasks.iter().flat_map(|t| t.2.clone()).collect();
+    WithinTaskWeights::fit(&head, ridge.as_deref(), &labels)
 }

@@ -89,7 +89,7 @@ impl LibraryConfig {
         self.train.validate()?;
         self.baselines.validate()?;
         self.router.validate()?;
-        if self.router.calibrate_on == crate::router::CalibrateOn::Validation {
+        if self.router.calibrate_on.on_validation() {
             return Err(Error::invalid(
                 "calibrate_on = \"validation\" is not supported by a task library yet (each task's within-task \
                  weights would have to be fitted when it is added); use calibrate_on = \"memory\"",

@@ -96,7 +96,8 @@ pub struct RouterConfig {
     /// Where the heads' within-task weights are fitted: on the memory with the routers (`memory`: the per-head scale
     /// and bias of `calibrate_heads` and one κ for the ridge heads), or per task on its own validation split with its
     /// own module alone and its own ridge (`validation`: a scale a_t and a ridge weight κ_t per task, in place of the
-    /// memory-fitted calibration; router/within_task.rs says why). Needs the tasks' validation splits at the fit,
+    /// memory-fitted calibration; router/within_task.rs says why; `pooled_validation`: one pair for every task, fitted
+    /// on all their validation splits together). Needs the tasks' validation splits at the fit,
     /// so a task library refuses it.
     pub calibrate_on: CalibrateOn,
     pub objective: RouterObjective,
@@ -248,7 +249,18 @@ pub enum PriorReference {
 pub enum CalibrateOn {
     #[default]
     Memory,
+    /// A pair per task, on its own validation split.
     Validation,
+    /// One pair for every task, on all the tasks' validation splits together (each task's rows still scored by its
+    /// own module, head and ridge): less noise than a pair per task fitted on a few dozen examples.
+    PooledValidation,
+}
+
+impl CalibrateOn {
+    /// Whether the within-task weights are fitted on validation splits.
+    pub fn on_validation(self) -> bool {
+        self != CalibrateOn::Memory
+    }
 }
 
 /// How the Gaussian prior scores the memory while the routers are fitted. The memory is drawn from the training

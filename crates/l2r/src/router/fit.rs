@@ -164,7 +164,7 @@ pub fn fit_router_from(
     };
     let class_scores = match config.calibrate_on {
         CalibrateOn::Memory => class_scores,
-        CalibrateOn::Validation => {
+        CalibrateOn::Validation | CalibrateOn::PooledValidation => {
             let within_task = sources.within_task.as_ref().ok_or_else(|| {
                 Error::invalid(
                     "calibrate_on = \"validation\" needs every task's within-task weights, fitted on its \

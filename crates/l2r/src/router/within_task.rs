@@ -73,19 +73,22 @@ fn check_rows(head: &[Vec<f32>], ridge: Option<&[Vec<f32>]>, labels: &[usize]) -
             labels.len()
         )));
     }
-    let width = head[0].len();
-    let widths_match = |rows: &[Vec<f32>]| rows.iter().all(|r| r.len() == width);
-    if !widths_match(head) || ridge.is_some_and(|r| r.len() != head.len() || !widths_match(r)) {
+    // Rows may come from tasks of different widths (a pooled fit); each row's ridge scores match its head's.
+    let ridge_matches = |ridge: &[Vec<f32>]| {
+        ridge.len() == head.len() && ridge.iter().zip(head).all(|(r, h)| r.len() == h.len())
+    };
+    if ridge.is_some_and(|r| !ridge_matches(r)) {
         return Err(Error::invalid(
             "within-task weights need head and ridge scores of one shape",
         ));
     }
-    if let Some(bad) = labels.iter().find(|&&l| l >= width) {
-        return Err(Error::invalid(format!(
-            "label {bad} is outside the head's {width} classes"
-        )));
+    match head.iter().zip(labels).find(|(row, &l)| l >= row.len()) {
+        Some((row, label)) => Err(Error::invalid(format!(
+            "label {label} is outside the head's {} classes",
+            row.len()
+        ))),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// (H + εI)⁻¹ g, in one or two dimensions.
@@ -353,6 +356,16 @@ mod tests {
         let fitted = WithinTaskWeights::fit(&head, None, &[0, 1]).unwrap();
         assert!(fitted.head_scale.is_finite() && fitted.head_scale as f64 <= MAX_WEIGHT);
         assert!(fitted.head_scale > 5.0, "{fitted:?}");
+    }
+
+    #[test]
+    fn rows_of_tasks_of_different_widths_fit_together() {
+        let head = vec![vec![2.0f32, 0.0], vec![0.0, 1.0, 3.0], vec![0.0, 2.0]];
+        let ridge = vec![vec![0.0f32, 0.0], vec![0.0, 0.0, 0.0], vec![0.0, 0.0]];
+        let fitted = WithinTaskWeights::fit(&head, Some(&ridge), &[0, 2, 1]).unwrap();
+        assert!(fitted.head_scale > 1.0, "{fitted:?}");
+        let uneven = vec![vec![0.0f32, 0.0], vec![0.0, 0.0], vec![0.0, 0.0]];
+        assert!(WithinTaskWeights::fit(&head, Some(&uneven), &[0, 2, 1]).is_err());
     }
 
     #[test]
