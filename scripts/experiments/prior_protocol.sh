@@ -9,10 +9,11 @@
 # PRIORS picks the candidates (default "centroid gaussian"); "gaussian" is the Gaussian prior with
 # prior_fit = "in_sample" (how the first study ran it, before held_out became the default); "heldout" is it with
 # prior_fit = "held_out" (the routers fitted on the memory scored by the Gaussian without the memory's examples),
-# "heldoutridge" the same with ridge_heads = true (the shipped default since; every other candidate has none);
+# "heldoutridge" the same with ridge_heads = true (every other candidate has none; these four fit the heads' weights
+# on the memory, calibrate_on = "memory");
 # "heldoutridgeval" that with calibrate_on = "validation" (each task's within-task weights fitted on its own
 # validation split instead of the memory); "heldoutridgepool" with calibrate_on = "pooled_validation" (one pair for
-# every task, on all their validation splits together). BASELINES_WITH names the candidate whose test run evaluates every baseline
+# every task, on all their validation splits together; the shipped default since). BASELINES_WITH names the candidate whose test run evaluates every baseline
 # (default centroid; prior_protocol.py --reference must name the same).
 # L2R names a binary to run instead of building target/release/l2r (so that building can go on meanwhile).
 #
@@ -23,12 +24,12 @@ out=runs/prior-protocol
 mkdir -p "$out"
 prior_keys() {
   case "$1" in
-    gaussian) printf 'prior_reference = "gaussian"\\nprior_fit = "in_sample"\\nridge_heads = false' ;;
-    heldout) printf 'prior_reference = "gaussian"\\nprior_fit = "held_out"\\nridge_heads = false' ;;
-    heldoutridge) printf 'prior_reference = "gaussian"\\nprior_fit = "held_out"\\nridge_heads = true' ;;
+    gaussian) printf 'prior_reference = "gaussian"\\nprior_fit = "in_sample"\\nridge_heads = false\\ncalibrate_on = "memory"' ;;
+    heldout) printf 'prior_reference = "gaussian"\\nprior_fit = "held_out"\\nridge_heads = false\\ncalibrate_on = "memory"' ;;
+    heldoutridge) printf 'prior_reference = "gaussian"\\nprior_fit = "held_out"\\nridge_heads = true\\ncalibrate_on = "memory"' ;;
     heldoutridgepool) printf 'prior_reference = "gaussian"\\nprior_fit = "held_out"\\nridge_heads = true\\ncalibrate_on = "pooled_validation"' ;;
     heldoutridgeval) printf 'prior_reference = "gaussian"\\nprior_fit = "held_out"\\nridge_heads = true\\ncalibrate_on = "validation"' ;;
-    *) printf 'prior_reference = "%s"\\nridge_heads = false' "$1" ;;
+    *) printf 'prior_reference = "%s"\\nridge_heads = false\\ncalibrate_on = "memory"' "$1" ;;
   esac
 }
 l2r=${L2R:-target/release/l2r}
@@ -44,7 +45,7 @@ for benchmark in "$@"; do
         echo "module_cache = \"runs/module-features/module-cache\""
         echo "evaluate_on = \"$split\""
         sed -e 's/^seeds = .*/seeds = [0, 1, 2]/' -e 's/^orders = .*/orders = [0]/' \
-            -e 's/^fit_after = .*/fit_after = "last_task"/' -e '/^ridge_heads = /d' \
+            -e 's/^fit_after = .*/fit_after = "last_task"/' -e '/^ridge_heads = /d' -e '/^calibrate_on = /d' \
             -e "s/^prior_reference = .*/$(prior_keys "$prior")/" "configs/$benchmark.toml"
         if [ "$prior-$split" != "${BASELINES_WITH:-centroid}-test" ]; then printf '\n[baselines]\nevaluate = false\n'; fi
       } > "$config"

@@ -428,6 +428,32 @@ mod tests {
     }
 
     #[test]
+    fn within_task_weights_are_fitted_on_validation_where_the_statistics_are_computed() {
+        use crate::router::CalibrateOn;
+        let calibrate_on = |text: &str| {
+            let config = RunConfig::from_toml(
+                &format!("benchmark = \"far5\"\n{text}"),
+                Path::new("x.toml"),
+            )
+            .unwrap();
+            let again =
+                RunConfig::from_toml(&config.to_toml().unwrap(), Path::new("x.toml")).unwrap();
+            assert_eq!(again.router.calibrate_on, config.router.calibrate_on);
+            config.router.calibrates_on()
+        };
+        assert_eq!(calibrate_on(""), CalibrateOn::PooledValidation);
+        assert_eq!(
+            calibrate_on("[router]\ncalibrate_on = \"memory\"\n"),
+            CalibrateOn::Memory
+        );
+        assert_eq!(
+            calibrate_on("[baselines]\nrepresentations = [\"final_layer\"]\n"),
+            CalibrateOn::Memory
+        );
+        assert_eq!(RouterConfig::default().calibrates_on(), CalibrateOn::Memory);
+    }
+
+    #[test]
     fn module_cache_key_follows_what_shapes_a_module() {
         let base = RunConfig::from_toml(
             "benchmark = \"far5\"\nmodule_cache = \"/c\"\n",

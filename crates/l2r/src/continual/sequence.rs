@@ -163,7 +163,7 @@ fn ensure_router(
         |path| RouterNetwork::load(path, &config.router, routed.backbone),
         || {
             let mut sources = prior_sources(config, memory, statistics)?;
-            if config.router.calibrate_on.on_validation() {
+            if config.router.calibrates_on().on_validation() {
                 sources.within_task = Some(super::within_task::fit_within_task(
                     &config.router,
                     config.baselines.ridge_dim,

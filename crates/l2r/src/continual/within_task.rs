@@ -59,7 +59,7 @@ pub fn fit_within_task(
         scored.push((head, ridge_scores, validation.labels.clone()));
         ridges.extend(own_ridge);
     }
-    let weights = match config.calibrate_on {
+    let weights = match config.calibrates_on() {
         CalibrateOn::PooledValidation => {
             vec![fit_rows(&scored.iter().collect::<Vec<_>>())?; scored.len()]
         }

@@ -89,10 +89,11 @@ impl LibraryConfig {
         self.train.validate()?;
         self.baselines.validate()?;
         self.router.validate()?;
-        if self.router.calibrate_on.on_validation() {
+        if self.router.calibrates_on().on_validation() {
             return Err(Error::invalid(
-                "calibrate_on = \"validation\" is not supported by a task library yet (each task's within-task \
-                 weights would have to be fitted when it is added); use calibrate_on = \"memory\"",
+                "calibrate_on = \"validation\" or \"pooled_validation\" is not supported by a task library yet \
+                 (the within-task weights would have to be fitted as each task is added); use \
+                 calibrate_on = \"memory\" (the default in a library)",
             ));
         }
         crate::continual::check_gaussian_prior(&self.router, &self.baselines)

@@ -97,9 +97,13 @@ pub struct RouterConfig {
     /// and bias of `calibrate_heads` and one κ for the ridge heads), or per task on its own validation split with its
     /// own module alone and its own ridge (`validation`: a scale a_t and a ridge weight κ_t per task, in place of the
     /// memory-fitted calibration; router/within_task.rs says why; `pooled_validation`: one pair for every task, fitted
-    /// on all their validation splits together). Needs the tasks' validation splits at the fit,
-    /// so a task library refuses it.
-    pub calibrate_on: CalibrateOn,
+    /// on all their validation splits together). Needs the tasks' validation splits at the fit, so a task library
+    /// refuses the validation ones. Absent, it is settled like `ridge_heads`: `pooled_validation` in runs and
+    /// comparisons whose baselines compute the statistics at the routers' representation (chosen
+    /// leave-one-benchmark-out on validation: docs/results.md, "Within-task weights fitted on validation splits"),
+    /// `memory` in a task library and in a config built in code. Read it with [`RouterConfig::calibrates_on`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calibrate_on: Option<CalibrateOn>,
     pub objective: RouterObjective,
     /// Per test batch, fine-tune a copy of the routers on the nearest memory examples (off when absent).
     pub local_adaptation: Option<LocalAdaptation>,
@@ -155,7 +159,7 @@ impl Default for RouterConfig {
             prior_reference: PriorReference::Auto,
             prior_fit: PriorFit::HeldOut,
             calibrate_heads: true,
-            calibrate_on: CalibrateOn::Memory,
+            calibrate_on: None,
             objective: RouterObjective::Joint,
             local_adaptation: None,
             fit_after: FitSchedule::EveryTask,
@@ -168,9 +172,10 @@ impl Default for RouterConfig {
 }
 
 impl RouterConfig {
-    /// The same with `prior_reference = "auto"` and an absent `ridge_heads` settled: the Gaussian prior and ridge
-    /// heads where the tasks' statistics in the routers' representation are at hand, the centroid prior and no
-    /// ridge heads otherwise.
+    /// The same with `prior_reference = "auto"` and an absent `ridge_heads` and `calibrate_on` settled: the Gaussian
+    /// prior, ridge heads and within-task weights fitted on the pooled validation splits where the tasks' statistics
+    /// in the routers' representation are at hand (a run or comparison); the centroid prior, no ridge heads and the
+    /// memory's calibration otherwise.
     pub fn with_defaults_settled(mut self, statistics_at_hand: bool) -> Self {
         if self.prior_reference == PriorReference::Auto {
             self.prior_reference = match statistics_at_hand {
@@ -179,7 +184,16 @@ impl RouterConfig {
             };
         }
         self.ridge_heads.get_or_insert(statistics_at_hand);
+        self.calibrate_on.get_or_insert(match statistics_at_hand {
+            true => CalibrateOn::PooledValidation,
+            false => CalibrateOn::Memory,
+        });
         self
+    }
+
+    /// Where the heads' within-task weights are fitted (an unsettled `calibrate_on` counts as `memory`).
+    pub fn calibrates_on(&self) -> CalibrateOn {
+        self.calibrate_on.unwrap_or_default()
     }
 
     /// Whether the ridge's class scores are added to the heads (an unsettled `ridge_heads` counts as off).

@@ -162,7 +162,7 @@ pub fn fit_router_from(
             Some(scores)
         }
     };
-    let class_scores = match config.calibrate_on {
+    let class_scores = match config.calibrates_on() {
         CalibrateOn::Memory => class_scores,
         CalibrateOn::Validation | CalibrateOn::PooledValidation => {
             let within_task = sources.within_task.as_ref().ok_or_else(|| {

@@ -73,7 +73,7 @@ impl RouterNetwork {
             )?);
         }
         let prior_scale = vb.get_with_hints(1, "prior.scale", Init::Const(1.0))?;
-        let calibrated_on_memory = config.calibrate_on == CalibrateOn::Memory;
+        let calibrated_on_memory = config.calibrates_on() == CalibrateOn::Memory;
         let calibration = match config.calibrate_heads && calibrated_on_memory {
             true => Some((
                 vb.get_with_hints(num_tasks, "calibration.scale", Init::Const(1.0))?,
@@ -494,10 +494,10 @@ impl RouterNetwork {
         // A router file says itself where its heads' within-task weights were fitted: one written before
         // `calibrate_on` existed, or fitted under `memory`, loads as `memory` whatever the config says now.
         let config = &RouterConfig {
-            calibrate_on: match WithinTask::is_in(&tensors) {
+            calibrate_on: Some(match WithinTask::is_in(&tensors) {
                 true => CalibrateOn::Validation,
                 false => CalibrateOn::Memory,
-            },
+            }),
             ..config.clone()
         };
         let mut network = Self::new(config, num_layers, input_dim, prior)?;
@@ -512,7 +512,7 @@ impl RouterNetwork {
             )?);
         }
         network.standardisation = InputStandardisation::from_tensors(&tensors, num_layers);
-        if config.calibrate_on == CalibrateOn::Validation {
+        if config.calibrates_on() == CalibrateOn::Validation {
             let own_ridge = config
                 .uses_ridge_heads()
                 .then_some((input_dim, config.input.representation()));
@@ -642,7 +642,7 @@ mod tests {
             input: RouterInput::MeanPooled,
             prior_reference: PriorReference::Gaussian,
             ridge_heads: Some(true),
-            calibrate_on,
+            calibrate_on: Some(calibrate_on),
             ..RouterConfig::default()
         };
         let prior = SimilarityPrior::from_gaussian(gaussian).unwrap();
