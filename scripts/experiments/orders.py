@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """The shipped defaults against the best baseline over 3 seeds × 3 orders (issue 15, item 5; docs/results.md).
-Order 0 is prior_protocol.sh's run `<benchmark>-heldoutridge-test` (the shipped defaults), orders 1 and 2
+Order 0 is prior_protocol.sh's run `<benchmark>-<order0>-test` (the shipped defaults: `--order0`, default
+heldoutridgepool since the eighth session; heldoutridge before), orders 1 and 2
 orders.sh's `<benchmark>-test`. A sequence's baselines are its own where its run evaluated them, else those of the same seed's order-0 sequence of
-`<benchmark>-centroid-test` (the statistics-based baselines do not depend on the order after the last task; the
+`<benchmark>-<reference>-test` (`--reference`, default centroid; the statistics-based baselines do not depend on the order after the last task; the
 sequences that evaluated them in both places check it; DAM, which routes by the memory, does, and is never the
 best baseline).
 
-    scripts/experiments/orders.py [--protocol runs/prior-protocol] [--orders runs/orders] [far5 verb-cil ...]
+    scripts/experiments/orders.py [--protocol runs/prior-protocol] [--orders runs/orders] [--order0 heldoutridgepool]
+                                  [--reference centroid] [far5 verb-cil ...]
 """
 import argparse
 import glob
@@ -34,10 +36,10 @@ def mean_std(values):
     return f"{statistics.mean(values):.4f} ± {spread:.4f}"
 
 
-def report(benchmark, protocol, orders):
-    l2r = sequences(os.path.join(protocol, f"{benchmark}-heldoutridge-test"))
+def report(benchmark, protocol, orders, order0, reference_run):
+    l2r = sequences(os.path.join(protocol, f"{benchmark}-{order0}-test"))
     l2r.update(sequences(os.path.join(orders, f"{benchmark}-test")))
-    reference = sequences(os.path.join(protocol, f"{benchmark}-centroid-test"))
+    reference = sequences(os.path.join(protocol, f"{benchmark}-{reference_run}-test"))
     rows, checks = [], []
     for name, own in sorted(l2r.items()):
         seed = name.split("-")[0]
@@ -72,11 +74,13 @@ def main():
     parser.add_argument("benchmarks", nargs="*", default=["far5", "senti4", "verb-cil", "wordnet-cil"])
     parser.add_argument("--protocol", default="runs/prior-protocol")
     parser.add_argument("--orders", default="runs/orders")
+    parser.add_argument("--order0", default="heldoutridgepool")
+    parser.add_argument("--reference", default="centroid")
     args = parser.parse_args()
     print("| benchmark | sequences | L2R-wavg CIL | best baseline CIL | mean gap | ahead | TIL oracle − CIL | TIL routed vs oracle | statistics baselines: largest difference from order 0 |")
     print("|---|---|---|---|---|---|---|---|---|")
     for benchmark in args.benchmarks:
-        row = report(benchmark, args.protocol, args.orders)
+        row = report(benchmark, args.protocol, args.orders, args.order0, args.reference)
         if row:
             print("| " + " | ".join(str(v) for v in row.values()) + " |")
 
