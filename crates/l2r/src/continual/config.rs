@@ -404,20 +404,23 @@ mod tests {
         );
     }
 
+    /// The router settings of a far5 run config with `text` added, settled; checks that the run folder's
+    /// config.toml (the settled config written back) reads back to the same.
+    fn settled_router(text: &str) -> RouterConfig {
+        let config = RunConfig::from_toml(
+            &format!("benchmark = \"far5\"\n{text}"),
+            Path::new("x.toml"),
+        )
+        .unwrap();
+        let again = RunConfig::from_toml(&config.to_toml().unwrap(), Path::new("x.toml")).unwrap();
+        assert_eq!(again.router.ridge_heads, config.router.ridge_heads);
+        assert_eq!(again.router.calibrate_on, config.router.calibrate_on);
+        config.router
+    }
+
     #[test]
     fn ridge_heads_are_on_where_the_statistics_are_computed_unless_turned_off() {
-        let ridge_heads = |text: &str| {
-            let config = RunConfig::from_toml(
-                &format!("benchmark = \"far5\"\n{text}"),
-                Path::new("x.toml"),
-            )
-            .unwrap();
-            // The settled value is what the run folder's config.toml records.
-            let again =
-                RunConfig::from_toml(&config.to_toml().unwrap(), Path::new("x.toml")).unwrap();
-            assert_eq!(again.router.ridge_heads, config.router.ridge_heads);
-            config.router.ridge_heads
-        };
+        let ridge_heads = |text: &str| settled_router(text).ridge_heads;
         assert_eq!(ridge_heads(""), Some(true));
         assert_eq!(ridge_heads("[router]\nridge_heads = false\n"), Some(false));
         assert_eq!(
@@ -430,17 +433,7 @@ mod tests {
     #[test]
     fn within_task_weights_are_fitted_on_validation_where_the_statistics_are_computed() {
         use crate::router::CalibrateOn;
-        let calibrate_on = |text: &str| {
-            let config = RunConfig::from_toml(
-                &format!("benchmark = \"far5\"\n{text}"),
-                Path::new("x.toml"),
-            )
-            .unwrap();
-            let again =
-                RunConfig::from_toml(&config.to_toml().unwrap(), Path::new("x.toml")).unwrap();
-            assert_eq!(again.router.calibrate_on, config.router.calibrate_on);
-            config.router.calibrates_on()
-        };
+        let calibrate_on = |text: &str| settled_router(text).calibrates_on();
         assert_eq!(calibrate_on(""), CalibrateOn::PooledValidation);
         assert_eq!(
             calibrate_on("[router]\ncalibrate_on = \"memory\"\n"),

@@ -558,8 +558,8 @@ mod tests {
         (a, vec![0, 0, 1, 1], b, vec![0, 0, 1, 1])
     }
 
-    #[test]
-    fn the_gaussian_prior_and_the_ridge_survive_a_save_and_load() {
+    /// The shared Gaussian and the ridge sums of `features`' two tasks, and the ridge's projection.
+    fn two_tasks_statistics() -> (Arc<SharedGaussian>, RandomProjection, [RidgeStatistics; 2]) {
         let (a, la, b, lb) = features();
         let classes = [
             ClassStatistics::fit(&a, &la, 2).unwrap(),
@@ -571,6 +571,13 @@ mod tests {
             RidgeStatistics::fit(&projection, (&a, &la), (&a, &la), 2).unwrap(),
             RidgeStatistics::fit(&projection, (&b, &lb), (&b, &lb), 2).unwrap(),
         ];
+        (gaussian, projection, ridges)
+    }
+
+    #[test]
+    fn the_gaussian_prior_and_the_ridge_survive_a_save_and_load() {
+        let (a, _, b, _) = features();
+        let (gaussian, projection, ridges) = two_tasks_statistics();
         let ridge = RidgeClassifier::new(
             &[&ridges[0], &ridges[1]],
             projection,
@@ -624,17 +631,8 @@ mod tests {
     fn a_router_file_says_where_its_within_task_weights_were_fitted() {
         use super::super::config::{CalibrateOn, PriorReference, RouterInput};
         use super::super::within_task::{WithinTaskFit, WithinTaskWeights};
-        let (a, la, b, lb) = features();
-        let classes = [
-            ClassStatistics::fit(&a, &la, 2).unwrap(),
-            ClassStatistics::fit(&b, &lb, 2).unwrap(),
-        ];
-        let gaussian = Arc::new(SharedGaussian::new(&[&classes[0], &classes[1]]).unwrap());
-        let projection = RandomProjection::new(3, 8).unwrap();
-        let ridges = [
-            RidgeStatistics::fit(&projection, (&a, &la), (&a, &la), 2).unwrap(),
-            RidgeStatistics::fit(&projection, (&b, &lb), (&b, &lb), 2).unwrap(),
-        ];
+        let (a, _, b, _) = features();
+        let (gaussian, projection, ridges) = two_tasks_statistics();
         let ridge = |tasks: &[&RidgeStatistics]| {
             RidgeClassifier::new(tasks, projection.clone(), Representation::FinalLayer).unwrap()
         };
