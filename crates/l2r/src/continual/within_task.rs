@@ -1,6 +1,7 @@
-//! Every task's within-task weights for `calibrate_on = "validation"` (router/within_task.rs): each fitted on the
-//! task's validation split with its own module alone and, with ridge heads, its own ridge classifier (from its own
-//! statistics), so that each depends only on what the task leaves behind when it finishes.
+//! Every task's within-task weights for `calibrate_on = "validation"` or `"pooled_validation"`
+//! (router/within_task.rs): each task's validation split scored by its own module alone and its head and, with ridge
+//! heads, by its own ridge classifier (from its own statistics), so that what is fitted depends only on what the tasks
+//! leave behind when they finish; then one pair per task, or one pair for all of them on their rows together.
 
 use super::export::passes;
 use super::modules::embed;
@@ -9,13 +10,13 @@ use crate::compose::Routed;
 use crate::data::BenchmarkTask;
 use crate::error::Result;
 use crate::router::{CalibrateOn, RouterConfig, WithinTaskFit, WithinTaskWeights};
+use crate::statistics::{RandomProjection, RidgeClassifier};
 
 /// One row of scores per example.
 type Rows = Vec<Vec<f32>>;
 
 /// One task's validation rows: its head's logits, its own ridge's scores (with ridge heads), the labels.
 type Scored = (Rows, Option<Rows>, Vec<usize>);
-use crate::statistics::{RandomProjection, RidgeClassifier};
 
 /// The within-task weights of `tasks` (as many as `statistics`), in order.
 pub fn fit_within_task(
@@ -38,10 +39,10 @@ pub fn fit_within_task(
         }
         let own_ridge = match config.uses_ridge_heads() {
             true => {
-                let classes = &stats.get(representation)?.classes;
-                let projection = RandomProjection::new(classes.class_means.dim(1)?, ridge_dim)?;
+                let own = stats.get(representation)?;
+                let projection = RandomProjection::new(own.classes.class_means.dim(1)?, ridge_dim)?;
                 Some(RidgeClassifier::new(
-                    &[&stats.get(representation)?.ridge],
+                    &[&own.ridge],
                     projection,
                     representation,
                 )?)

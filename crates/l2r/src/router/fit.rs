@@ -66,7 +66,8 @@ pub struct PriorSources<'a> {
     pub gaussian: Option<Arc<SharedGaussian>>,
     pub held_out_gaussian: Option<Arc<SharedGaussian>>,
     pub ridge: Option<RidgeClassifier>,
-    /// Every task's within-task weights fitted on its validation split, for `calibrate_on = "validation"`.
+    /// The tasks' within-task weights fitted on validation splits, for `calibrate_on = "validation"` or
+    /// `"pooled_validation"`.
     pub within_task: Option<WithinTaskFit>,
 }
 
@@ -167,8 +168,8 @@ pub fn fit_router_from(
         CalibrateOn::Validation | CalibrateOn::PooledValidation => {
             let within_task = sources.within_task.as_ref().ok_or_else(|| {
                 Error::invalid(
-                    "calibrate_on = \"validation\" needs every task's within-task weights, fitted on its \
-                     validation split",
+                    "calibrate_on = \"validation\" or \"pooled_validation\" needs the tasks' within-task \
+                     weights, fitted on their validation splits",
                 )
             })?;
             if within_task.weights.len() != num_tasks {

@@ -32,8 +32,8 @@ pub struct RouterNetwork {
     /// The ridge classifier whose scores are added (set after construction: fitted from the tasks' statistics,
     /// or loaded with the routers).
     ridge: Option<RidgeClassifier>,
-    /// Every task's within-task weights fitted on its validation split, when `calibrate_on = "validation"` (set after
-    /// construction, by the fit or with the routers' file).
+    /// Every task's within-task weights, when they were fitted on validation splits (`calibrate_on = "validation"`
+    /// or `"pooled_validation"`; set after construction, by the fit or with the routers' file).
     within_task: Option<WithinTask>,
     /// How `layer_cls` inputs are centred and scaled (set by the fit, or loaded with the routers; routers saved
     /// before it existed read raw [CLS] states).
@@ -143,8 +143,9 @@ impl RouterNetwork {
     }
 
     /// The ridge scores the heads and the joint rule read, for inputs whose routers' representation is `frozen`,
-    /// when `ridge_heads` is on: the ridge's class scores (batch, C), followed with `calibrate_on = "validation"` by
-    /// the tasks' own ridges' scores (batch, C) side by side. Callers hand them back to this network unread.
+    /// when `ridge_heads` is on: the ridge's class scores (batch, C), followed, when the within-task weights were
+    /// fitted on validation splits, by the tasks' own ridges' scores (batch, C) side by side. Callers hand them back to
+    /// this network unread.
     pub fn class_scores(&self, frozen: &Tensor) -> Result<Option<Tensor>> {
         let ridge = match (&self.ridge_scale, &self.ridge) {
             (None, _) => return Ok(None),
@@ -492,7 +493,8 @@ impl RouterNetwork {
             }
         };
         // A router file says itself where its heads' within-task weights were fitted: one written before
-        // `calibrate_on` existed, or fitted under `memory`, loads as `memory` whatever the config says now.
+        // `calibrate_on` existed, or fitted under `memory`, loads as `memory` whatever the config says now (pooled
+        // weights are kept per task, so a pooled fit loads as a per-task one, to the same scores).
         let config = &RouterConfig {
             calibrate_on: Some(match WithinTask::is_in(&tensors) {
                 true => CalibrateOn::Validation,
