@@ -92,8 +92,8 @@ fn check_rows(head: &[Vec<f32>], ridge: Option<&[Vec<f32>]>, labels: &[usize]) -
 }
 
 /// (H + εI)⁻¹ g, in one or two dimensions.
-fn newton_step(g: [f64; 2], h: [[f64; 3]; 1], two: bool) -> [f64; 2] {
-    let [h00, h01, h11] = h[0];
+fn newton_step(g: [f64; 2], h: [f64; 3], two: bool) -> [f64; 2] {
+    let [h00, h01, h11] = h;
     if !two {
         return [g[0] / (h00 + PENALTY), 0.0];
     }
@@ -110,7 +110,7 @@ struct Problem<'a> {
 
 impl Problem<'_> {
     /// Mean penalised loss at θ = (a, κ), its gradient and its Hessian (as h00, h01, h11).
-    fn evaluate(&self, theta: [f64; 2]) -> (f64, [f64; 2], [[f64; 3]; 1]) {
+    fn evaluate(&self, theta: [f64; 2]) -> (f64, [f64; 2], [f64; 3]) {
         let (mut loss, mut g, mut h) = (0.0, [0.0; 2], [0.0; 3]);
         for (i, (row, &label)) in self.head.iter().zip(self.labels).enumerate() {
             let feature = |c: usize| -> [f64; 2] {
@@ -149,7 +149,7 @@ impl Problem<'_> {
         (
             loss / n + penalty,
             [g[0] / n + PENALTY * theta[0], g[1] / n + PENALTY * theta[1]],
-            [[h[0] / n, h[1] / n, h[2] / n]],
+            [h[0] / n, h[1] / n, h[2] / n],
         )
     }
 }
