@@ -7,6 +7,7 @@ use super::evaluation::StepEvaluation;
 use super::layout::{RunLayout, SequenceLayout};
 use super::modules::{ensure_statistics, ensure_trained, test_sets, TrainingStart};
 use super::summary::step_line;
+use super::within_task::ValidationScores;
 use crate::backbone::Backbone;
 use crate::baselines::{StepStatistics, TaskStatistics};
 use crate::compose::{ModuleStack, Routed};
@@ -38,6 +39,7 @@ pub fn routed_sequence(
     };
     let (mut models, mut oracle, mut tests, mut evaluations, mut stats) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut validation_scores = ValidationScores::default();
     let names: Vec<String> = tasks.iter().map(|t| t.name.clone()).collect();
     for (step, task) in tasks.iter().enumerate() {
         let artifacts = layout.routed_module(seed, order, step, &task.name);
@@ -90,7 +92,7 @@ pub fn routed_sequence(
                 &sequence,
                 &routed,
                 &memory,
-                (&tasks[..=step], &statistics),
+                (&tasks[..=step], &statistics, &mut validation_scores),
                 (step, fit_seed),
                 show_progress,
             )?;
@@ -154,7 +156,11 @@ fn ensure_router(
     sequence: &SequenceLayout,
     routed: &Routed,
     memory: &EmbeddedExamples,
-    (tasks, statistics): (&[&BenchmarkTask], &StepStatistics),
+    (tasks, statistics, validation_scores): (
+        &[&BenchmarkTask],
+        &StepStatistics,
+        &mut ValidationScores,
+    ),
     (step, fit_seed): (usize, u64),
     show_progress: bool,
 ) -> Result<RouterNetwork> {
@@ -164,12 +170,11 @@ fn ensure_router(
         || {
             let mut sources = prior_sources(config, memory, statistics)?;
             if config.router.calibrates_on().on_validation() {
-                sources.within_task = Some(super::within_task::fit_within_task(
+                sources.within_task = Some(validation_scores.fit(
                     &config.router,
                     config.baselines.ridge_dim,
                     routed,
-                    tasks,
-                    statistics.tasks(),
+                    (tasks, statistics.tasks()),
                 )?);
             }
             let fitted = fit_router_from(
