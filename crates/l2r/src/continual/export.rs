@@ -6,8 +6,9 @@
 //! head's raw logits on the routed composition `parts` (batch, Σ labels); each head's raw logits with its own module
 //! alone `alone` (batch, Σ labels: slice t is head t on module t); the representation every head reads with each
 //! module alone `alone_pooled` (batch, T · hidden: slice t is module t's); the routers' ridge scores `ridge_router`
-//! when `ridge_heads` is on (batch, Σ labels; with `calibrate_on = "validation"` followed by the tasks' own ridges'
-//! scores, batch × 2 Σ labels); and the training-free classifiers' class scores `scorers`, by name.
+//! when `ridge_heads` is on (batch, Σ labels), and with the within-task weights fitted on validation splits the tasks'
+//! own ridges' scores side by side `ridge_own` (batch, Σ labels); and the training-free classifiers' class scores
+//! `scorers`, by name.
 //!
 //! The memory gets its own file (`memory-step{N}.jsonl`, one line): its tasks, labels and `alone_pooled`, so that
 //! classifiers on the modules' representations can be fitted offline on what a finished task leaves behind.
@@ -79,13 +80,13 @@ pub fn export_scores(
     crate::io::write_atomic(memory_path, format!("{record}\n").as_bytes())
 }
 
-/// `w`, `parts`, `alone`, `alone_pooled` and `ridge_router` of every example of `test`, in its order.
+/// `w`, `parts`, `alone`, `alone_pooled`, `ridge_router` and `ridge_own` of every example of `test`, in its order.
 fn routed_scores(
     routed: &Routed,
     network: &RouterNetwork,
     test: &EmbeddedExamples,
 ) -> Result<Value> {
-    let (mut weights, mut parts, mut ridge) = (vec![], vec![], vec![]);
+    let (mut weights, mut parts, mut ridge, mut ridge_own) = (vec![], vec![], vec![], vec![]);
     let (mut alone, mut alone_pooled) = (vec![], vec![]);
     for pass in passes(routed, test) {
         let (rows, batch) = pass?;
@@ -97,7 +98,10 @@ fn routed_scores(
             .features(network.config.input.representation())
             .index_select(&index, 0)?;
         if let Some(scores) = network.class_scores(&frozen)? {
-            ridge.extend(scores.to_vec2::<f32>()?);
+            ridge.extend(scores.shared.to_vec2::<f32>()?);
+            if let Some(own) = scores.own {
+                ridge_own.extend(own.to_vec2::<f32>()?);
+            }
         }
         let routers = RouterWeights::new(network, frozen, None);
         let composed = routed.head_logits(&batch, &routers)?;
@@ -113,6 +117,7 @@ fn routed_scores(
         "alone": alone,
         "alone_pooled": alone_pooled,
         "ridge_router": ridge,
+        "ridge_own": ridge_own,
     }))
 }
 

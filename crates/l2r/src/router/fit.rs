@@ -3,6 +3,7 @@
 //! routers' layer-averaged weights are read as a task posterior times each calibrated head's softmax; with
 //! `concat`, cross-entropy over the concatenated label space of all heads. A per-gate task-id loss can be added.
 
+use super::class_scores::ClassScores;
 use super::config::{
     CalibrateOn, PriorFit, PriorReference, RouterConfig, RouterInput, RouterObjective, WarmFit,
 };
@@ -158,9 +159,9 @@ pub fn fit_router_from(
                 .map(|i| offsets[memory.tasks[i]] + memory.labels[i])
                 .collect();
             let features = memory.features(config.input.representation());
-            let scores = ridge.leave_one_out_scores(features, &classes)?;
+            let shared = ridge.leave_one_out_scores(features, &classes)?;
             network.set_ridge(ridge);
-            Some(scores)
+            Some(ClassScores { shared, own: None })
         }
     };
     let class_scores = match config.calibrates_on() {
@@ -181,10 +182,7 @@ pub fn fit_router_from(
             network.set_within_task(within_task.kept(memory.frozen.device())?);
             let features = memory.features(config.input.representation());
             let own = within_task.memory_scores(features, &memory.tasks, &memory.labels)?;
-            match (class_scores, own) {
-                (Some(ridge), Some(own)) => Some(Tensor::cat(&[ridge, own], 1)?),
-                (class_scores, _) => class_scores,
-            }
+            class_scores.map(|scores| ClassScores { own, ..scores })
         }
     };
     let mut rng = StdRng::seed_from_u64(seed);
@@ -297,8 +295,8 @@ pub(super) struct FitStep<'a> {
     pub memory: &'a EmbeddedExamples,
     pub network: &'a RouterNetwork,
     pub offsets: &'a [usize],
-    /// The ridge's class scores of every memory example, when `ridge_heads` is on.
-    pub class_scores: Option<&'a Tensor>,
+    /// The ridges' class scores of every memory example, when `ridge_heads` is on.
+    pub class_scores: Option<&'a ClassScores>,
 }
 
 /// The routed forward pass of some memory rows: each head's logits, the layer-averaged weights and every layer's
@@ -408,7 +406,7 @@ impl FitStep<'_> {
             .collect();
         let targets = Tensor::new(targets, device)?;
         let scores = match self.class_scores {
-            Some(all) => Some(all.index_select(&index, 0)?),
+            Some(all) => Some(all.rows(&index)?),
             None => None,
         };
         let parts = &pass.head_logits;

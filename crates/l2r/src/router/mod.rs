@@ -1,7 +1,8 @@
 //! The network of routers: per insertion point, gate logits over the modules seen so far, fitted on the memory.
 //! Files in reading order (each imports only those before it): config → prior → standardise → within_task →
-//! network → gates → fit → local.
+//! class_scores → network → gates → fit → local.
 
+mod class_scores;
 mod config;
 mod fit;
 mod gates;
@@ -11,6 +12,7 @@ mod prior;
 mod standardise;
 mod within_task;
 
+pub use class_scores::ClassScores;
 pub use config::{
     CalibrateOn, FitSchedule, GateKind, LocalAdaptation, PriorFit, PriorReference, RouterConfig,
     RouterInput, RouterObjective, RouterScope, WarmFit,

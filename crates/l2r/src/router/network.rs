@@ -1,5 +1,6 @@
 //! The routers' parameters: for router l, gate logits `z_l = W_l q_l + b_l (+ similarity prior)` over T modules.
 
+use super::class_scores::ClassScores;
 use super::config::{CalibrateOn, RouterConfig, RouterObjective, RouterScope};
 use super::prior::SimilarityPrior;
 use super::standardise::InputStandardisation;
@@ -143,11 +144,10 @@ impl RouterNetwork {
     }
 
     /// The ridge scores the heads and the joint rule read, for inputs whose routers' representation is `frozen`,
-    /// when `ridge_heads` is on: the ridge's class scores (batch, C), followed, when the within-task weights were
-    /// fitted on validation splits, by the tasks' own ridges' scores (batch, C) side by side. Callers hand them back to
-    /// this network unread.
-    pub fn class_scores(&self, frozen: &Tensor) -> Result<Option<Tensor>> {
-        let ridge = match (&self.ridge_scale, &self.ridge) {
+    /// when `ridge_heads` is on: the shared ridge's class scores and, when the within-task weights were fitted on
+    /// validation splits, the tasks' own ridges' scores.
+    pub fn class_scores(&self, frozen: &Tensor) -> Result<Option<ClassScores>> {
+        let shared = match (&self.ridge_scale, &self.ridge) {
             (None, _) => return Ok(None),
             (Some(_), Some(ridge)) => ridge.scores(frozen)?,
             (Some(_), None) => {
@@ -156,23 +156,11 @@ impl RouterNetwork {
                 ))
             }
         };
-        match self.within_task.as_ref().map(|w| w.own_scores(frozen)) {
-            Some(Ok(Some(own))) => Ok(Some(Tensor::cat(&[ridge, own], 1)?)),
-            Some(Err(error)) => Err(error),
-            _ => Ok(Some(ridge)),
-        }
-    }
-
-    /// `class_scores` split into the ridge's scores and, when kept, the tasks' own ridges' scores.
-    fn split_scores(&self, scores: &Tensor) -> Result<(Tensor, Option<Tensor>)> {
-        let width = scores.dim(1)?;
-        match self.within_task.is_some() && self.ridge_scale.is_some() {
-            true => Ok((
-                scores.narrow(1, 0, width / 2)?,
-                Some(scores.narrow(1, width / 2, width / 2)?),
-            )),
-            false => Ok((scores.clone(), None)),
-        }
+        let own = match &self.within_task {
+            Some(within_task) => within_task.own_scores(frozen)?,
+            None => None,
+        };
+        Ok(Some(ClassScores { shared, own }))
     }
 
     pub fn varmap(&self) -> &VarMap {
@@ -204,15 +192,17 @@ impl RouterNetwork {
         Ok((z + prior)?)
     }
 
-    /// Each head's logits, scaled and shifted by its calibration when that is on, plus κ times the ridge's scores
-    /// of its classes when `class_scores` (batch, Σ labels) are given.
-    fn calibrated(&self, parts: &[Tensor], class_scores: Option<&Tensor>) -> Result<Vec<Tensor>> {
+    /// Each head's logits, scaled and shifted by its calibration when that is on, plus κ times the shared ridge's
+    /// scores of its classes when `class_scores` are given; with within-task weights fitted on validation splits,
+    /// a_t times the logits plus κ_t times its own ridge's scores instead.
+    fn calibrated(
+        &self,
+        parts: &[Tensor],
+        class_scores: Option<&ClassScores>,
+    ) -> Result<Vec<Tensor>> {
         if let Some(within_task) = &self.within_task {
-            let own = match class_scores {
-                Some(scores) => self.split_scores(scores)?.1,
-                None => None,
-            };
-            return within_task.apply(parts, own.as_ref());
+            let own = class_scores.and_then(|scores| scores.own.as_ref());
+            return within_task.apply(parts, own);
         }
         let mut heads = match &self.calibration {
             None => parts.to_vec(),
@@ -227,7 +217,7 @@ impl RouterNetwork {
                 .collect::<candle_core::Result<Vec<_>>>()?,
         };
         if let (Some((log_scale, _)), Some(scores)) = (&self.ridge_scale, class_scores) {
-            let boosted = scores.broadcast_mul(&log_scale.exp()?)?;
+            let boosted = scores.shared.broadcast_mul(&log_scale.exp()?)?;
             let mut start = 0;
             for head in heads.iter_mut() {
                 let width = head.dim(D::Minus1)?;
@@ -239,7 +229,11 @@ impl RouterNetwork {
     }
 
     /// The heads' (calibrated) logits concatenated: the label space of the `concat` CIL rule.
-    pub fn combine_heads(&self, parts: &[Tensor], class_scores: Option<&Tensor>) -> Result<Tensor> {
+    pub fn combine_heads(
+        &self,
+        parts: &[Tensor],
+        class_scores: Option<&ClassScores>,
+    ) -> Result<Tensor> {
         Ok(Tensor::cat(
             &self.calibrated(parts, class_scores)?,
             D::Minus1,
@@ -252,14 +246,13 @@ impl RouterNetwork {
         &self,
         parts: &[Tensor],
         weights: &Tensor,
-        class_scores: Option<&Tensor>,
+        class_scores: Option<&ClassScores>,
     ) -> Result<Tensor> {
         let mut log_w = weights.clamp(1e-12, 1.0)?.log()?;
         if let (Some((log_scale, log_weight)), Some(scores)) = (&self.ridge_scale, class_scores) {
             // The routers' task posterior times the ridge's, p_ridge(t) = Σ_{c ∈ t} softmax(κ r)_c, to the power γ:
             // the heads' softmax is within a task, so this is where the ridge's evidence on *which* task counts.
-            let (ridge, _) = self.split_scores(scores)?;
-            let task_posterior = self.ridge_task_log_posterior(parts, &ridge, log_scale)?;
+            let task_posterior = self.ridge_task_log_posterior(parts, &scores.shared, log_scale)?;
             log_w = (log_w + task_posterior.broadcast_mul(&log_weight.exp()?)?)?;
         }
         let joint = self
@@ -300,7 +293,7 @@ impl RouterNetwork {
         &self,
         parts: &[Tensor],
         weights: &Tensor,
-        class_scores: Option<&Tensor>,
+        class_scores: Option<&ClassScores>,
     ) -> Result<Tensor> {
         match self.config.objective {
             RouterObjective::Concat => self.combine_heads(parts, class_scores),
@@ -614,9 +607,9 @@ mod tests {
             network.logits(0, &x, &x).unwrap(),
             loaded.logits(0, &x, &x).unwrap()
         ));
-        let scores = loaded.class_scores(&x).unwrap().unwrap();
+        let scores = loaded.class_scores(&x).unwrap().unwrap().shared;
         assert!(same(
-            network.class_scores(&x).unwrap().unwrap(),
+            network.class_scores(&x).unwrap().unwrap().shared,
             scores.clone()
         ));
         // The prior favours each example's own task; the ridge, its own class.
@@ -653,7 +646,11 @@ mod tests {
         let heads = |network: &RouterNetwork| {
             let scores = network.class_scores(&x).unwrap().unwrap();
             let joined = network.combine_heads(&parts, Some(&scores)).unwrap();
-            (scores.dim(1).unwrap(), joined.to_vec2::<f32>().unwrap())
+            let widths = (
+                scores.shared.dim(1).unwrap(),
+                scores.own.as_ref().map(|own| own.dim(1).unwrap()),
+            );
+            (widths, joined.to_vec2::<f32>().unwrap())
         };
 
         // Fitted on the memory (or before the option existed): loads as such under a config that now says validation.
@@ -669,7 +666,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(heads(&loaded), heads(&memory));
-        assert_eq!(heads(&loaded).0, 4, "the shared ridge's scores alone");
+        assert_eq!(
+            heads(&loaded).0,
+            (4, None),
+            "the shared ridge's scores alone"
+        );
 
         // Fitted on validation: the weights and the tasks' own ridges come back, whatever the config says.
         let mut validation =
@@ -696,8 +697,8 @@ mod tests {
         assert_eq!(heads(&loaded), heads(&validation));
         assert_eq!(
             heads(&loaded).0,
-            8,
-            "the shared ridge's scores, then the own ridges'"
+            (4, Some(4)),
+            "the shared ridge's scores and the own ridges'"
         );
         assert_ne!(heads(&loaded).1, heads(&memory).1);
     }
