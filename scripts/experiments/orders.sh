@@ -11,6 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=runs/orders
 mkdir -p "$out"
+source scripts/experiments/run_config.sh
 l2r=${L2R:-target/release/l2r}
 [ -n "${L2R:-}" ] || cargo build --release --quiet
 set -- ${@:-far5 verb-cil senti4 wordnet-cil}
@@ -18,13 +19,7 @@ for benchmark in "$@"; do
   run="$out/$benchmark-test"
   [ -f "$run/metrics.json" ] && continue
   config="$out/$benchmark-test.toml"
-  {
-    echo "module_cache = \"runs/module-features/module-cache\""
-    echo "evaluate_on = \"test\""
-    sed -e 's/^seeds = .*/seeds = [0, 1, 2]/' -e 's/^orders = .*/orders = [1, 2]/' \
-        -e 's/^fit_after = .*/fit_after = "last_task"/' "configs/$benchmark.toml"
-    if [ -z "${BASELINES:-}" ]; then printf '\n[baselines]\nevaluate = false\n'; fi
-  } > "$config"
+  run_config "$benchmark" runs/module-features/module-cache test "1, 2" "${BASELINES:-0}" > "$config"
   echo "== $benchmark (orders 1, 2)"
-  "$l2r" run "$config" --out "$run" || "$l2r" run --resume "$run"
+  run_or_resume "$l2r" "$config" "$run"
 done

@@ -22,6 +22,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=runs/prior-protocol
 mkdir -p "$out"
+source scripts/experiments/run_config.sh
 prior_keys() {
   case "$1" in
     gaussian) printf 'prior_reference = "gaussian"\\nprior_fit = "in_sample"\\nridge_heads = false\\ncalibrate_on = "memory"' ;;
@@ -41,16 +42,12 @@ for benchmark in "$@"; do
       run="$out/$benchmark-$prior-$split"
       [ -f "$run/metrics.json" ] && continue
       config="$out/$benchmark-$prior-$split.toml"
-      {
-        echo "module_cache = \"runs/module-features/module-cache\""
-        echo "evaluate_on = \"$split\""
-        sed -e 's/^seeds = .*/seeds = [0, 1, 2]/' -e 's/^orders = .*/orders = [0]/' \
-            -e 's/^fit_after = .*/fit_after = "last_task"/' -e '/^ridge_heads = /d' -e '/^calibrate_on = /d' \
-            -e "s/^prior_reference = .*/$(prior_keys "$prior")/" "configs/$benchmark.toml"
-        if [ "$prior-$split" != "${BASELINES_WITH:-centroid}-test" ]; then printf '\n[baselines]\nevaluate = false\n'; fi
-      } > "$config"
+      baselines=0
+      [ "$prior-$split" != "${BASELINES_WITH:-centroid}-test" ] || baselines=1
+      run_config "$benchmark" runs/module-features/module-cache "$split" 0 "$baselines" \
+        -e '/^ridge_heads = /d' -e '/^calibrate_on = /d' -e "s/^prior_reference = .*/$(prior_keys "$prior")/" > "$config"
       echo "== $benchmark $prior ($split)"
-      "$l2r" run "$config" --out "$run" || "$l2r" run --resume "$run"
+      run_or_resume "$l2r" "$config" "$run"
     done
   done
 done

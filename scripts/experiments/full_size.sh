@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The shipped defaults at full size (at most 400 / 50 / 200 examples per class; docs/design.md §8), against every
+# baseline on the same sequences (docs/results.md, "The shipped defaults at full size"): each named benchmark's
+# shipped config with size = "full", 3 seeds, order 0, routers fitted after the last task, test split, baselines
+# evaluated. Resumable: a finished run is skipped, an interrupted one resumed. Then scripts/experiments/full_size.py.
+#
+#     scripts/experiments/full_size.sh [benchmark ...]       (default: verb-cil wordnet-cil)
+#
+# L2R names a binary to run instead of building target/release/l2r (so that building can go on meanwhile).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+out=runs/full-size
+mkdir -p "$out"
+source scripts/experiments/run_config.sh
+l2r=${L2R:-target/release/l2r}
+[ -n "${L2R:-}" ] || cargo build --release --quiet
+for benchmark in ${@:-verb-cil wordnet-cil}; do
+  run="$out/$benchmark"
+  [ -f "$run/metrics.json" ] && continue
+  config="$out/$benchmark.toml"
+  run_config "$benchmark" "$out/module-cache" test 0 1 -e 's/^size = "quick"/size = "full"/' > "$config"
+  echo "== $benchmark (full size)"
+  run_or_resume "$l2r" "$config" "$run"
+done
