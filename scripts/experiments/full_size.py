@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """The shipped defaults at full size against the best baseline (docs/results.md, "The shipped defaults at full
 size"). Reads the runs of scripts/experiments/full_size.sh: per benchmark, L2R-wavg's CIL per seed, the best baseline
-(by its mean over the seeds) and the gap to it per sequence, and the TIL oracle and routed TIL.
+(by its mean over the seeds) and the gap to it per sequence, and the TIL oracle and routed TIL; then, for the
+benchmarks whose orders 1 and 2 were run too (`<benchmark>-orders`), the 3 × 3 table of orders.py, each sequence
+paired with its seed's order-0 baselines.
 
     scripts/experiments/full_size.py [runs/full-size]
 """
@@ -9,6 +11,7 @@ import argparse
 import glob
 import os
 
+from orders import COLUMNS, print_table, report
 from prior_protocol import OWN, mean, per_seed
 
 
@@ -19,8 +22,9 @@ def main():
     print("| benchmark | sequences | L2R-wavg CIL (per seed) | best baseline | gap per seed | mean gap | "
           "TIL oracle − CIL | TIL routed vs oracle |")
     print("|---|---|---|---|---|---|---|---|")
-    for run in sorted(glob.glob(os.path.join(args.root, "*", "metrics.json"))):
-        run = os.path.dirname(run)
+    runs = sorted(os.path.dirname(m) for m in glob.glob(os.path.join(args.root, "*", "metrics.json")))
+    runs = [run for run in runs if not run.endswith("-orders")]
+    for run in runs:
         seeds = per_seed(run)
         baselines = {k for s in seeds.values() for k in s if k.startswith("cil_") and k not in OWN}
         if not baselines:
@@ -37,6 +41,11 @@ def main():
               f"| {100 * (oracle - cil):.1f} "
               f"| {mean(s['til_routed'] for s in seeds.values()):.3f} vs {oracle:.3f} |")
 
+    grids = [run for run in runs if os.path.exists(os.path.join(f"{run}-orders", "metrics.json"))]
+    if grids:
+        print()
+        # Without the last column: the orders runs evaluate no baselines, so there is nothing to check there.
+        print_table([report(os.path.basename(run), run, f"{run}-orders", run) for run in grids], COLUMNS[:-1])
 
 if __name__ == "__main__":
     main()

@@ -36,10 +36,24 @@ def mean_std(values):
     return f"{statistics.mean(values):.4f} ± {spread:.4f}"
 
 
-def report(benchmark, protocol, orders, order0, reference_run):
-    l2r = sequences(os.path.join(protocol, f"{benchmark}-{order0}-test"))
-    l2r.update(sequences(os.path.join(orders, f"{benchmark}-test")))
-    reference = sequences(os.path.join(protocol, f"{benchmark}-{reference_run}-test"))
+COLUMNS = ["benchmark", "sequences", "L2R-wavg CIL", "best baseline CIL", "mean gap", "ahead", "TIL oracle − CIL",
+           "TIL routed vs oracle", "statistics baselines: largest difference from order 0"]
+
+
+def print_table(rows, columns=COLUMNS):
+    """`report`'s rows as a markdown table of `columns` (its first ones)."""
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "---|" * len(columns))
+    for row in rows:
+        print("| " + " | ".join(str(v) for v in list(row.values())[:len(columns)]) + " |")
+
+
+def report(benchmark, order0_run, orders_run, reference_run):
+    """The row of `benchmark` from its run folders: order 0, the other orders, and the one whose order-0 sequences
+    evaluated the baselines."""
+    l2r = sequences(order0_run)
+    l2r.update(sequences(orders_run))
+    reference = sequences(reference_run)
     rows, checks = [], []
     for name, own in sorted(l2r.items()):
         seed = name.split("-")[0]
@@ -52,6 +66,8 @@ def report(benchmark, protocol, orders, order0, reference_run):
     if not rows:
         return None
     names = {k for _, _, b in rows for k in b}
+    if not names:
+        return None
     best = max(names, key=lambda k: statistics.mean(b[k] for _, _, b in rows if k in b))
     gaps = [own["cil"] - b[best] for _, own, b in rows]
     oracle_gaps = [own["til_oracle"] - own["cil"] for _, own, _ in rows]
@@ -77,13 +93,11 @@ def main():
     parser.add_argument("--order0", default="heldoutridgepool")
     parser.add_argument("--reference", default="centroid")
     args = parser.parse_args()
-    print("| benchmark | sequences | L2R-wavg CIL | best baseline CIL | mean gap | ahead | TIL oracle − CIL | TIL routed vs oracle | statistics baselines: largest difference from order 0 |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for benchmark in args.benchmarks:
-        row = report(benchmark, args.protocol, args.orders, args.order0, args.reference)
-        if row:
-            print("| " + " | ".join(str(v) for v in row.values()) + " |")
-
+    rows = [report(benchmark, os.path.join(args.protocol, f"{benchmark}-{args.order0}-test"),
+                   os.path.join(args.orders, f"{benchmark}-test"),
+                   os.path.join(args.protocol, f"{benchmark}-{args.reference}-test"))
+            for benchmark in args.benchmarks]
+    print_table([row for row in rows if row])
 
 if __name__ == "__main__":
     main()
