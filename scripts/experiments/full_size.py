@@ -11,8 +11,8 @@ import argparse
 import glob
 import os
 
-from orders import COLUMNS, print_table, report
-from prior_protocol import OWN, mean, per_seed
+from orders import COLUMNS, print_table, report, sequences
+from prior_protocol import OWN, mean
 
 
 def main():
@@ -22,10 +22,12 @@ def main():
     print("| benchmark | sequences | L2R-wavg CIL (per seed) | best baseline | gap per seed | mean gap | "
           "TIL oracle − CIL | TIL routed vs oracle |")
     print("|---|---|---|---|---|---|---|---|")
-    runs = sorted(os.path.dirname(m) for m in glob.glob(os.path.join(args.root, "*", "metrics.json")))
-    runs = [run for run in runs if not run.endswith("-orders")]
+    # A run still going counts with the sequences it has finished (fitted after the last task, a sequence writes
+    # its one evaluation when it is done).
+    runs = sorted(os.path.dirname(c) for c in glob.glob(os.path.join(args.root, "*", "config.toml")))
+    runs = [run for run in runs if not run.endswith("-orders") and sequences(run)]
     for run in runs:
-        seeds = per_seed(run)
+        seeds = sequences(run)
         baselines = {k for s in seeds.values() for k in s if k.startswith("cil_") and k not in OWN}
         if not baselines:
             print(f"| {os.path.basename(run)} | no baselines evaluated | | | | | | |")
@@ -41,7 +43,7 @@ def main():
               f"| {100 * (oracle - cil):.1f} "
               f"| {mean(s['til_routed'] for s in seeds.values()):.3f} vs {oracle:.3f} |")
 
-    grids = [run for run in runs if os.path.exists(os.path.join(f"{run}-orders", "metrics.json"))]
+    grids = [run for run in runs if os.path.isdir(f"{run}-orders") and sequences(f"{run}-orders")]
     if grids:
         print()
         # Without the last column: the orders runs evaluate no baselines, so there is nothing to check there.
