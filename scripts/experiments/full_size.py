@@ -49,5 +49,6 @@ def main():
         # Without the last column: the orders runs evaluate no baselines, so there is nothing to check there.
         print_table([report(os.path.basename(run), run, f"{run}-orders", run) for run in grids], COLUMNS[:-1])
 
+
 if __name__ == "__main__":
     main()
