@@ -7,7 +7,7 @@
 # baselines: the statistics-based ones do not depend on the order after the last task (docs/results.md, "The seventh
 # session's defaults over 3 seeds × 3 orders"), so full_size.py pairs each sequence with its seed's order-0 ones.
 #
-#     [ORDERS="1, 2"] scripts/experiments/full_size.sh [benchmark ...]       (default: verb-cil wordnet-cil)
+#     [ORDERS="1, 2"] scripts/experiments/full_size.sh [benchmark ...]       (default: verb-cil wordnet-cil senti4 far5)
 #
 # L2R names a binary to run instead of building target/release/l2r (so that building can go on meanwhile).
 set -euo pipefail
@@ -18,7 +18,7 @@ source scripts/experiments/run_config.sh
 l2r=${L2R:-target/release/l2r}
 [ -n "${L2R:-}" ] || cargo build --release --quiet
 orders=${ORDERS:-0}
-for benchmark in ${@:-verb-cil wordnet-cil}; do
+for benchmark in ${@:-verb-cil wordnet-cil senti4 far5}; do
   run="$out/$benchmark"
   baselines=1
   if [ "$orders" != 0 ]; then run="$run-orders"; baselines=0; fi
