@@ -5,12 +5,12 @@
 
 use super::export::passes;
 use super::modules::embed;
-use crate::baselines::TaskStatistics;
+use crate::baselines::{ridge_classifier, TaskStatistics};
 use crate::compose::Routed;
 use crate::data::BenchmarkTask;
 use crate::error::{Error, Result};
 use crate::router::{CalibrateOn, RouterConfig, WithinTaskFit, WithinTaskWeights};
-use crate::statistics::{RandomProjection, RidgeClassifier};
+use crate::statistics::RidgeClassifier;
 
 /// One row of scores per example.
 type Rows = Vec<Vec<f32>>;
@@ -74,15 +74,7 @@ fn score_validation(
         head.extend(routed.heads[t].forward(&pooled)?.to_vec2::<f32>()?);
     }
     let own_ridge = match config.uses_ridge_heads() {
-        true => {
-            let own = stats.get(representation)?;
-            let projection = RandomProjection::new(own.classes.class_means.dim(1)?, ridge_dim)?;
-            Some(RidgeClassifier::new(
-                &[&own.ridge],
-                projection,
-                representation,
-            )?)
-        }
+        true => Some(ridge_classifier(&[stats], representation, ridge_dim)?),
         false => None,
     };
     let ridge = match &own_ridge {
