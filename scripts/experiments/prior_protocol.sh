@@ -13,7 +13,10 @@
 # on the memory, calibrate_on = "memory");
 # "heldoutridgeval" that with calibrate_on = "validation" (each task's within-task weights fitted on its own
 # validation split instead of the memory); "heldoutridgepool" with calibrate_on = "pooled_validation" (one pair for
-# every task, on all their validation splits together; the shipped default since). BASELINES_WITH names the candidate whose test run evaluates every baseline
+# every task, on all their validation splits together; the shipped default since); "herding" and "kcenter" are
+# "heldoutridgepool" with the memory chosen by herding or greedy k-center on the routers' frozen features
+# ([memory] selection) instead of at random; "replay" is "heldoutridgepool" with gaussian_replay = 20 (each fit epoch,
+# 20 rows per class drawn from the class Gaussians of the statistics beside the memory). BASELINES_WITH names the candidate whose test run evaluates every baseline
 # (default centroid; prior_protocol.py --reference must name the same).
 # L2R names a binary to run instead of building target/release/l2r (so that building can go on meanwhile).
 #
@@ -28,9 +31,18 @@ prior_keys() {
     gaussian) printf 'prior_reference = "gaussian"\\nprior_fit = "in_sample"\\nridge_heads = false\\ncalibrate_on = "memory"' ;;
     heldout) printf 'prior_reference = "gaussian"\\nprior_fit = "held_out"\\nridge_heads = false\\ncalibrate_on = "memory"' ;;
     heldoutridge) printf 'prior_reference = "gaussian"\\nprior_fit = "held_out"\\nridge_heads = true\\ncalibrate_on = "memory"' ;;
-    heldoutridgepool) printf 'prior_reference = "gaussian"\\nprior_fit = "held_out"\\nridge_heads = true\\ncalibrate_on = "pooled_validation"' ;;
+    heldoutridgepool | herding | kcenter) printf 'prior_reference = "gaussian"\\nprior_fit = "held_out"\\nridge_heads = true\\ncalibrate_on = "pooled_validation"' ;;
+    replay) printf 'prior_reference = "gaussian"\\nprior_fit = "held_out"\\nridge_heads = true\\ncalibrate_on = "pooled_validation"\\ngaussian_replay = 20' ;;
     heldoutridgeval) printf 'prior_reference = "gaussian"\\nprior_fit = "held_out"\\nridge_heads = true\\ncalibrate_on = "validation"' ;;
     *) printf 'prior_reference = "%s"\\nridge_heads = false\\ncalibrate_on = "memory"' "$1" ;;
+  esac
+}
+# The [memory] selection a candidate names (random for every prior candidate), as a sed expression.
+memory_sed() {
+  case "$1" in
+    herding) echo 's/^per_class = .*/&\nselection = "herding"/' ;;
+    kcenter) echo 's/^per_class = .*/&\nselection = "k_center"/' ;;
+    *) echo 's/^per_class = .*/&/' ;;
   esac
 }
 l2r=${L2R:-target/release/l2r}
@@ -45,7 +57,8 @@ for benchmark in "$@"; do
       baselines=0
       [ "$prior-$split" != "${BASELINES_WITH:-centroid}-test" ] || baselines=1
       run_config "$benchmark" runs/module-features/module-cache "$split" 0 "$baselines" \
-        -e '/^ridge_heads = /d' -e '/^calibrate_on = /d' -e "s/^prior_reference = .*/$(prior_keys "$prior")/" > "$config"
+        -e '/^ridge_heads = /d' -e '/^calibrate_on = /d' -e "s/^prior_reference = .*/$(prior_keys "$prior")/" \
+        -e "$(memory_sed "$prior")" > "$config"
       echo "== $benchmark $prior ($split)"
       run_or_resume "$l2r" "$config" "$run"
     done

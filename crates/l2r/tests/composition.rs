@@ -468,3 +468,95 @@ fn a_held_out_prior_scores_the_fit_and_the_full_one_is_kept() {
         .unwrap();
     assert!(error.to_string().contains("held_out"), "{error}");
 }
+
+#[test]
+fn gaussian_replay_teaches_the_routers_where_each_tasks_statistics_lie() {
+    use l2r::compose::LayerWeights;
+    use l2r::router::RouterWeights;
+    use l2r::statistics::{ClassGaussians, ClassStatistics};
+    use rand::SeedableRng;
+    let backbone = tiny_backbone(17).unwrap();
+    let tasks = RandomTasks::new(&backbone, 2).unwrap();
+    let head_refs = tasks.head_refs();
+    let routed = tasks.routed(&backbone, &head_refs);
+    let memory = EmbeddedExamples::new(
+        &backbone,
+        &["a cat", "the food", "a movie", "the dog"],
+        vec![0, 0, 1, 1],
+        vec![0, 1, 0, 1],
+    )
+    .unwrap();
+    let dim = memory.frozen_layers.dim(1).unwrap();
+    // Task 0's classes lie along +axis 0, task 1's along −axis 0, each class a little apart on axis 1: where the
+    // memory's texts are not, so only the replayed rows can teach the routers the tasks' places.
+    let statistics = |sign: f32| {
+        let (mut rows, mut labels) = (Vec::new(), Vec::new());
+        for class in 0..2 {
+            for i in 0..40 {
+                let mut row = vec![0f32; dim];
+                row[0] = sign * 3.0;
+                row[1] = class as f32 + 0.3 * ((i as f32) * 0.7).sin();
+                row[2 + i % (dim - 2)] = 0.3 * ((i as f32) * 1.3).cos();
+                rows.extend(row);
+                labels.push(class);
+            }
+        }
+        let features = Tensor::from_vec(rows, (80, dim), &Device::Cpu).unwrap();
+        ClassStatistics::fit(&features, &labels, 2).unwrap()
+    };
+    let classes = [statistics(1.0), statistics(-1.0)];
+    let gaussians = || ClassGaussians::new(&[&classes[0], &classes[1]]).unwrap();
+    let fit = |gaussian_replay| {
+        let config = RouterConfig {
+            epochs: 8,
+            batch_size: 2,
+            similarity_prior: false,
+            gaussian_replay,
+            ..RouterConfig::default()
+        };
+        let sources = PriorSources {
+            replay: Some(gaussians()),
+            ..PriorSources::memory_only(&memory)
+        };
+        fit_router_from(&routed, sources, &config, 5, None, false)
+            .unwrap()
+            .0
+    };
+    // Fresh draws, scored by each network's layer-averaged weights.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(99);
+    let (drawn, truth) = gaussians().draw(20, &mut rng, &Device::Cpu).unwrap();
+    let routing_accuracy = |network: &l2r::router::RouterNetwork| {
+        let weights = RouterWeights::new(network, drawn.clone(), None);
+        let unread =
+            Tensor::zeros((truth.len(), 1, 1), candle_core::DType::F32, &Device::Cpu).unwrap();
+        for layer in 0..backbone.encoder.num_layers() {
+            weights.weights(layer, &unread).unwrap();
+        }
+        let mean = weights.mean_weights().unwrap().to_vec2::<f32>().unwrap();
+        let right = mean
+            .iter()
+            .zip(&truth)
+            .filter(|(row, &task)| row[task] > row[1 - task])
+            .count();
+        right as f64 / truth.len() as f64
+    };
+    let (without, with) = (routing_accuracy(&fit(0)), routing_accuracy(&fit(20)));
+    assert!(with > 0.95, "routing of drawn rows with replay: {with}");
+    assert!(with > without, "with replay {with}, without {without}");
+    // Asked for without the statistics, the fit says what is missing.
+    let config = RouterConfig {
+        gaussian_replay: 5,
+        ..RouterConfig::default()
+    };
+    let error = fit_router_from(
+        &routed,
+        PriorSources::memory_only(&memory),
+        &config,
+        5,
+        None,
+        false,
+    )
+    .err()
+    .unwrap();
+    assert!(error.to_string().contains("gaussian_replay"), "{error}");
+}

@@ -8,7 +8,7 @@ use super::mocl::train_key;
 use crate::backbone::WeightMap;
 use crate::embedded::{EmbeddedExamples, Representation};
 use crate::error::{Error, Result};
-use crate::statistics::{ClassStatistics, SharedGaussian};
+use crate::statistics::{ClassGaussians, ClassStatistics, SharedGaussian};
 use crate::statistics::{RandomProjection, RidgeClassifier, RidgeStatistics};
 use candle_core::{Device, Tensor};
 use std::collections::BTreeMap;
@@ -161,6 +161,18 @@ pub fn shared_gaussian(
         .map(|t| Ok(&t.get(representation)?.classes))
         .collect::<Result<Vec<_>>>()?;
     SharedGaussian::new(&classes)
+}
+
+/// The class Gaussians of `tasks` in `representation`, to draw features from (`[router] gaussian_replay`).
+pub fn class_gaussians(
+    tasks: &[&TaskStatistics],
+    representation: Representation,
+) -> Result<ClassGaussians> {
+    let classes = tasks
+        .iter()
+        .map(|t| Ok(&t.get(representation)?.classes))
+        .collect::<Result<Vec<_>>>()?;
+    ClassGaussians::new(&classes)
 }
 
 /// The shared-covariance Gaussian of `tasks`' classes in `representation` as if the examples of `memory` had been

@@ -6,6 +6,7 @@ use crate::compose::CompositionMode;
 use crate::continual::{ModuleTraining, RunConfig};
 use crate::embedded::Representation;
 use crate::error::{Error, Result};
+use crate::memory::MemorySelection;
 use crate::metrics::Approach::*;
 use crate::metrics::Setup;
 
@@ -24,6 +25,8 @@ pub enum Variant {
     Softmax,
     SingleRouter,
     Memory(usize),
+    /// The memory chosen by a rule on the frozen features instead of at random.
+    MemorySelection(MemorySelection),
     LocalAdaptation,
     /// Modules trained with the earlier ones active beside them (not in isolation).
     Progressive,
@@ -44,6 +47,9 @@ impl Variant {
             Variant::Softmax => "softmax-gates".into(),
             Variant::SingleRouter => "single-router".into(),
             Variant::Memory(n) => format!("memory-{n}"),
+            Variant::MemorySelection(MemorySelection::Herding) => "memory-herding".into(),
+            Variant::MemorySelection(MemorySelection::KCenter) => "memory-k-center".into(),
+            Variant::MemorySelection(MemorySelection::Random) => "memory-random".into(),
             Variant::LocalAdaptation => "local-adaptation".into(),
             Variant::Lora => "lora".into(),
             Variant::Progressive => "progressive".into(),
@@ -69,6 +75,7 @@ impl Variant {
             Variant::Softmax => config.router.gate = GateKind::Softmax,
             Variant::SingleRouter => config.router.scope = RouterScope::Single,
             Variant::Memory(n) => config.memory.per_class = n,
+            Variant::MemorySelection(rule) => config.memory.selection = rule,
             Variant::LocalAdaptation => {
                 config.router.local_adaptation =
                     Some(config.router.local_adaptation.clone().unwrap_or_default())
@@ -119,7 +126,7 @@ const fn method(
 }
 
 /// Every method, baselines first, then L2R and its ablations.
-pub const METHODS: [Method; 31] = [
+pub const METHODS: [Method; 33] = [
     method(
         "oracle",
         "task oracle: each task's own module and head (TIL upper bound)",
@@ -322,6 +329,22 @@ pub const METHODS: [Method; 31] = [
         Some(Setup::cil(L2r)),
         Some(Setup::routing(L2r)),
     ),
+    method(
+        "l2r-memory-herding",
+        "ablation: the memory chosen by herding (closest to each class mean) instead of at random",
+        Variant::MemorySelection(MemorySelection::Herding),
+        Some(Setup::til(L2r)),
+        Some(Setup::cil(L2r)),
+        Some(Setup::routing(L2r)),
+    ),
+    method(
+        "l2r-memory-k-center",
+        "ablation: the memory chosen by greedy k-center (covering each class's spread) instead of at random",
+        Variant::MemorySelection(MemorySelection::KCenter),
+        Some(Setup::til(L2r)),
+        Some(Setup::cil(L2r)),
+        Some(Setup::routing(L2r)),
+    ),
     method("l2r-lora", "L2R-wavg with LoRA modules (the modules Arrow routes)", Variant::Lora, Some(Setup::til(L2r)), Some(Setup::cil(L2r)), Some(Setup::routing(L2r))),
     method(
         "l2r-local",
@@ -427,6 +450,11 @@ mod tests {
         let memory = Variant::Memory(5).apply(&base);
         assert_eq!(memory.memory.per_class, 5);
         assert_eq!(memory.router, wavg.router);
+        let herded = Variant::MemorySelection(MemorySelection::Herding).apply(&base);
+        assert_eq!(
+            (herded.memory.selection, herded.memory.per_class),
+            (MemorySelection::Herding, wavg.memory.per_class)
+        );
         assert_eq!(
             Variant::Sequential.apply(&base).module_training,
             ModuleTraining::Sequential
@@ -441,6 +469,11 @@ mod tests {
                 .module_cache_dir()
                 .unwrap(),
             with_cache(wavg.clone()).module_cache_dir().unwrap()
+        );
+        assert_eq!(
+            with_cache(herded).module_cache_dir().unwrap(),
+            with_cache(wavg.clone()).module_cache_dir().unwrap(),
+            "a memory drawn from modules' training data does not change them"
         );
     }
 }

@@ -6,10 +6,11 @@ use crate::compose::CompositionMode;
 use crate::data::{BenchmarkSize, BenchmarkTask, Example};
 use crate::device::DeviceSpec;
 use crate::error::{Error, Result};
-use crate::memory::Memory;
+use crate::memory::{Memory, MemorySelection};
 use crate::peft::PeftConfig;
 use crate::router::RouterConfig;
 use crate::train::TrainConfig;
+use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -91,6 +92,11 @@ pub struct MemoryConfig {
     pub per_class: usize,
     /// Draw the memory before training and train the task's module without it (crate::memory explains why).
     pub held_out: bool,
+    /// How each class's examples are chosen: `random` (default), `herding` or `k_center`, the last two on the
+    /// frozen features the routers read (crate::memory::MemorySelection). Left out of the file when random, so
+    /// that module caches keyed before it existed stay valid.
+    #[serde(skip_serializing_if = "MemorySelection::is_random")]
+    pub selection: MemorySelection,
 }
 
 impl Default for MemoryConfig {
@@ -98,20 +104,30 @@ impl Default for MemoryConfig {
         MemoryConfig {
             per_class: 10,
             held_out: false,
+            selection: MemorySelection::Random,
         }
     }
 }
 
+/// The frozen features of a task's training split (one row per example, in the representation the memory is
+/// selected in), computed only when a selection rule asks for them.
+pub type TrainFeatures<'a> = &'a dyn Fn() -> Result<Tensor>;
+
 impl MemoryConfig {
     /// The memory kept of `task`, the `index`-th of its sequence.
-    pub fn sample(&self, index: usize, task: &BenchmarkTask, seed: u64) -> Result<Memory> {
+    pub fn sample(
+        &self,
+        index: usize,
+        task: &BenchmarkTask,
+        seed: u64,
+        features: TrainFeatures,
+    ) -> Result<Memory> {
         let mut memory = Memory::default();
-        match self.held_out {
-            true => memory.add_examples(
-                index,
-                Memory::held_out_sample(&task.train, self.per_class, seed, &task.name),
-            )?,
-            false => memory.add_task(index, &task.train, self.per_class, seed)?,
+        match (self.selection, self.held_out) {
+            (MemorySelection::Random, false) => {
+                memory.add_task(index, &task.train, self.per_class, seed)?
+            }
+            _ => memory.add_examples(index, self.chosen(task, seed, features)?)?,
         }
         Ok(memory)
     }
@@ -121,13 +137,33 @@ impl MemoryConfig {
         &self,
         task: &'a BenchmarkTask,
         seed: u64,
-    ) -> Cow<'a, [Example]> {
-        match self.held_out {
-            true => {
-                let kept = Memory::held_out_sample(&task.train, self.per_class, seed, &task.name);
-                Cow::Owned(crate::memory::without(&task.train, &kept))
-            }
+        features: TrainFeatures,
+    ) -> Result<Cow<'a, [Example]>> {
+        Ok(match self.held_out {
+            true => Cow::Owned(crate::memory::without(
+                &task.train,
+                &self.chosen(task, seed, features)?,
+            )),
             false => Cow::Borrowed(&task.train),
+        })
+    }
+
+    /// The examples of `task` chosen for the memory independently of the task's place in the order (a held-out
+    /// memory, or any rule that reads features).
+    fn chosen(
+        &self,
+        task: &BenchmarkTask,
+        seed: u64,
+        features: TrainFeatures,
+    ) -> Result<Vec<Example>> {
+        match self.selection {
+            MemorySelection::Random => Ok(Memory::held_out_sample(
+                &task.train,
+                self.per_class,
+                seed,
+                &task.name,
+            )),
+            rule => rule.select(&task.train, &features()?, self.per_class),
         }
     }
 }
@@ -317,7 +353,7 @@ pub(crate) fn check_gaussian_prior(
     let representation = router.input.representation();
     if router.uses_statistics() && !statistics_at_routers(router, baselines) {
         return Err(Error::invalid(format!(
-            "prior_reference = \"gaussian\" and ridge_heads read the tasks' statistics at the routers' \
+            "prior_reference = \"gaussian\", ridge_heads and gaussian_replay read the tasks' statistics at the routers' \
              representation ({}); add \"{}\" to [baselines] representations",
             representation.name(),
             representation.name()
@@ -479,10 +515,19 @@ mod tests {
         held_out.memory.held_out = true;
         let held_out_dir = held_out.module_cache_dir().unwrap();
         assert_ne!(
-            Some(dir),
+            Some(dir.clone()),
             held_out_dir,
             "a held-out memory is not trained on"
         );
+        let mut herded = held_out.clone();
+        herded.memory.selection = MemorySelection::Herding;
+        assert_ne!(
+            held_out_dir,
+            herded.module_cache_dir().unwrap(),
+            "other examples held out"
+        );
+        herded.memory.held_out = false;
+        assert_eq!(Some(dir.clone()), herded.module_cache_dir().unwrap());
         held_out.memory.per_class = 5;
         assert_ne!(held_out_dir, held_out.module_cache_dir().unwrap());
         let mut local = base.clone();
@@ -509,18 +554,54 @@ mod tests {
         };
         let mut config = MemoryConfig {
             per_class: 3,
-            held_out: false,
+            ..MemoryConfig::default()
         };
-        assert_eq!(config.module_training_split(&task, 1).len(), 40);
-        assert_eq!(config.sample(2, &task, 1).unwrap().len(), 6);
+        let unread: TrainFeatures = &|| panic!("random selection reads no features");
+        assert_eq!(
+            config
+                .module_training_split(&task, 1, unread)
+                .unwrap()
+                .len(),
+            40
+        );
+        assert_eq!(config.sample(2, &task, 1, unread).unwrap().len(), 6);
         config.held_out = true;
-        let memory = config.sample(2, &task, 1).unwrap();
-        let training = config.module_training_split(&task, 1);
+        let memory = config.sample(2, &task, 1, unread).unwrap();
+        let training = config.module_training_split(&task, 1, unread).unwrap();
         assert_eq!((memory.len(), training.len()), (6, 34));
         for entry in &memory.entries {
             assert_eq!(entry.task, 2);
             assert!(training.iter().all(|e| e.text != entry.text));
         }
+        // A rule that reads features keeps the same examples held out or not, and trains without them when held out.
+        config.selection = MemorySelection::KCenter;
+        let features: TrainFeatures = &|| {
+            let rows: Vec<f32> = (0..40).map(|i| i as f32).collect();
+            Ok(Tensor::from_vec(rows, (40, 1), &candle_core::Device::Cpu)?)
+        };
+        let selected = config.sample(2, &task, 1, features).unwrap();
+        let texts =
+            |m: &Memory| -> Vec<String> { m.entries.iter().map(|e| e.text.clone()).collect() };
+        // Class 0 is 0, 2, …, 38 (mean 19): k-center takes 18, then 38, then 0; class 1 likewise 19, 39, 1.
+        assert_eq!(
+            texts(&selected),
+            ["text 0", "text 1", "text 18", "text 19", "text 38", "text 39"]
+        );
+        let training = config.module_training_split(&task, 1, features).unwrap();
+        assert_eq!(training.len(), 34);
+        assert!(training.iter().all(|e| !texts(&selected).contains(&e.text)));
+        config.held_out = false;
+        assert_eq!(
+            texts(&config.sample(2, &task, 1, features).unwrap()),
+            texts(&selected)
+        );
+        assert_eq!(
+            config
+                .module_training_split(&task, 1, features)
+                .unwrap()
+                .len(),
+            40
+        );
     }
 
     #[test]

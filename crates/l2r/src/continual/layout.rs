@@ -5,7 +5,8 @@
 //! <run>/config.toml                     the config the run began with (grown by later seeds and orders)
 //! <run>/metrics.json                    mean ± std over seeds × orders
 //! <run>/report.html                     `l2r report`
-//! <modules>/seed<S>/<task>/             module.safetensors, head.safetensors, task.json, statistics.safetensors:
+//! <modules>/seed<S>/<task>/             module.safetensors, head.safetensors, task.json, statistics.safetensors
+//!                                       (and frozen-train.safetensors with `[memory] selection`, see TaskArtifacts):
 //!                                       shared by every order of a seed
 //! <modules>/seed<S>/multitask.joint/    the multitask bound's one module and head
 //!     where <modules> is <run>/modules, or <module_cache>/<benchmark>-<key> (shared across runs)

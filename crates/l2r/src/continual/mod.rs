@@ -22,7 +22,7 @@ pub use config::{
 pub use evaluate::{evaluate_step, SeenTasks};
 pub use evaluation::StepEvaluation;
 pub use layout::{RunLayout, SequenceLayout};
-pub use modules::{embed, ensure_trained, statistics_at, TrainingStart};
+pub use modules::{embed, ensure_trained, statistics_at, train_features, TrainingStart};
 pub use run::run;
 pub(crate) use sequence::prior_sources;
 pub use summary::{RunSummary, SequenceMetrics};

@@ -14,6 +14,7 @@ use crate::peft::PeftModule;
 use crate::train::{
     tokenize_examples, train_task, SplitSpec, TaskArtifacts, TaskModel, TaskRecord,
 };
+use candle_core::Tensor;
 
 /// How a new module starts its training.
 pub enum TrainingStart<'a> {
@@ -97,9 +98,10 @@ fn train_new(
         }
         TrainingStart::Alongside(previous) => model.previous = Some(previous),
     }
+    let features = || train_features(config, backbone, task, artifacts);
     let train = tokenize_examples(
         &backbone.tokenizer,
-        &config.memory.module_training_split(task, seed),
+        &config.memory.module_training_split(task, seed, &features)?,
     )?;
     let validation = tokenize_examples(&backbone.tokenizer, &task.validation)?;
     let train_config = crate::train::TrainConfig {
@@ -212,6 +214,27 @@ pub fn test_sets<'a>(
         }
     }
     Ok(tests.iter().flatten().collect())
+}
+
+/// The frozen features of `task`'s training split in the representation the routers read, which a memory selection
+/// rule chooses by; kept beside the task's module (`artifacts`), so that they are embedded once.
+pub fn train_features(
+    config: &RunConfig,
+    backbone: &Backbone,
+    task: &BenchmarkTask,
+    artifacts: &TaskArtifacts,
+) -> Result<Tensor> {
+    let texts: Vec<&str> = task.train.iter().map(|e| e.text.as_str()).collect();
+    let embedded = EmbeddedExamples::cached(
+        backbone,
+        &texts,
+        vec![0; texts.len()],
+        task.train.iter().map(|e| e.label).collect(),
+        &artifacts.frozen_train_path(),
+    )?;
+    Ok(embedded
+        .features(config.router.input.representation())
+        .clone())
 }
 
 /// `examples` of task number `task`, embedded.

@@ -5,7 +5,7 @@ use super::config::RunConfig;
 use super::evaluate::{evaluate_step, SeenTasks};
 use super::evaluation::StepEvaluation;
 use super::layout::{RunLayout, SequenceLayout};
-use super::modules::{ensure_statistics, ensure_trained, test_sets, TrainingStart};
+use super::modules::{ensure_statistics, ensure_trained, test_sets, train_features, TrainingStart};
 use super::summary::step_line;
 use super::within_task::ValidationScores;
 use crate::backbone::Backbone;
@@ -60,9 +60,10 @@ pub fn routed_sequence(
         oracle.push(accuracy);
         tests.push(None);
         if !memory.entries.iter().any(|e| e.task == step) {
+            let features = || train_features(config, backbone, task, &artifacts);
             memory
                 .entries
-                .extend(config.memory.sample(step, task, seed)?.entries);
+                .extend(config.memory.sample(step, task, seed, &features)?.entries);
             memory.save(&sequence.memory())?;
         }
         if config.router.fit_after == FitSchedule::LastTask && step + 1 < tasks.len() {
@@ -192,7 +193,8 @@ fn ensure_router(
 }
 
 /// The memory; with the Gaussian prior, the shared Gaussian of the tasks' statistics in the routers' representation
-/// (and, held out, the same without the memory's examples); with ridge heads, the ridge classifier there.
+/// (and, held out, the same without the memory's examples); with ridge heads, the ridge classifier there; with
+/// Gaussian replay, the class Gaussians to draw from.
 pub(crate) fn prior_sources<'a>(
     config: &RunConfig,
     memory: &'a EmbeddedExamples,
@@ -213,11 +215,19 @@ pub(crate) fn prior_sources<'a>(
         true => Some(statistics.ridge(representation)?),
         false => None,
     };
+    let replay = match config.router.gaussian_replay {
+        0 => None,
+        _ => Some(crate::baselines::class_gaussians(
+            statistics.tasks(),
+            representation,
+        )?),
+    };
     Ok(PriorSources {
         memory,
         gaussian,
         held_out_gaussian,
         ridge,
         within_task: None,
+        replay,
     })
 }

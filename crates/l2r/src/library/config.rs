@@ -96,6 +96,12 @@ impl LibraryConfig {
                  calibrate_on = \"memory\" (the default in a library)",
             ));
         }
+        if self.router.gaussian_replay > 0 {
+            return Err(Error::invalid(
+                "gaussian_replay is not supported by a task library yet (each add would read every task's \
+                 statistics); leave it out",
+            ));
+        }
         crate::continual::check_gaussian_prior(&self.router, &self.baselines)
     }
 
@@ -170,5 +176,32 @@ mod tests {
         assert!(LibraryConfig::from_file(&path).unwrap().baselines.evaluate);
         let written = LibraryConfig::default().to_toml().unwrap();
         assert!(written.contains("evaluate = false"), "{written}");
+    }
+
+    #[test]
+    fn gaussian_replay_is_refused_by_a_library_and_by_a_layer_cls_router() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("library.toml");
+        std::fs::write(
+            &path,
+            "[router]
+gaussian_replay = 4
+",
+        )
+        .unwrap();
+        let error = LibraryConfig::from_file(&path).unwrap_err().to_string();
+        assert!(error.contains("gaussian_replay"), "{error}");
+        let router = crate::router::RouterConfig {
+            gaussian_replay: 4,
+            input: crate::router::RouterInput::LayerCls,
+            ..Default::default()
+        };
+        let error = router.validate().unwrap_err().to_string();
+        assert!(error.contains("layer_cls"), "{error}");
+        let frozen = crate::router::RouterConfig {
+            input: crate::router::RouterInput::PooledLayers,
+            ..router
+        };
+        assert!(frozen.validate().is_ok());
     }
 }

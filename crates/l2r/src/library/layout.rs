@@ -6,7 +6,8 @@
 //! <lib>/library.lock                 the pid of the one writer, while it writes
 //! <lib>/tasks/<name>-g<N>/           a task added in generation N, immutable: module.safetensors,
 //!                                    head.safetensors, task.json, statistics.safetensors (statistics),
-//!                                    memory.json (its memory sample), test.json (its held-back test split)
+//!                                    memory.json (its memory sample), test.json (its held-back test split),
+//!                                    frozen-train.safetensors (with `[memory] selection`: what it chose by)
 //! <lib>/generations/<N>/             immutable: manifest.json (written last), router.safetensors, evaluation.json
 //! <lib>/staging/<change>/            a change in progress (plan.json, task/, generation/): `--resume` finishes it
 //! <lib>/staged/<name>/               a task trained by `l2r library train`, for the next `publish` (staged.json

@@ -4,7 +4,8 @@
 use super::layout::TaskFolder;
 use crate::backbone::Backbone;
 use crate::continual::{
-    ensure_trained, statistics_at, RunConfig, TaskFileFormat, TrainingStart, UserTask,
+    ensure_trained, statistics_at, train_features, RunConfig, TaskFileFormat, TrainingStart,
+    UserTask,
 };
 use crate::data::{benchmark_from_datasets, BenchmarkTask, Example};
 use crate::error::{Error, Result};
@@ -61,7 +62,10 @@ pub fn train_into(
         show_progress,
     )?;
     statistics_at(&folder.statistics(), config, backbone, task, seed)?;
-    crate::io::json_or_compute(&folder.memory(), || config.memory.sample(0, task, seed))?;
+    let features = || train_features(config, backbone, task, &folder.artifacts());
+    crate::io::json_or_compute(&folder.memory(), || {
+        config.memory.sample(0, task, seed, &features)
+    })?;
     crate::io::json_or_compute(&folder.test(), || {
         Ok(StoredTestSplit::Checked {
             examples: task.test.clone(),

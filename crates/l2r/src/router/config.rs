@@ -132,6 +132,17 @@ pub struct RouterConfig {
     /// only the rows of the tasks the earlier routers did not know (`new_tasks`), every other parameter held at its
     /// warm-start value, so that the gates of earlier tasks never move.
     pub warm_fit: WarmFit,
+    /// Each fit epoch, also this many rows per class drawn from the class Gaussians of the tasks' statistics (class
+    /// means, pooled covariance) in the routers' representation; the routers learn each row's task from them
+    /// (−log of the routers' weight on it) beside the memory's loss. 0 (the default) draws none. Needs the
+    /// statistics (a run or comparison computes them; a task library loads them for it) and a frozen router input
+    /// (`pooled_layers`, `mean_pooled`). docs/results.md, "Gaussian feature replay", measures it.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub gaussian_replay: usize,
+}
+
+fn is_zero(value: &usize) -> bool {
+    *value == 0
 }
 
 /// What a warm-started fit trains (see [`RouterConfig::warm_fit`]).
@@ -167,6 +178,7 @@ impl Default for RouterConfig {
             top_k: None,
             warm_replay: 32,
             warm_fit: WarmFit::EveryTask,
+            gaussian_replay: 0,
         }
     }
 }
@@ -229,6 +241,12 @@ impl RouterConfig {
         }
         if let Some(local) = &self.local_adaptation {
             local.validate()?;
+        }
+        if self.gaussian_replay > 0 && self.input == RouterInput::LayerCls {
+            return Err(Error::invalid(
+                "router gaussian_replay draws frozen features, which a layer_cls router does not read; use \
+                 input = \"pooled_layers\" or \"mean_pooled\", or leave gaussian_replay out",
+            ));
         }
         if self.top_k == Some(0) {
             return Err(Error::invalid(

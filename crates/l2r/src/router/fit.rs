@@ -13,10 +13,11 @@ use super::prior::SimilarityPrior;
 use super::standardise::InputStandardisation;
 use super::within_task::WithinTaskFit;
 
+use crate::compose::LayerWeights;
 use crate::compose::Routed;
 use crate::embedded::EmbeddedExamples;
 use crate::error::{Error, Result};
-use crate::statistics::{RidgeClassifier, SharedGaussian};
+use crate::statistics::{ClassGaussians, RidgeClassifier, SharedGaussian};
 use crate::train::length_groups;
 use candle_core::{DType, Tensor};
 use candle_nn::{AdamW, Optimizer};
@@ -70,6 +71,8 @@ pub struct PriorSources<'a> {
     /// The tasks' within-task weights fitted on validation splits, for `calibrate_on = "validation"` or
     /// `"pooled_validation"`.
     pub within_task: Option<WithinTaskFit>,
+    /// The tasks' class Gaussians in the routers' representation, for `gaussian_replay`.
+    pub replay: Option<ClassGaussians>,
 }
 
 impl<'a> PriorSources<'a> {
@@ -81,6 +84,7 @@ impl<'a> PriorSources<'a> {
             held_out_gaussian: None,
             ridge: None,
             within_task: None,
+            replay: None,
         }
     }
 
@@ -185,6 +189,16 @@ pub fn fit_router_from(
             class_scores.map(|scores| ClassScores { own, ..scores })
         }
     };
+    let replay = match (config.gaussian_replay, &sources.replay) {
+        (0, _) => None,
+        (_, None) => {
+            return Err(Error::invalid(
+                "gaussian_replay needs the tasks' class statistics in the routers' representation (a run, a \
+                 comparison or a task library loads them)",
+            ))
+        }
+        (per_class, Some(gaussians)) => Some((gaussians, per_class)),
+    };
     let mut rng = StdRng::seed_from_u64(seed);
     let mut epoch = EpochRows::new(memory, warm, config.warm_replay);
     let bar = crate::train::progress_bar(
@@ -195,6 +209,18 @@ pub fn fit_router_from(
     let mut epoch_losses = Vec::with_capacity(config.epochs);
     for _ in 0..config.epochs {
         let order = epoch.draw(&mut rng);
+        let steps = order.len().div_ceil(config.batch_size);
+        let mut replayed = match replay {
+            None => Vec::new(),
+            Some((gaussians, per_class)) => ReplayRows::draw(
+                gaussians,
+                per_class,
+                steps,
+                &mut rng,
+                memory.frozen.device(),
+            )?,
+        }
+        .into_iter();
         let mut total = 0.0;
         for chunk in order.chunks(config.batch_size) {
             let noise = StdRng::seed_from_u64(rng.random());
@@ -204,6 +230,7 @@ pub fn fit_router_from(
                 network: &network,
                 offsets: &offsets,
                 class_scores: class_scores.as_ref(),
+                replay: replayed.next(),
             };
             total += step.run(chunk, noise, &mut optimizer)? * chunk.len() as f64;
             if let Some((snapshot, free)) = &held {
@@ -297,6 +324,40 @@ pub(super) struct FitStep<'a> {
     pub offsets: &'a [usize],
     /// The ridges' class scores of every memory example, when `ridge_heads` is on.
     pub class_scores: Option<&'a ClassScores>,
+    /// Rows drawn from the class Gaussians for this step, with `gaussian_replay`.
+    pub replay: Option<ReplayRows>,
+}
+
+/// Features drawn from the tasks' class Gaussians, with each row's task.
+pub(super) struct ReplayRows {
+    features: Tensor,
+    tasks: Vec<usize>,
+}
+
+impl ReplayRows {
+    /// `per_class` rows of every class, shuffled and dealt out to `steps` steps.
+    fn draw(
+        gaussians: &ClassGaussians,
+        per_class: usize,
+        steps: usize,
+        rng: &mut StdRng,
+        device: &candle_core::Device,
+    ) -> Result<Vec<ReplayRows>> {
+        let (features, tasks) = gaussians.draw(per_class, rng, device)?;
+        let mut rows: Vec<usize> = (0..tasks.len()).collect();
+        rows.shuffle(rng);
+        let share = rows.len().div_ceil(steps.max(1)).max(1);
+        rows.chunks(share)
+            .map(|part| {
+                let index =
+                    Tensor::new(part.iter().map(|&i| i as u32).collect::<Vec<_>>(), device)?;
+                Ok(ReplayRows {
+                    features: features.index_select(&index, 0)?,
+                    tasks: part.iter().map(|&i| tasks[i]).collect(),
+                })
+            })
+            .collect()
+    }
 }
 
 /// The routed forward pass of some memory rows: each head's logits, the layer-averaged weights and every layer's
@@ -336,11 +397,11 @@ impl FitStep<'_> {
     /// One step on the memory rows of `chunk`. The loss is a mean over rows and each row's forward pass does not
     /// depend on what it is padded with, so the rows run in sub-batches of similar length (gate noise drawn for
     /// the whole chunk first): the step is the padded batch's step at a fraction of its cost.
-    pub fn run(&self, chunk: &[usize], mut noise: StdRng, optimizer: &mut AdamW) -> Result<f64> {
+    pub fn run(&self, chunk: &[usize], mut rng: StdRng, optimizer: &mut AdamW) -> Result<f64> {
         let memory = self.memory;
         let layers = self.routed.backbone.encoder.num_layers();
         let noise = GateNoise::draw(
-            &mut noise,
+            &mut rng,
             layers,
             (chunk.len(), self.network.num_tasks),
             self.routed.backbone.device(),
@@ -350,7 +411,13 @@ impl FitStep<'_> {
             .into_iter()
             .map(|positions| self.forward(chunk, &positions, &noise))
             .collect::<Result<Vec<_>>>()?;
-        let loss = self.loss(&RoutedPass::concat(passes)?)?;
+        let mut loss = self.loss(&RoutedPass::concat(passes)?)?;
+        if let Some(replay) = &self.replay {
+            // A mean over every row of the step, memory and replayed alike.
+            let (kept, drawn) = (chunk.len() as f64, replay.tasks.len() as f64);
+            let replayed = self.replay_loss(replay, &mut rng)?;
+            loss = ((loss * kept)? + (replayed * drawn)?)?.affine(1.0 / (kept + drawn), 0.0)?;
+        }
         optimizer.backward_step(&loss)?;
         Ok(loss.to_scalar::<f32>()? as f64)
     }
@@ -389,6 +456,28 @@ impl FitStep<'_> {
             mean_weights,
             gate_logits,
         })
+    }
+
+    /// −log of the routers' layer-averaged weight on each replayed row's task: the part of the joint objective that
+    /// needs no module (a drawn feature has no text to run them on).
+    fn replay_loss(&self, replay: &ReplayRows, noise: &mut StdRng) -> Result<Tensor> {
+        let device = self.routed.backbone.device();
+        let layers = self.routed.backbone.encoder.num_layers();
+        let rows = replay.tasks.len();
+        let noise = GateNoise::draw(noise, layers, (rows, self.network.num_tasks), device)?;
+        let weights = RouterWeights::new(self.network, replay.features.clone(), Some(noise))
+            .keeping(replay.tasks.clone());
+        // Routers on frozen features never read the hidden states (config validation refuses layer_cls).
+        let unread = Tensor::zeros((rows, 1, 1), DType::F32, device)?;
+        for layer in 0..layers {
+            weights.weights(layer, &unread)?;
+        }
+        let log_w = weights.mean_weights()?.clamp(1e-12, 1.0)?.log()?;
+        let targets = Tensor::new(
+            replay.tasks.iter().map(|&t| t as u32).collect::<Vec<_>>(),
+            device,
+        )?;
+        Ok(candle_nn::loss::nll(&log_w, &targets)?)
     }
 
     /// The objective's loss on `pass`, plus the task-id loss when configured.
@@ -486,6 +575,7 @@ mod tests {
             network: &network,
             offsets: &offsets,
             class_scores: None,
+            replay: None,
         };
         let chunk = [4, 1, 0, 5, 2, 3];
         let noise = GateNoise::draw(&mut StdRng::seed_from_u64(3), layers, (6, 3), &Device::Cpu)?;

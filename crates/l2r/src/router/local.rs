@@ -55,6 +55,7 @@ pub fn adapt_router(
             network: &copy,
             offsets: &offsets,
             class_scores: class_scores.as_ref(),
+            replay: None,
         };
         step.run(
             &neighbours,

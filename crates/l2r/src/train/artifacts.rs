@@ -70,6 +70,12 @@ impl TaskArtifacts {
         self.dir.join("head.safetensors")
     }
 
+    /// The frozen features of the task's training split, kept where a memory selection rule reads them
+    /// (`[memory] selection`), so that the memory and the module's training split embed it once.
+    pub fn frozen_train_path(&self) -> PathBuf {
+        self.dir.join("frozen-train.safetensors")
+    }
+
     pub fn save(&self, record: &TaskRecord, model: &TaskModel) -> Result<()> {
         model.module.save(&self.module_path())?;
         model.head.save(&self.head_path())?;

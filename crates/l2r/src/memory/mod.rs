@@ -4,6 +4,13 @@
 //! A *held-out* memory is drawn before the task's module is trained, and the module trains without it: the routers,
 //! the heads' calibration and the ridge heads are then fitted on examples the modules never saw, so that they learn
 //! how the modules behave on new inputs rather than on inputs they were trained to fit.
+//!
+//! Which examples of a class are kept is random by default; [`MemorySelection`] chooses them by their frozen
+//! features instead (herding, k-center).
+
+mod selection;
+
+pub use selection::MemorySelection;
 
 use crate::data::{subsample_per_class, Example};
 use crate::error::{Error, Result};
