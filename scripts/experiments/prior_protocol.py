@@ -7,7 +7,9 @@ test run), per seed.
 
     scripts/experiments/prior_protocol.py [runs/prior-protocol] [--candidates centroid,gaussian] [--reference centroid]
 
---reference names the candidate whose test runs evaluated the baselines (prior_protocol.sh's BASELINES_WITH).
+--reference names the candidate whose test runs evaluated the baselines (prior_protocol.sh's BASELINES_WITH); when
+they evaluated none, the baseline columns say so. A second table gives every candidate's mean CIL (and routing
+accuracy) on both splits.
 """
 import argparse
 import glob
@@ -58,15 +60,34 @@ def main():
         if test is None:
             continue
         baselines = {k for s in shipped.values() for k in s if k.startswith("cil_") and k not in OWN}
-        best = max(baselines, key=lambda k: mean(s[k] for s in shipped.values()))
-        gaps = [test[seed]["cil"] - shipped[seed][best] for seed in shipped]
+        if baselines:
+            best = max(baselines, key=lambda k: mean(s[k] for s in shipped.values()))
+            gaps = [test[seed]["cil"] - shipped[seed][best] for seed in shipped]
+            best_text = f"`{best}` {mean(s[best] for s in shipped.values()):.4f}"
+            gaps_text = ", ".join(f"{g:+.3f}" for g in gaps)
+        else:
+            best_text = gaps_text = "– (the reference run evaluated none)"
         validation = " / ".join(f"{val[(b, p)]:.4f}" if (b, p) in val else "–" for p in PRIORS)
         print(f"| {b} | {validation} "
               f"| {chosen} | {mean(s['cil'] for s in test.values()):.4f} "
               f"| {mean(s['cil'] for s in shipped.values()):.4f} "
-              f"| `{best}` {mean(s[best] for s in shipped.values()):.4f} "
-              f"| {', '.join(f'{g:+.3f}' for g in gaps)} "
+              f"| {best_text} "
+              f"| {gaps_text} "
               f"| {mean(s['til_oracle'] for s in shipped.values()):.4f} |")
+    print()
+    print(f"| benchmark | {' | '.join(f'{p}: validation / test CIL (routing)' for p in PRIORS)} |")
+    print(f"|---|{'---|' * len(PRIORS)}")
+    for b in benchmarks:
+        cells = []
+        for p in PRIORS:
+            parts = []
+            for split in ("validation", "test"):
+                run = runs.get((b, p, split))
+                parts.append("–" if run is None else
+                             f"{mean(s['cil'] for s in run.values()):.4f} "
+                             f"({mean(s.get('routing', float('nan')) for s in run.values()):.3f})")
+            cells.append(" / ".join(parts))
+        print(f"| {b} | {' | '.join(cells)} |")
 
 
 if __name__ == "__main__":
