@@ -156,11 +156,18 @@ pub fn shared_gaussian(
     tasks: &[&TaskStatistics],
     representation: Representation,
 ) -> Result<SharedGaussian> {
-    let classes = tasks
+    SharedGaussian::new(&classes_at(tasks, representation)?)
+}
+
+/// Every task's class statistics in `representation`.
+fn classes_at<'a>(
+    tasks: &[&'a TaskStatistics],
+    representation: Representation,
+) -> Result<Vec<&'a ClassStatistics>> {
+    tasks
         .iter()
         .map(|t| Ok(&t.get(representation)?.classes))
-        .collect::<Result<Vec<_>>>()?;
-    SharedGaussian::new(&classes)
+        .collect()
 }
 
 /// The class Gaussians of `tasks` in `representation`, to draw features from (`[router] gaussian_replay`).
@@ -168,11 +175,7 @@ pub fn class_gaussians(
     tasks: &[&TaskStatistics],
     representation: Representation,
 ) -> Result<ClassGaussians> {
-    let classes = tasks
-        .iter()
-        .map(|t| Ok(&t.get(representation)?.classes))
-        .collect::<Result<Vec<_>>>()?;
-    ClassGaussians::new(&classes)
+    ClassGaussians::new(&classes_at(tasks, representation)?)
 }
 
 /// The shared-covariance Gaussian of `tasks`' classes in `representation` as if the examples of `memory` had been

@@ -29,16 +29,7 @@ pub struct SharedGaussian {
 
 impl SharedGaussian {
     pub fn new(tasks: &[&ClassStatistics]) -> Result<Self> {
-        let first = tasks
-            .first()
-            .ok_or_else(|| Error::invalid("a shared Gaussian needs at least one task"))?;
-        let mut scatter = first.scatter.to_dtype(DType::F64)?;
-        for task in &tasks[1..] {
-            scatter = (scatter + task.scatter.to_dtype(DType::F64)?)?;
-        }
-        let count: usize = tasks.iter().map(|t| t.count).sum();
-        let covariance = (scatter / count.max(1) as f64)?;
-        let precision = symmetric_pseudo_inverse(&covariance)?;
+        let precision = symmetric_pseudo_inverse(&pooled_covariance(tasks)?)?;
         // Exactly symmetric, so that its upper triangle is all a file needs to keep of it.
         let precision = ((&precision + precision.t()?)? * 0.5)?.to_dtype(DType::F32)?;
         let class_means = Tensor::cat(
@@ -188,13 +179,31 @@ pub fn unpack_upper(packed: &Tensor, dim: usize) -> Result<Tensor> {
     Ok(Tensor::from_vec(full, (dim, dim), &Device::Cpu)?)
 }
 
+/// (d, d) f64: the within-class scatter of every class of `tasks`, pooled, over the number of their examples.
+pub(super) fn pooled_covariance(tasks: &[&ClassStatistics]) -> Result<Tensor> {
+    let first = tasks
+        .first()
+        .ok_or_else(|| Error::invalid("a shared covariance needs at least one task"))?;
+    let mut scatter = first.scatter.to_dtype(DType::F64)?;
+    for task in &tasks[1..] {
+        scatter = (scatter + task.scatter.to_dtype(DType::F64)?)?;
+    }
+    let count: usize = tasks.iter().map(|t| t.count).sum();
+    Ok((scatter / count.max(1) as f64)?)
+}
+
+/// The eigenvalues of a (d, d) covariance that count as zero lie at or below this (see [`PINV_EPS_PER_DIM`]).
+pub(super) fn zero_cutoff(values: &[f64]) -> f64 {
+    let largest = values.iter().fold(0f64, |m, v| m.max(v.abs()));
+    values.len() as f64 * PINV_EPS_PER_DIM * largest.max(f64::MIN_POSITIVE)
+}
+
 /// Moore–Penrose pseudo-inverse of a symmetric positive semi-definite matrix, from its eigendecomposition (for such
 /// a matrix the singular values are the eigenvalues).
 fn symmetric_pseudo_inverse(matrix: &Tensor) -> Result<Tensor> {
     let dim = matrix.dim(0)?;
     let eigen = symmetric_eigen(matrix)?;
-    let largest = eigen.values.iter().fold(0f64, |m, v| m.max(v.abs()));
-    let cutoff = dim as f64 * PINV_EPS_PER_DIM * largest.max(f64::MIN_POSITIVE);
+    let cutoff = zero_cutoff(&eigen.values);
     let inverted: Vec<f64> = eigen
         .values
         .iter()

@@ -6,8 +6,8 @@
 
 use super::class_statistics::ClassStatistics;
 use super::eigen::symmetric_eigen;
-use super::gaussian::PINV_EPS_PER_DIM;
-use crate::error::{Error, Result};
+use super::gaussian::{pooled_covariance, zero_cutoff};
+use crate::error::Result;
 use candle_core::{DType, Device, Tensor};
 use rand::rngs::StdRng;
 use rand::Rng;
@@ -25,20 +25,11 @@ pub struct ClassGaussians {
 
 impl ClassGaussians {
     pub fn new(tasks: &[&ClassStatistics]) -> Result<Self> {
-        if tasks.is_empty() {
-            return Err(Error::invalid("Gaussian replay needs at least one task"));
-        }
-        let mut scatter = tasks[0].scatter.to_dtype(DType::F64)?;
-        for task in &tasks[1..] {
-            scatter = (scatter + task.scatter.to_dtype(DType::F64)?)?;
-        }
-        let count: usize = tasks.iter().map(|t| t.count).sum();
-        let covariance = (scatter / count.max(1) as f64)?;
-        let dim = covariance.dim(0)?;
-        let eigen = symmetric_eigen(&covariance)?;
-        let largest = eigen.values.iter().fold(0f64, |m, v| m.max(v.abs()));
-        let cutoff = dim as f64 * PINV_EPS_PER_DIM * largest.max(f64::MIN_POSITIVE);
-        let kept: Vec<usize> = (0..dim).filter(|&i| eigen.values[i] > cutoff).collect();
+        let eigen = symmetric_eigen(&pooled_covariance(tasks)?)?;
+        let cutoff = zero_cutoff(&eigen.values);
+        let kept: Vec<usize> = (0..eigen.values.len())
+            .filter(|&i| eigen.values[i] > cutoff)
+            .collect();
         let columns = Tensor::new(
             kept.iter().map(|&i| i as u32).collect::<Vec<_>>(),
             &Device::Cpu,
