@@ -13,6 +13,7 @@ use crate::head::ClassifierHead;
 use crate::peft::PeftModule;
 use crate::train::{
     tokenize_examples, train_task, SplitSpec, TaskArtifacts, TaskModel, TaskRecord,
+    FROZEN_TRAIN_FILE,
 };
 use candle_core::Tensor;
 
@@ -165,7 +166,11 @@ pub fn statistics_at(
     seed: u64,
 ) -> Result<TaskStatistics> {
     let compute = || {
-        let train = embed(backbone, &task.train, 0)?;
+        let train = match config.memory.selection.is_random() {
+            true => embed(backbone, &task.train, 0)?,
+            // The memory's selection rule embedded the training split beside the statistics already.
+            false => embedded_train(backbone, task, &path.with_file_name(FROZEN_TRAIN_FILE))?,
+        };
         let validation = embed(backbone, &task.validation, 0)?;
         TaskStatistics::fit(
             &train,
@@ -224,17 +229,26 @@ pub fn train_features(
     task: &BenchmarkTask,
     artifacts: &TaskArtifacts,
 ) -> Result<Tensor> {
+    let embedded = embedded_train(backbone, task, &artifacts.frozen_train_path())?;
+    Ok(embedded
+        .features(config.router.input.representation())
+        .clone())
+}
+
+/// `task`'s training split embedded (as task 0), its frozen features kept in the file `cache`.
+fn embedded_train(
+    backbone: &Backbone,
+    task: &BenchmarkTask,
+    cache: &std::path::Path,
+) -> Result<EmbeddedExamples> {
     let texts: Vec<&str> = task.train.iter().map(|e| e.text.as_str()).collect();
-    let embedded = EmbeddedExamples::cached(
+    EmbeddedExamples::cached(
         backbone,
         &texts,
         vec![0; texts.len()],
         task.train.iter().map(|e| e.label).collect(),
-        &artifacts.frozen_train_path(),
-    )?;
-    Ok(embedded
-        .features(config.router.input.representation())
-        .clone())
+        cache,
+    )
 }
 
 /// `examples` of task number `task`, embedded.

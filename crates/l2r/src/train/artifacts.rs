@@ -49,6 +49,9 @@ pub struct TaskRecord {
     pub test: Option<crate::metrics::ClassificationScores>,
 }
 
+/// The file name of [`TaskArtifacts::frozen_train_path`], beside the task's statistics too.
+pub const FROZEN_TRAIN_FILE: &str = "frozen-train.safetensors";
+
 pub struct TaskArtifacts {
     pub dir: PathBuf,
 }
@@ -71,9 +74,9 @@ impl TaskArtifacts {
     }
 
     /// The frozen features of the task's training split, kept where a memory selection rule reads them
-    /// (`[memory] selection`), so that the memory and the module's training split embed it once.
+    /// (`[memory] selection`), so that the memory, the module's training split and the statistics embed it once.
     pub fn frozen_train_path(&self) -> PathBuf {
-        self.dir.join("frozen-train.safetensors")
+        self.dir.join(FROZEN_TRAIN_FILE)
     }
 
     pub fn save(&self, record: &TaskRecord, model: &TaskModel) -> Result<()> {

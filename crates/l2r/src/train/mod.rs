@@ -8,7 +8,7 @@ mod task_data;
 mod task_model;
 mod trainer;
 
-pub use artifacts::{default_dir, SplitSpec, TaskArtifacts, TaskRecord};
+pub use artifacts::{default_dir, SplitSpec, TaskArtifacts, TaskRecord, FROZEN_TRAIN_FILE};
 pub use batches::{
     length_grouped_batches, length_groups, predict_by_length, tokenize_examples, LengthOrder,
     TokenizedExample,
