@@ -137,14 +137,26 @@ pub fn stratified_split(
 /// Keeps at most `max_per_class` examples of each class, chosen at random (seeded), in their
 /// original order: a stratified cap for quick runs.
 pub fn subsample_per_class(examples: &[Example], max_per_class: usize, seed: u64) -> Vec<Example> {
+    keep_per_class(examples, |class, mut indices| {
+        indices.shuffle(&mut rng_for(seed, STREAM_SUBSAMPLE, class));
+        indices.truncate(max_per_class);
+        indices
+    })
+}
+
+/// The examples `choose` keeps of each class, in their original order. `choose` is given the class and the indices
+/// of its examples (in input order) and returns the indices it keeps.
+pub(crate) fn keep_per_class(
+    examples: &[Example],
+    mut choose: impl FnMut(usize, Vec<usize>) -> Vec<usize>,
+) -> Vec<Example> {
     let num_classes = examples.iter().map(|e| e.label + 1).max().unwrap_or(0);
     let mut keep: Vec<usize> = Vec::new();
-    for (class, mut indices) in indices_by_class(examples, num_classes)
+    for (class, indices) in indices_by_class(examples, num_classes)
         .into_iter()
         .enumerate()
     {
-        indices.shuffle(&mut rng_for(seed, STREAM_SUBSAMPLE, class));
-        keep.extend(indices.into_iter().take(max_per_class));
+        keep.extend(choose(class, indices));
     }
     keep.sort_unstable();
     keep.into_iter().map(|i| examples[i].clone()).collect()

@@ -10,6 +10,7 @@
 //!
 //! Both are deterministic in the features: the seed does not change them.
 
+use crate::data::split::keep_per_class;
 use crate::data::Example;
 use crate::error::{Error, Result};
 use candle_core::{DType, Tensor};
@@ -42,26 +43,23 @@ impl MemorySelection {
         features: &Tensor,
         per_class: usize,
     ) -> Result<Vec<Example>> {
+        let rule: fn(&[&[f32]], usize) -> Vec<usize> = match self {
+            MemorySelection::Random => {
+                return Err(Error::invalid(
+                    "random memory selection samples with a seed; it does not read features",
+                ))
+            }
+            MemorySelection::Herding => herding,
+            MemorySelection::KCenter => k_center,
+        };
         let rows = feature_rows(features, examples.len())?;
-        let num_classes = examples.iter().map(|e| e.label + 1).max().unwrap_or(0);
-        let mut keep = Vec::new();
-        for class in 0..num_classes {
-            let members: Vec<usize> = (0..examples.len())
-                .filter(|&i| examples[i].label == class)
-                .collect();
+        Ok(keep_per_class(examples, |_, members| {
             let points: Vec<&[f32]> = members.iter().map(|&i| rows[i].as_slice()).collect();
-            let chosen =
-                match self {
-                    MemorySelection::Random => return Err(Error::invalid(
-                        "random memory selection samples with a seed; it does not read features",
-                    )),
-                    MemorySelection::Herding => herding(&points, per_class),
-                    MemorySelection::KCenter => k_center(&points, per_class),
-                };
-            keep.extend(chosen.into_iter().map(|j| members[j]));
-        }
-        keep.sort_unstable();
-        Ok(keep.into_iter().map(|i| examples[i].clone()).collect())
+            rule(&points, per_class)
+                .into_iter()
+                .map(|j| members[j])
+                .collect()
+        }))
     }
 }
 
