@@ -6,10 +6,12 @@
 # is the same after the last task whatever the order: its statistics are sums over the tasks, and the modules do
 # not depend on the order. Resumable. Then: scripts/experiments/orders.py
 #
-#   [BASELINES=1] [L2R=binary] scripts/experiments/orders.sh [far5 verb-cil senti4 wordnet-cil]
+# OUT names the runs' folder (default runs/orders), so that the grid of another default keeps the earlier one.
+#
+#   [BASELINES=1] [L2R=binary] [OUT=runs/orders] scripts/experiments/orders.sh [far5 verb-cil senti4 wordnet-cil]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-out=runs/orders
+out=${OUT:-runs/orders}
 mkdir -p "$out"
 source scripts/experiments/run_config.sh
 l2r=${L2R:-target/release/l2r}
