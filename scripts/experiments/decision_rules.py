@@ -12,7 +12,10 @@ w, each head with its own module alone, the ridge's class scores (RanPAC-style, 
 benchmark (mean CIL), then applied to the held-out benchmark's test run. Also printed, as a ceiling of the family
 and NOT a result, the best grid point on each test run itself.
 
-    scripts/experiments/decision_rules.py BENCHMARK=VALIDATION_RUN,TEST_RUN ...
+    scripts/experiments/decision_rules.py BENCHMARK=VALIDATION_RUN,TEST_RUN[,BASELINE_RUN] ...
+
+BASELINE_RUN names a run whose `seed0-order0` sequence evaluated the baselines on the same modules, for a test run
+that evaluated none (e.g. prior_protocol.sh's `<benchmark>-epochs10-test`).
 
 Needs numpy.
 """
@@ -81,8 +84,8 @@ def rule(kappa, beta, alpha, gamma):
     return lambda t: t["ridge"][kappa] + beta * t["alone"] + alpha * t["log_w"] + gamma * t["gauss"]
 
 
-def best_baseline(run):
-    evals = sorted(glob.glob(os.path.join(run, "seed*-order*", "eval-step*.json")),
+def best_baseline(run, sequence="seed*-order*"):
+    evals = sorted(glob.glob(os.path.join(run, sequence, "eval-step*.json")),
                    key=lambda p: int(p.rsplit("step", 1)[1].split(".")[0]))
     accuracy = json.load(open(evals[-1]))["accuracy"]
     own = {"cil", "cil_top_task", "cil_gated"}
@@ -100,7 +103,7 @@ def main():
         benchmarks[name] = runs.split(",")
     points = list(itertools.product(*GRID.values()))
     val, test, extra = {}, {}, {}
-    for name, (val_run, test_run) in benchmarks.items():
+    for name, (val_run, test_run, *baseline_run) in benchmarks.items():
         v, t = load(val_run), load(test_run)
         val[name] = {p: cil(v, rule(*p)) for p in points}
         test[name] = {p: cil(t, rule(*p)) for p in points}
@@ -108,7 +111,7 @@ def main():
             "til_oracle": float(np.mean([x["til"] for x in t])),
             "epi_alone": cil(t, lambda x: 1e3 * x["gauss"] + x["alone"]),
             "joint_alone": cil(t, lambda x: x["log_w"] + x["alone"]),
-            "baseline": best_baseline(test_run),
+            "baseline": best_baseline(*baseline_run, "seed0-order0") if baseline_run else best_baseline(test_run),
         }
     print("| benchmark | rule chosen without it (κ, β, α, γ) | its CIL (test) | best baseline (test) | difference "
           "| ceiling of the family on test | TIL oracle |")
