@@ -17,7 +17,8 @@
 # "heldoutridgepool" with the memory chosen by herding or greedy k-center on the routers' frozen features
 # ([memory] selection) instead of at random; "replay" is "heldoutridgepool" with gaussian_replay = 20 (each fit epoch,
 # 20 rows per class drawn from the class Gaussians of the statistics beside the memory); "epochs10" is "heldoutridgepool"
-# with modules trained for 10 epochs (best epoch on validation kept) instead of 3. BASELINES_WITH names the candidate whose test run evaluates every baseline
+# with modules trained for 10 epochs (best epoch on validation kept) instead of 3 (the shipped default since);
+# "lora10" is that with LoRA modules instead of adapters. BASELINES_WITH names the candidate whose test run evaluates every baseline
 # (default centroid; prior_protocol.py --reference must name the same).
 # L2R names a binary to run instead of building target/release/l2r (so that building can go on meanwhile).
 #
@@ -32,7 +33,7 @@ prior_keys() {
     gaussian) printf 'prior_reference = "gaussian"\\nprior_fit = "in_sample"\\nridge_heads = false\\ncalibrate_on = "memory"' ;;
     heldout) printf 'prior_reference = "gaussian"\\nprior_fit = "held_out"\\nridge_heads = false\\ncalibrate_on = "memory"' ;;
     heldoutridge) printf 'prior_reference = "gaussian"\\nprior_fit = "held_out"\\nridge_heads = true\\ncalibrate_on = "memory"' ;;
-    heldoutridgepool | herding | kcenter | epochs10) printf 'prior_reference = "gaussian"\\nprior_fit = "held_out"\\nridge_heads = true\\ncalibrate_on = "pooled_validation"' ;;
+    heldoutridgepool | herding | kcenter | epochs10 | lora10) printf 'prior_reference = "gaussian"\\nprior_fit = "held_out"\\nridge_heads = true\\ncalibrate_on = "pooled_validation"' ;;
     replay) printf 'prior_reference = "gaussian"\\nprior_fit = "held_out"\\nridge_heads = true\\ncalibrate_on = "pooled_validation"\\ngaussian_replay = 20' ;;
     heldoutridgeval) printf 'prior_reference = "gaussian"\\nprior_fit = "held_out"\\nridge_heads = true\\ncalibrate_on = "validation"' ;;
     *) printf 'prior_reference = "%s"\\nridge_heads = false\\ncalibrate_on = "memory"' "$1" ;;
@@ -46,11 +47,19 @@ memory_sed() {
     *) echo 's/^per_class = .*/&/' ;;
   esac
 }
-# The [train] settings a candidate names (the shipped ones for every other candidate), as a sed expression: "epochs10"
-# trains the modules for 10 epochs instead of 3, keeping the best epoch on the validation split (no early stop).
+# The [train] settings a candidate names, as a sed expression. Since the eleventh session the shipped configs train
+# modules for 10 epochs (patience 10): "epochs10" and "lora10" are that; every earlier candidate trained for 3
+# (patience 2, the default then), so the sed puts that back and their modules keep their cache keys.
 train_sed() {
   case "$1" in
-    epochs10) echo '/^\[train\]/,/^\[/s/^epochs = .*/epochs = 10\npatience = 10/' ;;
+    epochs10 | lora10) echo 's/^batch_size = .*/&/' ;;
+    *) echo '/^\[train\]/,/^\[/{s/^epochs = .*/epochs = 3\npatience = 2/;/^patience = 10$/d}' ;;
+  esac
+}
+# The [module] a candidate names: "lora10" swaps the adapter for LoRA (rank 8, alpha 16, on query and value).
+module_sed() {
+  case "$1" in
+    lora10) echo '/^\[module\]/,/^\[/{s/^type = .*/type = "lora"/;s/^size = .*/rank = 8\nalpha = 16\ntargets = ["query", "value"]/}' ;;
     *) echo 's/^batch_size = .*/&/' ;;
   esac
 }
@@ -67,7 +76,7 @@ for benchmark in "$@"; do
       [ "$prior-$split" != "${BASELINES_WITH:-centroid}-test" ] || baselines=1
       run_config "$benchmark" runs/module-features/module-cache "$split" 0 "$baselines" \
         -e '/^ridge_heads = /d' -e '/^calibrate_on = /d' -e "s/^prior_reference = .*/$(prior_keys "$prior")/" \
-        -e "$(memory_sed "$prior")" -e "$(train_sed "$prior")" > "$config"
+        -e "$(memory_sed "$prior")" -e "$(train_sed "$prior")" -e "$(module_sed "$prior")" > "$config"
       echo "== $benchmark $prior ($split)"
       run_or_resume "$l2r" "$config" "$run"
     done
