@@ -34,15 +34,15 @@ pub struct TrainTaskArgs {
     /// Frozen linears LoRA adapts (comma-separated: query,key,value,attention_output,intermediate,output).
     #[arg(long, value_delimiter = ',', default_value = "query,value")]
     lora_targets: Vec<String>,
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = TrainConfig::default().epochs)]
     epochs: usize,
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = TrainConfig::default().batch_size)]
     batch_size: usize,
     /// Peak learning rate (AdamW; linear warm-up over the first 10% of steps, then linear decay).
-    #[arg(long, default_value_t = 3e-3)]
+    #[arg(long, default_value_t = TrainConfig::default().learning_rate)]
     lr: f64,
     /// Stop after this many epochs without a better validation accuracy.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = TrainConfig::default().patience)]
     patience: usize,
     /// Output folder (default runs/<task>-<peft>).
     #[arg(long)]
