@@ -7,7 +7,8 @@ use l2r::data::Example;
 use l2r::head::ClassifierHead;
 use l2r::peft::{PeftConfig, PeftModule};
 use l2r::train::{
-    tokenize_examples, train_task, TaskArtifacts, TaskModel, TaskRecord, TrainConfig,
+    fit_head_as_probe, tokenize_examples, train_task, HeadInit, TaskArtifacts, TaskModel,
+    TaskRecord, TrainConfig,
 };
 
 fn model(backbone: &Backbone, peft: &PeftConfig, labels: usize) -> TaskModel {
@@ -289,4 +290,57 @@ fn every_backbone_weight_is_bit_identical_after_training() {
             "{name} changed"
         );
     }
+}
+
+#[test]
+fn a_probe_head_starts_from_the_frozen_features_best_linear_fit_and_training_keeps_it_unless_beaten(
+) {
+    let backbone = tiny_backbone(3).unwrap();
+    let examples = sentiment_examples();
+    let tokenized = tokenize_examples(&backbone.tokenizer, &examples).unwrap();
+    let (train, validation) = tokenized.split_at(16);
+    let config = TrainConfig {
+        epochs: 2,
+        batch_size: 8,
+        learning_rate: 1e-3,
+        head_init: HeadInit::Probe,
+        ..TrainConfig::default()
+    };
+    let m = model(&backbone, &PeftConfig::adapter(), 2);
+    let random_head = l2r::train::accuracy(&backbone, &m, validation, 8).unwrap();
+    let probe = fit_head_as_probe(&backbone, &m, train, validation, 8).unwrap();
+    let probe_head = l2r::train::accuracy(&backbone, &m, validation, 8).unwrap();
+    assert_eq!(probe_head, probe.validation_accuracy);
+    assert!(probe.best_epoch >= 1, "{probe:?}");
+    assert!(
+        probe_head >= random_head,
+        "probe {probe_head} < random {random_head}"
+    );
+    let fresh = model(&backbone, &PeftConfig::adapter(), 2);
+    let report = train_task(&backbone, &fresh, train, validation, &config, false).unwrap();
+    let started = report.head_probe.clone().expect("the probe is reported");
+    assert_eq!(
+        started, probe,
+        "the same model and data give the same probe"
+    );
+    assert!(report.best_validation_accuracy >= started.validation_accuracy);
+    let kept = l2r::train::accuracy(&backbone, &fresh, validation, 8).unwrap();
+    assert_eq!(kept, report.best_validation_accuracy);
+    if report.best_epoch == 0 {
+        assert_eq!(kept, started.validation_accuracy, "epoch 0 is the probe");
+    }
+}
+
+#[test]
+fn a_random_head_start_is_left_out_of_the_serialised_config_so_old_module_keys_hold() {
+    let random = serde_json::to_string(&TrainConfig::default()).unwrap();
+    assert!(!random.contains("head_init"), "{random}");
+    let probe = TrainConfig {
+        head_init: HeadInit::Probe,
+        ..TrainConfig::default()
+    };
+    let text = serde_json::to_string(&probe).unwrap();
+    assert!(text.contains("\"head_init\":\"probe\""), "{text}");
+    let back: TrainConfig = serde_json::from_str(&text).unwrap();
+    assert_eq!(back, probe);
 }

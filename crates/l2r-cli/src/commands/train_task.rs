@@ -5,8 +5,8 @@ use l2r::backbone::LinearSite;
 use l2r::head::ClassifierHead;
 use l2r::peft::{PeftConfig, PeftModule};
 use l2r::train::{
-    default_dir, task_splits, tokenize_examples, train_task, TaskArtifacts, TaskModel, TaskRecord,
-    TrainConfig,
+    default_dir, task_splits, tokenize_examples, train_task, HeadInit, TaskArtifacts, TaskModel,
+    TaskRecord, TrainConfig,
 };
 use std::path::PathBuf;
 
@@ -44,6 +44,9 @@ pub struct TrainTaskArgs {
     /// Stop after this many epochs without a better validation accuracy.
     #[arg(long, default_value_t = TrainConfig::default().patience)]
     patience: usize,
+    /// How the head starts: `random`, or `probe` (a linear probe on the frozen features first; LP-FT).
+    #[arg(long, value_parser = parse_head_init, default_value = head_init_name(TrainConfig::default().head_init))]
+    head_init: HeadInit,
     /// Output folder (default runs/<task>-<peft>).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -72,6 +75,18 @@ impl TrainTaskArgs {
     }
 }
 
+fn parse_head_init(name: &str) -> anyhow::Result<HeadInit> {
+    serde_json::from_value(serde_json::Value::String(name.trim().to_owned()))
+        .with_context(|| format!("unknown head start '{name}' (known: random, probe)"))
+}
+
+fn head_init_name(init: HeadInit) -> &'static str {
+    match init {
+        HeadInit::Random => "random",
+        HeadInit::Probe => "probe",
+    }
+}
+
 fn parse_site(name: &str) -> anyhow::Result<LinearSite> {
     serde_json::from_value(serde_json::Value::String(name.trim().to_owned())).with_context(|| {
         format!("unknown LoRA target '{name}' (known: query, key, value, attention_output, intermediate, output)")
@@ -87,6 +102,7 @@ pub fn run(args: TrainTaskArgs, output: &Output) -> anyhow::Result<()> {
         learning_rate: args.lr,
         patience: args.patience,
         seed: args.split.seed,
+        head_init: args.head_init,
         ..TrainConfig::default()
     };
     train_config.validate()?;

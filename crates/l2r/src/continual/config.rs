@@ -493,6 +493,8 @@ mod tests {
         other_router.router.epochs += 1;
         let mut other_training = base.clone();
         other_training.train.epochs += 1;
+        let mut probe_head = base.clone();
+        probe_head.train.head_init = crate::train::HeadInit::Probe;
         let dir = base.module_cache_dir().unwrap().unwrap();
         assert!(dir.starts_with("/c"));
         assert_eq!(
@@ -504,6 +506,7 @@ mod tests {
             Some(dir.clone()),
             other_training.module_cache_dir().unwrap()
         );
+        assert_ne!(Some(dir.clone()), probe_head.module_cache_dir().unwrap());
         let mut smaller_memory = base.clone();
         smaller_memory.memory.per_class = 5;
         assert_eq!(

@@ -2,6 +2,7 @@
 
 mod artifacts;
 mod batches;
+mod head_init;
 mod probe;
 mod schedule;
 mod task_data;
@@ -13,7 +14,10 @@ pub use batches::{
     length_grouped_batches, length_groups, predict_by_length, tokenize_examples, LengthOrder,
     TokenizedExample,
 };
-pub use probe::{frozen_features, train_linear_probe, ProbeConfig, ProbeReport};
+pub use head_init::{fit_head_as_probe, HeadInit};
+pub use probe::{
+    fit_logistic_head, frozen_features, train_linear_probe, ProbeConfig, ProbeFit, ProbeReport,
+};
 pub use schedule::LrSchedule;
 pub use task_data::task_splits;
 pub use task_model::TaskModel;

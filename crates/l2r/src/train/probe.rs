@@ -89,11 +89,46 @@ pub fn train_linear_probe(
         Some(features(&splits.validation)?)
     };
     let labels =
-        |examples: &[Example]| -> Vec<u32> { examples.iter().map(|e| e.label as u32).collect() };
-    let device = backbone.device();
-    let train_y = Tensor::new(labels(&splits.train), device)?;
+        |examples: &[Example]| -> Vec<usize> { examples.iter().map(|e| e.label).collect() };
     let hidden = backbone.encoder.hidden_size();
-    let head = ClassifierHead::new_on(hidden, num_labels, config.seed, device)?;
+    let head = ClassifierHead::new_on(hidden, num_labels, config.seed, backbone.device())?;
+    let validation_labels = labels(&splits.validation);
+    let fit = fit_logistic_head(
+        &head,
+        &train_x,
+        &labels(&splits.train),
+        validation_x
+            .as_ref()
+            .map(|x| (x, validation_labels.as_slice())),
+        config,
+    )?;
+    let predict = |x: &Tensor| predicted_labels(&head, x);
+    let test_labels: Vec<usize> = splits.test.iter().map(|e| e.label).collect();
+    Ok(ProbeReport {
+        best_epoch: fit.best_epoch,
+        validation_accuracy: fit.validation_accuracy,
+        test: classification_scores(&predict(&test_x)?, &test_labels, num_labels),
+    })
+}
+
+/// Where a full-batch logistic regression stopped: the epoch kept and its validation accuracy (0 without one).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbeFit {
+    pub best_epoch: usize,
+    pub validation_accuracy: f64,
+}
+
+/// Fits `head` to `features` (n, hidden) and `labels` by full-batch logistic regression (AdamW), keeping the
+/// epoch with the best accuracy on `validation` (the last epoch without one).
+pub fn fit_logistic_head(
+    head: &ClassifierHead,
+    features: &Tensor,
+    labels: &[usize],
+    validation: Option<(&Tensor, &[usize])>,
+    config: &ProbeConfig,
+) -> Result<ProbeFit> {
+    let targets: Vec<u32> = labels.iter().map(|&l| l as u32).collect();
+    let targets = Tensor::new(targets, features.device())?;
     let vars = head.varmap().all_vars();
     let mut optimizer = AdamW::new(
         vars.clone(),
@@ -103,36 +138,40 @@ pub fn train_linear_probe(
             ..Default::default()
         },
     )?;
-    let predict = |x: &Tensor| -> Result<Vec<usize>> {
-        Ok(head
-            .forward(x)?
-            .argmax(D::Minus1)?
-            .to_vec1::<u32>()?
-            .into_iter()
-            .map(|p| p as usize)
-            .collect())
-    };
-    let validation_labels: Vec<usize> = splits.validation.iter().map(|e| e.label).collect();
-    let (mut best_epoch, mut best_accuracy, mut best_weights) = (0, f64::NEG_INFINITY, None);
+    let num_labels = head.num_labels();
+    let validation = validation.filter(|(_, y)| !y.is_empty());
+    let (mut best, mut best_weights) = ((0, f64::NEG_INFINITY), None);
     for epoch in 1..=config.epochs.max(1) {
-        let loss = candle_nn::loss::cross_entropy(&head.forward(&train_x)?, &train_y)?;
+        let loss = candle_nn::loss::cross_entropy(&head.forward(features)?, &targets)?;
         optimizer.backward_step(&loss)?;
-        let accuracy = match &validation_x {
-            Some(x) => classification_scores(&predict(x)?, &validation_labels, num_labels).accuracy,
+        let accuracy = match validation {
+            Some((x, y)) => {
+                classification_scores(&predicted_labels(head, x)?, y, num_labels).accuracy
+            }
             None => 0.0,
         };
-        if accuracy > best_accuracy {
-            (best_epoch, best_accuracy) = (epoch, accuracy);
+        // Without validation data the last epoch is kept.
+        if accuracy > best.1 || validation.is_none() {
+            best = (epoch, accuracy);
             best_weights = Some(snapshot(&vars)?);
         }
     }
     if let Some(weights) = best_weights {
         restore(&vars, &weights)?;
     }
-    let test_labels: Vec<usize> = splits.test.iter().map(|e| e.label).collect();
-    Ok(ProbeReport {
-        best_epoch,
-        validation_accuracy: best_accuracy,
-        test: classification_scores(&predict(&test_x)?, &test_labels, num_labels),
+    Ok(ProbeFit {
+        best_epoch: best.0,
+        validation_accuracy: best.1,
     })
+}
+
+/// The label with the largest logit for each row of `features`.
+fn predicted_labels(head: &ClassifierHead, features: &Tensor) -> Result<Vec<usize>> {
+    Ok(head
+        .forward(features)?
+        .argmax(D::Minus1)?
+        .to_vec1::<u32>()?
+        .into_iter()
+        .map(|p| p as usize)
+        .collect())
 }

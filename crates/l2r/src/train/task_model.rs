@@ -1,6 +1,6 @@
 //! A task's trained parts — PEFT module and classifier head — applied on the frozen backbone.
 
-use super::batches::{predict_by_length, TokenizedExample};
+use super::batches::{predict_by_length, LengthOrder, TokenizedExample};
 use crate::backbone::{mean_pool, Backbone, TokenBatch};
 use crate::compose::{AlongsidePrevious, ModuleStack};
 use crate::error::Result;
@@ -29,15 +29,33 @@ impl TaskModel {
 
     /// Logits (batch, labels).
     pub fn logits(&self, backbone: &Backbone, batch: &TokenBatch) -> Result<Tensor> {
+        Ok(self.head.forward(&self.pooled(backbone, batch)?)?)
+    }
+
+    /// The mean-pooled features (batch, hidden) the head reads.
+    pub fn pooled(&self, backbone: &Backbone, batch: &TokenBatch) -> Result<Tensor> {
         let hidden = match &self.previous {
             None => backbone.encoder.forward(batch, &self.module)?,
             Some(previous) => backbone
                 .encoder
                 .forward(batch, &AlongsidePrevious::new(&self.module, previous))?,
         };
-        Ok(self
-            .head
-            .forward(&mean_pool(&hidden, &batch.attention_mask)?)?)
+        Ok(mean_pool(&hidden, &batch.attention_mask)?)
+    }
+
+    /// The head's input for every example, in their order: (examples, hidden).
+    pub fn pooled_features(
+        &self,
+        backbone: &Backbone,
+        examples: &[TokenizedExample],
+        batch_size: usize,
+    ) -> Result<Tensor> {
+        let order = LengthOrder::of_ids(examples);
+        let rows = order.chunks(batch_size, |items| {
+            let ids: Vec<&[u32]> = items.iter().map(|&i| examples[i].ids.as_slice()).collect();
+            self.pooled(backbone, &backbone.tokenizer.pad(&ids)?)
+        })?;
+        order.restore_rows(&Tensor::cat(&rows, 0)?)
     }
 
     /// Every trainable variable: the module's, then the head's.

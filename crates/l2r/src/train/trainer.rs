@@ -2,6 +2,8 @@
 //! task's module is active. AdamW, linear warm-up and decay, early stopping on validation accuracy.
 
 use super::batches::{length_grouped_batches, TokenizedExample};
+use super::head_init::{fit_head_as_probe, HeadInit};
+use super::probe::ProbeFit;
 use super::schedule::LrSchedule;
 use super::task_model::TaskModel;
 use crate::backbone::{Backbone, TokenBatch};
@@ -25,6 +27,10 @@ pub struct TrainConfig {
     pub patience: usize,
     pub eval_batch_size: usize,
     pub seed: u64,
+    /// How the head starts. Left out of the serialised config while random, so module caches keyed by the
+    /// config before it existed stay valid.
+    #[serde(skip_serializing_if = "HeadInit::is_random")]
+    pub head_init: HeadInit,
 }
 
 impl Default for TrainConfig {
@@ -41,6 +47,7 @@ impl Default for TrainConfig {
             patience: 10,
             eval_batch_size: 64,
             seed: 0,
+            head_init: HeadInit::Random,
         }
     }
 }
@@ -87,6 +94,10 @@ pub struct TrainReport {
     pub best_validation_accuracy: f64,
     pub trainable_parameters: usize,
     pub train_tokens_per_second: f64,
+    /// The linear probe the head started from (`head_init = "probe"`); the best epoch is 0 when no epoch of
+    /// training beat it on validation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_probe: Option<ProbeFit>,
 }
 
 /// Trains `model` on `train`, keeping the weights of the epoch with the best accuracy on `validation`.
@@ -119,6 +130,24 @@ pub fn train_task(
     let lengths: Vec<usize> = train.iter().map(|e| e.ids.len()).collect();
     let bar = progress_bar(show_progress, (steps_per_epoch * config.epochs) as u64);
     let (mut logs, mut best, mut best_weights) = (Vec::new(), (0usize, f64::NEG_INFINITY), None);
+    let head_probe = match config.head_init {
+        HeadInit::Random => None,
+        HeadInit::Probe => {
+            let fit =
+                fit_head_as_probe(backbone, model, train, validation, config.eval_batch_size)?;
+            let line = format!(
+                "probe head: validation accuracy {:.4} (epoch {} of the probe)",
+                fit.validation_accuracy, fit.best_epoch
+            );
+            log_line(&bar, show_progress, &line);
+            if !validation.is_empty() {
+                // The probe is epoch 0: training keeps it unless an epoch beats it on validation.
+                best = (0, fit.validation_accuracy);
+                best_weights = Some(snapshot(&vars)?);
+            }
+            Some(fit)
+        }
+    };
     let (mut step, mut total_tokens, mut total_seconds) = (0usize, 0usize, 0.0f64);
     for epoch in 1..=config.epochs {
         let started = Instant::now();
@@ -176,6 +205,7 @@ pub fn train_task(
         best_validation_accuracy: best.1,
         trainable_parameters: vars.iter().map(|v| v.elem_count()).sum(),
         train_tokens_per_second: total_tokens as f64 / total_seconds.max(1e-9),
+        head_probe,
     })
 }
 
