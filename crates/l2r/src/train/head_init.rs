@@ -18,7 +18,8 @@ pub enum HeadInit {
     #[default]
     Random,
     /// Logistic regression on the model's features at the start of training (the frozen encoder's, since an
-    /// untrained adapter or LoRA is the identity), the epoch best on the validation split kept.
+    /// untrained adapter or LoRA is the identity), the probe's epoch best on the validation split kept; training
+    /// then starts from it and keeps its own best epoch, as from a random head.
     Probe,
 }
 
