@@ -6,13 +6,14 @@ use l2r::backbone::tiny::tiny_backbone;
 use l2r::backbone::{mean_pool, Backbone};
 use l2r::compose::{Composition, CompositionMode, FixedWeights, ModuleStack, Routed};
 use l2r::embedded::EmbeddedExamples;
-use l2r::head::ClassifierHead;
+use l2r::head::{ClassifierHead, HeadInput};
 use l2r::peft::{PeftConfig, PeftModule};
 use l2r::router::{
     adapt_router, fit_router, fit_router_from, nearest_memory, GateKind, LocalAdaptation,
     PriorSources, RouterConfig, RouterInput, RouterScope, WarmFit, WarmStart,
 };
 use l2r::testing::{self, RandomTasks};
+use l2r::train::TaskModel;
 
 const TEXTS: [&str; 3] = ["the movie was good", "a cat eats red food", "dog"];
 
@@ -559,4 +560,66 @@ fn gaussian_replay_teaches_the_routers_where_each_tasks_statistics_lie() {
     .err()
     .unwrap();
     assert!(error.to_string().contains("gaussian_replay"), "{error}");
+}
+
+#[test]
+fn heads_reading_every_layer_and_the_final_one_mix_in_one_routed_pass() {
+    let backbone = tiny_backbone(17).unwrap();
+    let encoder = &backbone.encoder.config;
+    let modules = random_modules(&backbone, &PeftConfig::adapter(), 2);
+    let refs: Vec<&PeftModule> = modules.iter().collect();
+    let stack = ModuleStack::new(&refs, backbone.encoder.num_layers()).unwrap();
+    let inputs = [HeadInput::AllLayers, HeadInput::FinalLayer];
+    let heads: Vec<ClassifierHead> = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, &input)| ClassifierHead::for_input(input, encoder, 2, i as u64, &Device::Cpu))
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(heads[0].input(), HeadInput::AllLayers);
+    let head_refs: Vec<&ClassifierHead> = heads.iter().collect();
+    let routed = Routed {
+        backbone: &backbone,
+        stack: &stack,
+        heads: &head_refs,
+        mode: CompositionMode::Wavg,
+    };
+    let batch = backbone.tokenizer.encode(&TEXTS).unwrap();
+    for (module, source) in modules.iter().enumerate() {
+        let chosen: Vec<f32> = (0..TEXTS.len() * 2)
+            .map(|i| (i % 2 == module) as u8 as f32)
+            .collect();
+        let rows = Tensor::from_vec(chosen, (TEXTS.len(), 2), &Device::Cpu).unwrap();
+        let one_hot = FixedWeights(vec![rows]);
+        let logits = routed.head_logits(&batch, &one_hot).unwrap();
+        for (head, input) in inputs.iter().enumerate() {
+            let alone = TaskModel::new(
+                PeftModule::new(&PeftConfig::adapter(), encoder, 0).unwrap(),
+                ClassifierHead::for_input(*input, encoder, 2, head as u64, &Device::Cpu).unwrap(),
+            );
+            let tensors = l2r::io::varmap_tensors(source.varmap())
+                .unwrap()
+                .into_iter()
+                .collect();
+            alone
+                .module
+                .set_tensors(&tensors, std::path::Path::new("test"))
+                .unwrap();
+            let expected = alone.logits(&backbone, &batch).unwrap();
+            let diff = max_diff(&logits[head], &expected);
+            assert!(
+                diff < 1e-4,
+                "module {module}, head {head} ({input:?}): {diff}"
+            );
+        }
+    }
+    let features = routed.pooled_alone(&batch, 0).unwrap();
+    let width = features
+        .get(HeadInput::AllLayers)
+        .unwrap()
+        .dims2()
+        .unwrap()
+        .1;
+    assert_eq!(width, HeadInput::AllLayers.dim(encoder));
+    assert_eq!(width, (encoder.num_hidden_layers + 1) * encoder.hidden_size);
 }

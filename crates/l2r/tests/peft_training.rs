@@ -4,7 +4,7 @@ use candle_core::{Device, Tensor};
 use l2r::backbone::tiny::tiny_backbone;
 use l2r::backbone::{mean_pool, Backbone, NoHooks};
 use l2r::data::Example;
-use l2r::head::ClassifierHead;
+use l2r::head::{ClassifierHead, HeadInput};
 use l2r::peft::{PeftConfig, PeftModule};
 use l2r::train::{
     fit_head_as_probe, tokenize_examples, train_task, HeadInit, TaskArtifacts, TaskModel,
@@ -340,4 +340,51 @@ fn a_random_head_start_is_left_out_of_the_serialised_config_so_old_module_keys_h
     assert!(text.contains("\"head_init\":\"probe\""), "{text}");
     let back: TrainConfig = serde_json::from_str(&text).unwrap();
     assert_eq!(back, probe);
+}
+
+#[test]
+fn a_head_reading_every_layer_learns_and_loads_back_as_saved() {
+    let backbone = tiny_backbone(4).unwrap();
+    let encoder = &backbone.encoder.config;
+    let tokenized = tokenize_examples(&backbone.tokenizer, &sentiment_examples()).unwrap();
+    let config = TrainConfig {
+        epochs: 30,
+        batch_size: 8,
+        learning_rate: 1e-2,
+        patience: 30,
+        head_input: HeadInput::AllLayers,
+        ..TrainConfig::default()
+    };
+    let peft = PeftConfig::adapter();
+    let m = TaskModel::new(
+        PeftModule::new(&peft, encoder, 3).unwrap(),
+        ClassifierHead::for_input(HeadInput::AllLayers, encoder, 2, 3, &Device::Cpu).unwrap(),
+    );
+    let report = train_task(&backbone, &m, &tokenized, &tokenized, &config, false).unwrap();
+    assert!(report.best_validation_accuracy >= 0.95, "{report:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let artifacts = TaskArtifacts::new(dir.path().join("layers"));
+    let record = TaskRecord {
+        task: "tiny".into(),
+        labels: vec!["negative".into(), "positive".into()],
+        backbone: backbone.name,
+        max_len: 32,
+        peft,
+        train: config,
+        split: Default::default(),
+        report: Some(report),
+        test: None,
+    };
+    artifacts.save(&record, &m).unwrap();
+    let (_, loaded) = artifacts.load(&backbone).unwrap();
+    assert_eq!(loaded.head.input(), HeadInput::AllLayers);
+    let batch = backbone
+        .tokenizer
+        .encode(&["the movie was good", "a cat"])
+        .unwrap();
+    let diff = max_abs_diff(
+        &m.logits(&backbone, &batch).unwrap(),
+        &loaded.logits(&backbone, &batch).unwrap(),
+    );
+    assert_eq!(diff, 0.0);
 }

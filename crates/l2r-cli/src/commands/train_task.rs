@@ -2,7 +2,7 @@ use super::{BackboneArgs, Output, SplitArgs};
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use l2r::backbone::LinearSite;
-use l2r::head::ClassifierHead;
+use l2r::head::{ClassifierHead, HeadInput};
 use l2r::peft::{PeftConfig, PeftModule};
 use l2r::train::{
     default_dir, task_splits, tokenize_examples, train_task, HeadInit, TaskArtifacts, TaskModel,
@@ -47,6 +47,9 @@ pub struct TrainTaskArgs {
     /// How the head starts: `random`, or `probe` (a linear probe on the frozen features first; LP-FT).
     #[arg(long, value_parser = parse_head_init, default_value = head_init_name(TrainConfig::default().head_init))]
     head_init: HeadInit,
+    /// What the head reads: `final_layer` (the final layer's mean pool) or `all_layers` (every layer's, concatenated).
+    #[arg(long, value_parser = parse_head_input, default_value = head_input_name(TrainConfig::default().head_input))]
+    head_input: HeadInput,
     /// Output folder (default runs/<task>-<peft>).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -87,6 +90,18 @@ fn head_init_name(init: HeadInit) -> &'static str {
     }
 }
 
+fn parse_head_input(name: &str) -> anyhow::Result<HeadInput> {
+    serde_json::from_value(serde_json::Value::String(name.trim().to_owned()))
+        .with_context(|| format!("unknown head input '{name}' (known: final_layer, all_layers)"))
+}
+
+fn head_input_name(input: HeadInput) -> &'static str {
+    match input {
+        HeadInput::FinalLayer => "final_layer",
+        HeadInput::AllLayers => "all_layers",
+    }
+}
+
 fn parse_site(name: &str) -> anyhow::Result<LinearSite> {
     serde_json::from_value(serde_json::Value::String(name.trim().to_owned())).with_context(|| {
         format!("unknown LoRA target '{name}' (known: query, key, value, attention_output, intermediate, output)")
@@ -103,6 +118,7 @@ pub fn run(args: TrainTaskArgs, output: &Output) -> anyhow::Result<()> {
         patience: args.patience,
         seed: args.split.seed,
         head_init: args.head_init,
+        head_input: args.head_input,
         ..TrainConfig::default()
     };
     train_config.validate()?;
@@ -117,9 +133,11 @@ pub fn run(args: TrainTaskArgs, output: &Output) -> anyhow::Result<()> {
     ));
     let backbone = args.backbone.load(output)?;
     let encoder = &backbone.encoder.config;
+    let (seed, device) = (args.split.seed, backbone.device());
+    let labels = dataset.labels.len();
     let model = TaskModel::new(
-        PeftModule::new(&peft, encoder, args.split.seed)?,
-        ClassifierHead::new(encoder.hidden_size, dataset.labels.len(), args.split.seed)?,
+        PeftModule::new_on(&peft, encoder, seed, device)?,
+        ClassifierHead::for_input(args.head_input, encoder, labels, seed, device)?,
     );
     let train = tokenize_examples(&backbone.tokenizer, &splits.train)?;
     let validation = tokenize_examples(&backbone.tokenizer, &splits.validation)?;

@@ -2,9 +2,9 @@
 //! tasks seen so far, their heads, and how to compose the modules.
 
 use super::{Composition, CompositionMode, FixedWeights, LayerWeights, ModuleStack};
-use crate::backbone::{mean_pool, Backbone, EncoderHooks, TokenBatch};
+use crate::backbone::{Backbone, EncoderHooks, TokenBatch};
 use crate::error::Result;
-use crate::head::ClassifierHead;
+use crate::head::{ClassifierHead, HeadFeatures};
 use candle_core::{Tensor, D};
 
 pub struct Routed<'a> {
@@ -38,14 +38,14 @@ impl Routed<'_> {
         self.head_logits_with(batch, &composition)
     }
 
-    /// The mean-pooled representation (batch, hidden) every head reads, composed with `weights`.
-    pub fn pooled(&self, batch: &TokenBatch, weights: &dyn LayerWeights) -> Result<Tensor> {
+    /// What the heads read, composed with `weights`.
+    pub fn pooled(&self, batch: &TokenBatch, weights: &dyn LayerWeights) -> Result<HeadFeatures> {
         let composition = Composition::new(self.stack, self.mode, weights);
-        pooled_on_encoder(self.backbone, &composition, batch)
+        pooled_on_encoder(self.backbone, &composition, self.heads, batch)
     }
 
-    /// The mean-pooled representation (batch, hidden) with module `module` alone active, for every row of `batch`.
-    pub fn pooled_alone(&self, batch: &TokenBatch, module: usize) -> Result<Tensor> {
+    /// What the heads read with module `module` alone active, for every row of `batch`.
+    pub fn pooled_alone(&self, batch: &TokenBatch, module: usize) -> Result<HeadFeatures> {
         let (rows, modules) = (batch.input_ids.dim(0)?, self.num_tasks());
         let one_hot = Tensor::ones(rows, candle_core::DType::F32, self.backbone.device())?
             .unsqueeze(1)?
@@ -95,23 +95,21 @@ pub fn heads_on_encoder(
     heads: &[&ClassifierHead],
     batch: &TokenBatch,
 ) -> Result<Vec<Tensor>> {
-    heads_on_pooled(heads, &pooled_on_encoder(backbone, hooks, batch)?)
+    let features = pooled_on_encoder(backbone, hooks, heads, batch)?;
+    heads
+        .iter()
+        .map(|h| h.forward_features(&features))
+        .collect()
 }
 
-/// The mean-pooled output (batch, hidden) of the backbone run with `hooks`: what every head reads.
+/// The mean-pooled outputs of the backbone run with `hooks` that `heads` read: every layer's only if one of them
+/// reads every layer.
 fn pooled_on_encoder(
     backbone: &Backbone,
     hooks: &dyn EncoderHooks,
+    heads: &[&ClassifierHead],
     batch: &TokenBatch,
-) -> Result<Tensor> {
-    let hidden = backbone.encoder.forward(batch, hooks)?;
-    Ok(mean_pool(&hidden, &batch.attention_mask)?)
-}
-
-/// Each head's logits on `pooled`.
-fn heads_on_pooled(heads: &[&ClassifierHead], pooled: &Tensor) -> Result<Vec<Tensor>> {
-    Ok(heads
-        .iter()
-        .map(|h| h.forward(pooled))
-        .collect::<candle_core::Result<Vec<_>>>()?)
+) -> Result<HeadFeatures> {
+    let all_layers = heads.iter().any(|h| !h.input().is_final_layer());
+    HeadFeatures::of(backbone, hooks, batch, all_layers)
 }

@@ -136,18 +136,18 @@ pub(super) fn passes<'a>(
 /// One row of numbers per example.
 type Rows = Vec<Vec<f32>>;
 
-/// Per example of `batch` (`rows` examples): head t's logits with module t alone, and module t's pooled
+/// Per example of `batch` (`rows` examples): head t's logits with module t alone, and module t's pooled final-layer
 /// representation, for every t, each concatenated over t (one pass per module).
 fn own_module_outputs(routed: &Routed, batch: &TokenBatch, rows: usize) -> Result<(Rows, Rows)> {
     let mut logits = vec![Vec::new(); rows];
     let mut pooled = vec![Vec::new(); rows];
     for module in 0..routed.num_tasks() {
         let alone = routed.pooled_alone(batch, module)?;
-        let head = routed.heads[module].forward(&alone)?;
+        let head = routed.heads[module].forward_features(&alone)?;
         for (row, values) in logits.iter_mut().zip(head.to_vec2::<f32>()?) {
             row.extend(values);
         }
-        for (row, values) in pooled.iter_mut().zip(alone.to_vec2::<f32>()?) {
+        for (row, values) in pooled.iter_mut().zip(alone.final_layer().to_vec2::<f32>()?) {
             row.extend(values);
         }
     }

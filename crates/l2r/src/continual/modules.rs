@@ -85,7 +85,13 @@ fn train_new(
     let module = PeftModule::new_on(&config.module, encoder, seed, device)?;
     let mut model = TaskModel::new(
         module,
-        ClassifierHead::new_on(encoder.hidden_size, task.labels.len(), seed, device)?,
+        ClassifierHead::for_input(
+            config.train.head_input,
+            encoder,
+            task.labels.len(),
+            seed,
+            device,
+        )?,
     );
     match start {
         TrainingStart::Fresh => {}

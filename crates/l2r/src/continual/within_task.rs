@@ -71,7 +71,11 @@ fn score_validation(
     for pass in passes(routed, &validation) {
         let (_, batch) = pass?;
         let pooled = routed.pooled_alone(&batch, t)?;
-        head.extend(routed.heads[t].forward(&pooled)?.to_vec2::<f32>()?);
+        head.extend(
+            routed.heads[t]
+                .forward_features(&pooled)?
+                .to_vec2::<f32>()?,
+        );
     }
     let own_ridge = match config.uses_ridge_heads() {
         true => Some(ridge_classifier(&[stats], representation, ridge_dim)?),

@@ -102,7 +102,9 @@ impl TaskArtifacts {
         let record = self.load_record()?;
         let module = PeftModule::load_on(&self.module_path(), &record.peft, encoder, device)?;
         let labels = record.labels.len();
-        let head = ClassifierHead::load_on(&self.head_path(), encoder.hidden_size, labels, device)?;
+        let input = record.train.head_input;
+        let head =
+            ClassifierHead::load_for_input(&self.head_path(), input, encoder, labels, device)?;
         Ok((record, TaskModel::new(module, head)))
     }
 }

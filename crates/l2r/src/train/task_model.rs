@@ -1,10 +1,10 @@
 //! A task's trained parts — PEFT module and classifier head — applied on the frozen backbone.
 
 use super::batches::{predict_by_length, LengthOrder, TokenizedExample};
-use crate::backbone::{mean_pool, Backbone, TokenBatch};
+use crate::backbone::{Backbone, TokenBatch};
 use crate::compose::{AlongsidePrevious, ModuleStack};
 use crate::error::Result;
-use crate::head::ClassifierHead;
+use crate::head::{ClassifierHead, HeadFeatures};
 use crate::metrics::{classification_scores, ClassificationScores};
 use crate::peft::PeftModule;
 use candle_core::Var;
@@ -32,15 +32,20 @@ impl TaskModel {
         Ok(self.head.forward(&self.pooled(backbone, batch)?)?)
     }
 
-    /// The mean-pooled features (batch, hidden) the head reads.
+    /// The features (batch, the head's input width) the head reads.
     pub fn pooled(&self, backbone: &Backbone, batch: &TokenBatch) -> Result<Tensor> {
-        let hidden = match &self.previous {
-            None => backbone.encoder.forward(batch, &self.module)?,
-            Some(previous) => backbone
-                .encoder
-                .forward(batch, &AlongsidePrevious::new(&self.module, previous))?,
+        let input = self.head.input();
+        let all_layers = !input.is_final_layer();
+        let features = match &self.previous {
+            None => HeadFeatures::of(backbone, &self.module, batch, all_layers)?,
+            Some(previous) => HeadFeatures::of(
+                backbone,
+                &AlongsidePrevious::new(&self.module, previous),
+                batch,
+                all_layers,
+            )?,
         };
-        Ok(mean_pool(&hidden, &batch.attention_mask)?)
+        Ok(features.get(input)?.clone())
     }
 
     /// The head's input for every example, in their order: (examples, hidden).

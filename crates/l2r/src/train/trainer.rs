@@ -8,6 +8,7 @@ use super::schedule::LrSchedule;
 use super::task_model::TaskModel;
 use crate::backbone::{Backbone, TokenBatch};
 use crate::error::{Error, Result};
+use crate::head::HeadInput;
 use candle_core::Tensor;
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -31,6 +32,9 @@ pub struct TrainConfig {
     /// config before it existed stay valid.
     #[serde(skip_serializing_if = "HeadInit::is_random")]
     pub head_init: HeadInit,
+    /// What the head reads; left out while the final layer, for the same reason.
+    #[serde(skip_serializing_if = "HeadInput::is_final_layer")]
+    pub head_input: HeadInput,
 }
 
 impl Default for TrainConfig {
@@ -48,6 +52,7 @@ impl Default for TrainConfig {
             eval_batch_size: 64,
             seed: 0,
             head_init: HeadInit::Random,
+            head_input: HeadInput::FinalLayer,
         }
     }
 }
