@@ -9,10 +9,12 @@
 #
 #     [ORDERS="1, 2"] scripts/experiments/full_size.sh [benchmark ...]       (default: verb-cil wordnet-cil senti4 far5)
 #
-# L2R names a binary to run instead of building target/release/l2r (so that building can go on meanwhile).
+# L2R names a binary to run instead of building target/release/l2r (so that building can go on meanwhile); OUT a
+# folder for the runs and their module cache instead of runs/full-size (e.g. to measure other module settings beside
+# the earlier runs).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-out=runs/full-size
+out=${OUT:-runs/full-size}
 mkdir -p "$out"
 source scripts/experiments/run_config.sh
 l2r=${L2R:-target/release/l2r}
