@@ -86,6 +86,14 @@ fn bad_flags_and_folders_fail_cleanly() {
         code, 2,
         "clap reports a missing required flag with exit code 2"
     );
+    for (flag, value, known) in [
+        ("--head-init", "warm", "known: random, probe"),
+        ("--head-input", "middle", "known: final_layer, all_layers"),
+    ] {
+        let (code, _, stderr) = l2r(&["train-task", "--task", "bbc", flag, value], None);
+        assert_eq!(code, 2, "clap refuses {flag} {value}");
+        assert!(stderr.contains(known), "{stderr}");
+    }
     let (code, _, stderr) = l2r(&["bench", "--precision", "fp16"], None);
     assert_eq!(code, 2, "clap refuses an unknown precision");
     assert!(stderr.contains("known: fp32, bf16"), "{stderr}");
