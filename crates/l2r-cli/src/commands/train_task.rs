@@ -79,8 +79,7 @@ impl TrainTaskArgs {
 }
 
 fn parse_head_init(name: &str) -> anyhow::Result<HeadInit> {
-    serde_json::from_value(serde_json::Value::String(name.trim().to_owned()))
-        .with_context(|| format!("unknown head start '{name}' (known: random, probe)"))
+    parse_named(name, "head start", "random, probe")
 }
 
 fn head_init_name(init: HeadInit) -> &'static str {
@@ -91,8 +90,7 @@ fn head_init_name(init: HeadInit) -> &'static str {
 }
 
 fn parse_head_input(name: &str) -> anyhow::Result<HeadInput> {
-    serde_json::from_value(serde_json::Value::String(name.trim().to_owned()))
-        .with_context(|| format!("unknown head input '{name}' (known: final_layer, all_layers)"))
+    parse_named(name, "head input", "final_layer, all_layers")
 }
 
 fn head_input_name(input: HeadInput) -> &'static str {
@@ -103,9 +101,18 @@ fn head_input_name(input: HeadInput) -> &'static str {
 }
 
 fn parse_site(name: &str) -> anyhow::Result<LinearSite> {
-    serde_json::from_value(serde_json::Value::String(name.trim().to_owned())).with_context(|| {
-        format!("unknown LoRA target '{name}' (known: query, key, value, attention_output, intermediate, output)")
-    })
+    let known = "query, key, value, attention_output, intermediate, output";
+    parse_named(name, "LoRA target", known)
+}
+
+/// A value named as in the config files (its serde name), or an error listing the `known` names.
+fn parse_named<T: serde::de::DeserializeOwned>(
+    name: &str,
+    what: &str,
+    known: &str,
+) -> anyhow::Result<T> {
+    serde_json::from_value(serde_json::Value::String(name.trim().to_owned()))
+        .with_context(|| format!("unknown {what} '{name}' (known: {known})"))
 }
 
 pub fn run(args: TrainTaskArgs, output: &Output) -> anyhow::Result<()> {
