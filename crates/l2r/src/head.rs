@@ -18,7 +18,8 @@ pub enum HeadInput {
     FinalLayer,
     /// Every layer's mean pool, the embeddings' included, concatenated (batch, (layers + 1) · hidden): lower layers
     /// keep lexical and stylistic cues that the final sentence embedding discards (the frozen ridge on every layer
-    /// is 4 points better within a verb-cil task than on the final one).
+    /// is 4 points better within a verb-cil task than on the final one; a head trained with its module gained
+    /// nothing from them there: docs/results.md, "Heads on every layer, and LoRA modules").
     AllLayers,
 }
 

@@ -2,7 +2,8 @@
 //! model gives before its module has learned anything (LP-FT: Kumar et al., "Fine-Tuning can Distort Pretrained
 //! Features and Underperform Out-of-Distribution", ICLR 2022). With a few dozen examples per class a module's
 //! steps are few; from a random head the first of them go to fitting the head, and the gradient that reaches the
-//! module is that of a head that reads nothing yet.
+//! module is that of a head that reads nothing yet. Measured on verb-cil it made the modules worse (docs/results.md,
+//! "A linear-probe head start"), so `Random` stays the default.
 
 use super::batches::TokenizedExample;
 use super::probe::{fit_logistic_head, ProbeConfig, ProbeFit};
