@@ -45,15 +45,16 @@ pub struct HeadFeatures {
 }
 
 impl HeadFeatures {
-    /// From the backbone run on `batch` with `hooks`; every layer's states are kept only if `all_layers`.
-    pub fn of(
+    /// What `heads` read, from the backbone run on `batch` with `hooks`: every layer's states are pooled only if
+    /// one of them reads every layer.
+    pub fn read_by(
+        heads: &[&ClassifierHead],
         backbone: &Backbone,
         hooks: &dyn EncoderHooks,
         batch: &TokenBatch,
-        all_layers: bool,
     ) -> Result<Self> {
         let mask = &batch.attention_mask;
-        if !all_layers {
+        if heads.iter().all(|h| h.input().is_final_layer()) {
             let hidden = backbone.encoder.forward(batch, hooks)?;
             return Ok(HeadFeatures {
                 final_layer: mean_pool(&hidden, mask)?,

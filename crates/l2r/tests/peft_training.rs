@@ -8,7 +8,7 @@ use l2r::head::{ClassifierHead, HeadInput};
 use l2r::peft::{PeftConfig, PeftModule};
 use l2r::train::{
     fit_head_as_probe, tokenize_examples, train_task, HeadInit, TaskArtifacts, TaskModel,
-    TaskRecord, TrainConfig,
+    TaskRecord, TrainConfig, TrainReport,
 };
 
 fn model(backbone: &Backbone, peft: &PeftConfig, labels: usize) -> TaskModel {
@@ -40,6 +40,26 @@ fn sentiment_examples() -> Vec<Example> {
         }
     }
     examples
+}
+
+/// The record of a module trained on [`sentiment_examples`].
+fn sentiment_record(
+    backbone: &Backbone,
+    peft: PeftConfig,
+    train: TrainConfig,
+    report: TrainReport,
+) -> TaskRecord {
+    TaskRecord {
+        task: "tiny".into(),
+        labels: vec!["negative".into(), "positive".into()],
+        backbone: backbone.name,
+        max_len: 32,
+        peft,
+        train,
+        split: Default::default(),
+        report: Some(report),
+        test: None,
+    }
 }
 
 fn hidden_states(backbone: &Backbone, hooks: &dyn l2r::backbone::EncoderHooks) -> Tensor {
@@ -176,17 +196,7 @@ fn saved_task_loads_back_with_identical_predictions() {
         };
         let report = train_task(&backbone, &m, &tokenized, &tokenized, &config, false).unwrap();
         let artifacts = TaskArtifacts::new(dir.path().join(peft.kind()));
-        let record = TaskRecord {
-            task: "tiny".into(),
-            labels: vec!["negative".into(), "positive".into()],
-            backbone: backbone.name,
-            max_len: 32,
-            peft: peft.clone(),
-            train: config,
-            split: Default::default(),
-            report: Some(report),
-            test: None,
-        };
+        let record = sentiment_record(&backbone, peft.clone(), config, report);
         artifacts.save(&record, &m).unwrap();
         let (loaded_record, loaded) = artifacts.load(&backbone).unwrap();
         assert_eq!(loaded_record.peft, peft);
@@ -364,17 +374,7 @@ fn a_head_reading_every_layer_learns_and_loads_back_as_saved() {
     assert!(report.best_validation_accuracy >= 0.95, "{report:?}");
     let dir = tempfile::tempdir().unwrap();
     let artifacts = TaskArtifacts::new(dir.path().join("layers"));
-    let record = TaskRecord {
-        task: "tiny".into(),
-        labels: vec!["negative".into(), "positive".into()],
-        backbone: backbone.name,
-        max_len: 32,
-        peft,
-        train: config,
-        split: Default::default(),
-        report: Some(report),
-        test: None,
-    };
+    let record = sentiment_record(&backbone, peft, config, report);
     artifacts.save(&record, &m).unwrap();
     let (_, loaded) = artifacts.load(&backbone).unwrap();
     assert_eq!(loaded.head.input(), HeadInput::AllLayers);

@@ -41,7 +41,7 @@ impl Routed<'_> {
     /// What the heads read, composed with `weights`.
     pub fn pooled(&self, batch: &TokenBatch, weights: &dyn LayerWeights) -> Result<HeadFeatures> {
         let composition = Composition::new(self.stack, self.mode, weights);
-        pooled_on_encoder(self.backbone, &composition, self.heads, batch)
+        HeadFeatures::read_by(self.heads, self.backbone, &composition, batch)
     }
 
     /// What the heads read with module `module` alone active, for every row of `batch`.
@@ -95,21 +95,9 @@ pub fn heads_on_encoder(
     heads: &[&ClassifierHead],
     batch: &TokenBatch,
 ) -> Result<Vec<Tensor>> {
-    let features = pooled_on_encoder(backbone, hooks, heads, batch)?;
+    let features = HeadFeatures::read_by(heads, backbone, hooks, batch)?;
     heads
         .iter()
         .map(|h| h.forward_features(&features))
         .collect()
-}
-
-/// The mean-pooled outputs of the backbone run with `hooks` that `heads` read: every layer's only if one of them
-/// reads every layer.
-fn pooled_on_encoder(
-    backbone: &Backbone,
-    hooks: &dyn EncoderHooks,
-    heads: &[&ClassifierHead],
-    batch: &TokenBatch,
-) -> Result<HeadFeatures> {
-    let all_layers = heads.iter().any(|h| !h.input().is_final_layer());
-    HeadFeatures::of(backbone, hooks, batch, all_layers)
 }

@@ -103,11 +103,10 @@ pub fn train_linear_probe(
         config,
     )?;
     let predict = |x: &Tensor| predicted_labels(&head, x);
-    let test_labels: Vec<usize> = splits.test.iter().map(|e| e.label).collect();
     Ok(ProbeReport {
         best_epoch: fit.best_epoch,
         validation_accuracy: fit.validation_accuracy,
-        test: classification_scores(&predict(&test_x)?, &test_labels, num_labels),
+        test: classification_scores(&predict(&test_x)?, &labels(&splits.test), num_labels),
     })
 }
 

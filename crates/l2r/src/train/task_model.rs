@@ -1,7 +1,7 @@
 //! A task's trained parts — PEFT module and classifier head — applied on the frozen backbone.
 
 use super::batches::{predict_by_length, LengthOrder, TokenizedExample};
-use crate::backbone::{Backbone, TokenBatch};
+use crate::backbone::{Backbone, EncoderHooks, TokenBatch};
 use crate::compose::{AlongsidePrevious, ModuleStack};
 use crate::error::Result;
 use crate::head::{ClassifierHead, HeadFeatures};
@@ -34,18 +34,16 @@ impl TaskModel {
 
     /// The features (batch, the head's input width) the head reads.
     pub fn pooled(&self, backbone: &Backbone, batch: &TokenBatch) -> Result<Tensor> {
-        let input = self.head.input();
-        let all_layers = !input.is_final_layer();
-        let features = match &self.previous {
-            None => HeadFeatures::of(backbone, &self.module, batch, all_layers)?,
-            Some(previous) => HeadFeatures::of(
-                backbone,
-                &AlongsidePrevious::new(&self.module, previous),
-                batch,
-                all_layers,
-            )?,
+        let alongside;
+        let hooks: &dyn EncoderHooks = match &self.previous {
+            None => &self.module,
+            Some(previous) => {
+                alongside = AlongsidePrevious::new(&self.module, previous);
+                &alongside
+            }
         };
-        Ok(features.get(input)?.clone())
+        let features = HeadFeatures::read_by(&[&self.head], backbone, hooks, batch)?;
+        Ok(features.get(self.head.input())?.clone())
     }
 
     /// The head's input for every example, in their order: (examples, hidden).
