@@ -8,7 +8,7 @@ use l2r::head::{ClassifierHead, HeadInput};
 use l2r::peft::{PeftConfig, PeftModule};
 use l2r::train::{
     fit_head_as_probe, tokenize_examples, train_task, HeadInit, TaskArtifacts, TaskModel,
-    TaskRecord, TrainConfig, TrainReport,
+    TaskRecord, TokenizedExample, TrainConfig, TrainReport,
 };
 
 fn model(backbone: &Backbone, peft: &PeftConfig, labels: usize) -> TaskModel {
@@ -387,4 +387,72 @@ fn a_head_reading_every_layer_learns_and_loads_back_as_saved() {
         &loaded.logits(&backbone, &batch).unwrap(),
     );
     assert_eq!(diff, 0.0);
+}
+
+/// Mean cosine of same-label pairs minus that of different-label pairs, on the head's input.
+fn class_separation(backbone: &Backbone, model: &TaskModel, examples: &[TokenizedExample]) -> f32 {
+    let features = model.pooled_features(backbone, examples, 8).unwrap();
+    let rows = features.to_vec2::<f32>().unwrap();
+    let unit: Vec<Vec<f32>> = rows
+        .iter()
+        .map(|r| {
+            let norm = r.iter().map(|x| x * x).sum::<f32>().sqrt();
+            r.iter().map(|x| x / norm).collect()
+        })
+        .collect();
+    let (mut same, mut different) = (Vec::new(), Vec::new());
+    for i in 0..unit.len() {
+        for j in 0..i {
+            let cosine: f32 = unit[i].iter().zip(&unit[j]).map(|(a, b)| a * b).sum();
+            if examples[i].label == examples[j].label {
+                same.push(cosine);
+            } else {
+                different.push(cosine);
+            }
+        }
+    }
+    let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len() as f32;
+    mean(&same) - mean(&different)
+}
+
+#[test]
+fn the_pairwise_cosine_loss_separates_the_classes_features_more_than_cross_entropy_alone() {
+    let backbone = tiny_backbone(5).unwrap();
+    let tokenized = tokenize_examples(&backbone.tokenizer, &sentiment_examples()).unwrap();
+    let separation = |contrastive_weight: f64| {
+        let config = TrainConfig {
+            epochs: 20,
+            batch_size: 8,
+            learning_rate: 1e-2,
+            patience: 20,
+            contrastive_weight,
+            ..TrainConfig::default()
+        };
+        let m = model(&backbone, &PeftConfig::adapter(), 2);
+        let report = train_task(&backbone, &m, &tokenized, &tokenized, &config, false).unwrap();
+        assert!(report.best_validation_accuracy >= 0.95, "{report:?}");
+        class_separation(&backbone, &m, &tokenized)
+    };
+    let (alone, with_pairs) = (separation(0.0), separation(1.0));
+    // Measured 0.054 -> 0.124 (seed 5).
+    assert!(with_pairs > alone + 0.05, "{alone} -> {with_pairs}");
+}
+
+#[test]
+fn a_contrastive_weight_is_serialised_only_when_set_and_refused_when_negative() {
+    let off = serde_json::to_string(&TrainConfig::default()).unwrap();
+    assert!(!off.contains("contrastive_weight"), "{off}");
+    let on = TrainConfig {
+        contrastive_weight: 0.5,
+        ..TrainConfig::default()
+    };
+    let text = serde_json::to_string(&on).unwrap();
+    assert!(text.contains("\"contrastive_weight\":0.5"), "{text}");
+    assert_eq!(serde_json::from_str::<TrainConfig>(&text).unwrap(), on);
+    let negative = TrainConfig {
+        contrastive_weight: -1.0,
+        ..TrainConfig::default()
+    };
+    let message = negative.validate().unwrap_err().to_string();
+    assert!(message.contains("contrastive_weight"), "{message}");
 }

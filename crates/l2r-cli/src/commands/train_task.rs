@@ -50,6 +50,9 @@ pub struct TrainTaskArgs {
     /// What the head reads: `final_layer` (the final layer's mean pool) or `all_layers` (every layer's, concatenated).
     #[arg(long, value_parser = parse_head_input, default_value = head_input_name(TrainConfig::default().head_input))]
     head_input: HeadInput,
+    /// Weight of the SetFit-style pairwise cosine loss on the head's input, added to the cross-entropy (0: off).
+    #[arg(long, default_value_t = TrainConfig::default().contrastive_weight)]
+    contrastive_weight: f64,
     /// Output folder (default runs/<task>-<peft>).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -126,6 +129,7 @@ pub fn run(args: TrainTaskArgs, output: &Output) -> anyhow::Result<()> {
         seed: args.split.seed,
         head_init: args.head_init,
         head_input: args.head_input,
+        contrastive_weight: args.contrastive_weight,
         ..TrainConfig::default()
     };
     train_config.validate()?;

@@ -495,6 +495,8 @@ mod tests {
         other_training.train.epochs += 1;
         let mut probe_head = base.clone();
         probe_head.train.head_init = crate::train::HeadInit::Probe;
+        let mut contrastive = base.clone();
+        contrastive.train.contrastive_weight = 1.0;
         let dir = base.module_cache_dir().unwrap().unwrap();
         assert!(dir.starts_with("/c"));
         assert_eq!(
@@ -507,6 +509,7 @@ mod tests {
             other_training.module_cache_dir().unwrap()
         );
         assert_ne!(Some(dir.clone()), probe_head.module_cache_dir().unwrap());
+        assert_ne!(Some(dir.clone()), contrastive.module_cache_dir().unwrap());
         let mut smaller_memory = base.clone();
         smaller_memory.memory.per_class = 5;
         assert_eq!(

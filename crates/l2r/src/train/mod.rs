@@ -2,6 +2,7 @@
 
 mod artifacts;
 mod batches;
+mod contrastive;
 mod head_init;
 mod probe;
 mod schedule;
@@ -14,6 +15,7 @@ pub use batches::{
     length_grouped_batches, length_groups, predict_by_length, tokenize_examples, LengthOrder,
     TokenizedExample,
 };
+pub use contrastive::pairwise_cosine_loss;
 pub use head_init::{fit_head_as_probe, HeadInit};
 pub use probe::{
     fit_logistic_head, frozen_features, train_linear_probe, ProbeConfig, ProbeFit, ProbeReport,
@@ -22,5 +24,5 @@ pub use schedule::LrSchedule;
 pub use task_data::task_splits;
 pub use task_model::TaskModel;
 pub use trainer::{
-    accuracy, optimisation_step, progress_bar, train_task, EpochLog, TrainConfig, TrainReport,
+    accuracy, progress_bar, train_task, EpochLog, Objective, TrainConfig, TrainReport,
 };

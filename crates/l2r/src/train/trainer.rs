@@ -2,6 +2,7 @@
 //! task's module is active. AdamW, linear warm-up and decay, early stopping on validation accuracy.
 
 use super::batches::{length_grouped_batches, TokenizedExample};
+use super::contrastive::pairwise_cosine_loss;
 use super::head_init::{fit_head_as_probe, HeadInit};
 use super::probe::ProbeFit;
 use super::schedule::LrSchedule;
@@ -35,6 +36,14 @@ pub struct TrainConfig {
     /// What the head reads; left out while the final layer, for the same reason.
     #[serde(skip_serializing_if = "HeadInput::is_final_layer")]
     pub head_input: HeadInput,
+    /// Weight of the SetFit-style pairwise cosine loss on the head's input, added to the cross-entropy (0: off;
+    /// left out of the serialised config while 0, so module caches keep their keys).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub contrastive_weight: f64,
+}
+
+fn is_zero(weight: &f64) -> bool {
+    *weight == 0.0
 }
 
 impl Default for TrainConfig {
@@ -53,6 +62,7 @@ impl Default for TrainConfig {
             seed: 0,
             head_init: HeadInit::Random,
             head_input: HeadInput::FinalLayer,
+            contrastive_weight: 0.0,
         }
     }
 }
@@ -70,6 +80,12 @@ impl TrainConfig {
             return bad(format!(
                 "learning rate must be > 0, got {}",
                 self.learning_rate
+            ));
+        }
+        if !(self.contrastive_weight >= 0.0 && self.contrastive_weight.is_finite()) {
+            return bad(format!(
+                "contrastive_weight must be >= 0, got {}",
+                self.contrastive_weight
             ));
         }
         if !(0.0..1.0).contains(&self.warmup_fraction) {
@@ -157,7 +173,15 @@ pub fn train_task(
         let batches = length_grouped_batches(&lengths, config.batch_size, &mut rng);
         for batch_indices in &batches {
             optimizer.set_learning_rate(schedule.at(step));
-            loss_sum += train_step(backbone, model, train, batch_indices, &mut optimizer)?;
+            let objective = Objective::of(config);
+            loss_sum += train_step(
+                backbone,
+                model,
+                train,
+                batch_indices,
+                objective,
+                &mut optimizer,
+            )?;
             tokens += batch_indices.iter().map(|&i| lengths[i]).sum::<usize>();
             step += 1;
             bar.inc(1);
@@ -217,6 +241,7 @@ fn train_step(
     model: &TaskModel,
     examples: &[TokenizedExample],
     indices: &[usize],
+    objective: Objective,
     optimizer: &mut AdamW,
 ) -> Result<f64> {
     let ids: Vec<&[u32]> = indices
@@ -225,21 +250,42 @@ fn train_step(
         .collect();
     let labels: Vec<u32> = indices.iter().map(|&i| examples[i].label as u32).collect();
     let batch = backbone.tokenizer.pad(&ids)?;
-    let labels = Tensor::from_vec(labels, indices.len(), backbone.device())?;
-    optimisation_step(backbone, model, &batch, &labels, optimizer)
+    objective.step(backbone, model, &batch, &labels, optimizer)
 }
 
-/// Forward, cross-entropy, backward and AdamW update on one batch; returns the loss.
-pub fn optimisation_step(
-    backbone: &Backbone,
-    model: &TaskModel,
-    batch: &TokenBatch,
-    labels: &Tensor,
-    optimizer: &mut AdamW,
-) -> Result<f64> {
-    let loss = candle_nn::loss::cross_entropy(&model.logits(backbone, batch)?, labels)?;
-    optimizer.backward_step(&loss)?;
-    Ok(loss.to_scalar::<f32>()? as f64)
+/// What a module's training minimises: the head's cross-entropy, plus the pairwise cosine loss on the head's input
+/// when weighted.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Objective {
+    pub contrastive_weight: f64,
+}
+
+impl Objective {
+    pub fn of(config: &TrainConfig) -> Self {
+        Objective {
+            contrastive_weight: config.contrastive_weight,
+        }
+    }
+
+    /// Forward, loss, backward and AdamW update on one batch; returns the loss.
+    pub fn step(
+        self,
+        backbone: &Backbone,
+        model: &TaskModel,
+        batch: &TokenBatch,
+        labels: &[u32],
+        optimizer: &mut AdamW,
+    ) -> Result<f64> {
+        let features = model.pooled(backbone, batch)?;
+        let targets = Tensor::from_slice(labels, labels.len(), backbone.device())?;
+        let mut loss = candle_nn::loss::cross_entropy(&model.head.forward(&features)?, &targets)?;
+        if self.contrastive_weight > 0.0 {
+            let pairs = pairwise_cosine_loss(&features, labels)?;
+            loss = (loss + (pairs * self.contrastive_weight)?)?;
+        }
+        optimizer.backward_step(&loss)?;
+        Ok(loss.to_scalar::<f32>()? as f64)
+    }
 }
 
 /// Accuracy of `model` on `examples` (0 when there are none).

@@ -10,7 +10,7 @@ use l2r::embedded::EmbeddedExamples;
 use l2r::head::ClassifierHead;
 use l2r::peft::{PeftConfig, PeftModule};
 use l2r::router::{fit_router, RouterConfig};
-use l2r::train::{optimisation_step, TaskModel};
+use l2r::train::{Objective, TaskModel};
 use std::str::FromStr;
 
 /// Labels of every benchmark head (the training heads and each routed module's head).
@@ -160,9 +160,9 @@ pub fn run_timed(
                 ClassifierHead::new_on(encoder.hidden_size, NUM_LABELS, 0, device)?,
             );
             let mut optimizer = AdamW::new(model.trainable_vars(), ParamsAdamW::default())?;
-            let labels = labels(rows, device)?;
+            let labels = labels(rows);
             time(&mut || {
-                optimisation_step(backbone, &model, &batch, &labels, &mut optimizer)?;
+                Objective::default().step(backbone, &model, &batch, &labels, &mut optimizer)?;
                 Ok(())
             })
         }
@@ -212,12 +212,8 @@ pub fn run_timed(
     }
 }
 
-fn labels(rows: usize, device: &Device) -> candle_core::Result<Tensor> {
-    Tensor::from_vec(
-        (0..rows as u32).map(|i| i % NUM_LABELS as u32).collect(),
-        rows,
-        device,
-    )
+fn labels(rows: usize) -> Vec<u32> {
+    (0..rows as u32).map(|i| i % NUM_LABELS as u32).collect()
 }
 
 /// Per-example module weights (rows, modules): positive, rows summing to one, drawn from a fixed seed.
