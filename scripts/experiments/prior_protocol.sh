@@ -21,7 +21,8 @@
 # "lora10" is that with LoRA modules instead of adapters; "probe10" is "epochs10" with each head started as a linear
 # probe on the frozen features ([train] head_init = "probe", LP-FT); "layers10" is "epochs10" with heads that read every
 # layer's mean pool ([train] head_input = "all_layers"); "setfit10" is "epochs10" with the SetFit-style pairwise cosine
-# loss added to the modules' cross-entropy ([train] contrastive_weight = 1). BASELINES_WITH names the candidate whose test run evaluates every baseline
+# loss added to the modules' cross-entropy ([train] contrastive_weight = 1); "ridgeprior" is "epochs10" with the ridge's
+# task posterior as the routers' prior (prior_reference = "ridge", held out) in place of the Gaussian's. BASELINES_WITH names the candidate whose test run evaluates every baseline
 # (default centroid; prior_protocol.py --reference must name the same).
 # L2R names a binary to run instead of building target/release/l2r (so that building can go on meanwhile).
 #
@@ -35,6 +36,7 @@ prior_keys() {
   case "$1" in
     gaussian) printf 'prior_reference = "gaussian"\\nprior_fit = "in_sample"\\nridge_heads = false\\ncalibrate_on = "memory"' ;;
     heldout) printf 'prior_reference = "gaussian"\\nprior_fit = "held_out"\\nridge_heads = false\\ncalibrate_on = "memory"' ;;
+    ridgeprior) printf 'prior_reference = "ridge"\\nprior_fit = "held_out"\\nridge_heads = true\\ncalibrate_on = "pooled_validation"' ;;
     heldoutridge) printf 'prior_reference = "gaussian"\\nprior_fit = "held_out"\\nridge_heads = true\\ncalibrate_on = "memory"' ;;
     heldoutridgepool | herding | kcenter | epochs10 | lora10 | probe10 | layers10 | setfit10) printf 'prior_reference = "gaussian"\\nprior_fit = "held_out"\\nridge_heads = true\\ncalibrate_on = "pooled_validation"' ;;
     replay) printf 'prior_reference = "gaussian"\\nprior_fit = "held_out"\\nridge_heads = true\\ncalibrate_on = "pooled_validation"\\ngaussian_replay = 20' ;;
@@ -55,7 +57,7 @@ memory_sed() {
 # (patience 2, the default then), so the sed puts that back and their modules keep their cache keys.
 train_sed() {
   case "$1" in
-    epochs10 | lora10) echo 's/^batch_size = .*/&/' ;;
+    epochs10 | lora10 | ridgeprior) echo 's/^batch_size = .*/&/' ;;
     probe10) echo 's/^\[train\]$/&\nhead_init = "probe"/' ;;
     layers10) echo 's/^\[train\]$/&\nhead_input = "all_layers"/' ;;
     setfit10) echo 's/^\[train\]$/&\ncontrastive_weight = 1.0/' ;;

@@ -623,3 +623,88 @@ fn heads_reading_every_layer_and_the_final_one_mix_in_one_routed_pass() {
     assert_eq!(width, HeadInput::AllLayers.dim(encoder));
     assert_eq!(width, (encoder.num_hidden_layers + 1) * encoder.hidden_size);
 }
+
+#[test]
+fn a_ridge_prior_is_fitted_held_out_and_keeps_the_full_ridge() {
+    use l2r::embedded::Representation;
+    use l2r::router::{PriorFit, PriorReference};
+    use l2r::statistics::{RandomProjection, RidgeClassifier, RidgeStatistics};
+    let backbone = tiny_backbone(17).unwrap();
+    let tasks = RandomTasks::new(&backbone, 2).unwrap();
+    let head_refs = tasks.head_refs();
+    let routed = tasks.routed(&backbone, &head_refs);
+    let splits = [
+        [
+            "the movie was good",
+            "a film i loved",
+            "the food was bad",
+            "awful soup",
+        ],
+        [
+            "a cat runs",
+            "the cat sleeps",
+            "a dog eats",
+            "the dog barks",
+        ],
+    ];
+    let labels = [0, 0, 1, 1];
+    let embed = |texts: &[&str], tasks: Vec<usize>, labels: Vec<usize>| {
+        EmbeddedExamples::new(&backbone, texts, tasks, labels).unwrap()
+    };
+    let memory = embed(
+        &[splits[0][0], splits[0][2], splits[1][0], splits[1][2]],
+        vec![0, 0, 1, 1],
+        vec![0, 1, 0, 1],
+    );
+    let representation = Representation::AllLayers;
+    let width = memory.features(representation).dim(1).unwrap();
+    let projection = RandomProjection::new(width, 16).unwrap();
+    let (mut full, mut held_out) = (Vec::new(), Vec::new());
+    for (task, texts) in splits.iter().enumerate() {
+        let train = embed(texts, vec![task; 4], labels.to_vec());
+        let features = train.features(representation);
+        let statistics =
+            RidgeStatistics::fit(&projection, (features, &labels), (features, &labels), 2).unwrap();
+        let own = embed(&[texts[0], texts[2]], vec![task; 2], vec![0, 1]);
+        let own = own.features(representation);
+        held_out.push(statistics.without(&projection, own, &[0, 1]).unwrap());
+        full.push(statistics);
+    }
+    let ridge = |stats: &[RidgeStatistics]| {
+        let stats: Vec<&RidgeStatistics> = stats.iter().collect();
+        RidgeClassifier::new(&stats, projection.clone(), representation).unwrap()
+    };
+    let config = |prior_fit| RouterConfig {
+        epochs: 5,
+        batch_size: 2,
+        prior_reference: PriorReference::Ridge,
+        prior_fit,
+        ..RouterConfig::default()
+    };
+    let fit = |prior_fit, held: Option<RidgeClassifier>| {
+        let sources = PriorSources {
+            ridge: Some(ridge(&full)),
+            held_out_ridge: held,
+            ..PriorSources::memory_only(&memory)
+        };
+        fit_router_from(&routed, sources, &config(prior_fit), 4, None, false)
+            .map(|(network, _)| network)
+    };
+    let in_sample = fit(PriorFit::InSample, None).unwrap();
+    let held = fit(PriorFit::HeldOut, Some(ridge(&held_out))).unwrap();
+    assert_ne!(
+        parameters(&in_sample),
+        parameters(&held),
+        "the held-out ridge scores the memory differently, so the fit differs"
+    );
+    // The routers keep the ridge of every training example: its weights, one row per class.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("router.safetensors");
+    held.save(&path).unwrap();
+    let saved = candle_core::safetensors::load(&path, &Device::Cpu).unwrap();
+    let kept = ridge(&full).weights().t().unwrap();
+    assert_eq!(max_diff(&saved["prior.references"], &kept), 0.0);
+    // Asked for held out without the held-out ridge, the fit says what is missing.
+    let error = fit(PriorFit::HeldOut, None).err().unwrap();
+    assert!(error.to_string().contains("held_out"), "{error}");
+}

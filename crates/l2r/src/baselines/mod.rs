@@ -31,7 +31,7 @@ pub use routing::{ModuleWeights, RoutingBaseline};
 pub use step::{step_baselines, StepBaselines};
 pub use step_statistics::StepStatistics;
 pub use task_stats::{
-    class_gaussians, ridge_classifier, shared_gaussian, shared_gaussian_without, stacked_keys,
-    RepresentationStatistics, TaskStatistics,
+    class_gaussians, ridge_classifier, ridge_classifier_without, shared_gaussian,
+    shared_gaussian_without, stacked_keys, RepresentationStatistics, TaskStatistics,
 };
 pub use uniform::Uniform;

@@ -3,7 +3,10 @@
 //! routers read them at the routers' representation and its baselines at every representation, so without this the
 //! same ones were built two or three times a step.
 
-use super::task_stats::{ridge_classifier, shared_gaussian, TaskStatistics};
+use super::task_stats::{
+    ridge_classifier, ridge_classifier_without, shared_gaussian, TaskStatistics,
+};
+use crate::embedded::EmbeddedExamples;
 use crate::embedded::Representation;
 use crate::error::Result;
 use crate::statistics::{RidgeClassifier, SharedGaussian};
@@ -55,5 +58,14 @@ impl<'a> StepStatistics<'a> {
             .borrow_mut()
             .insert(representation, ridge.clone());
         Ok(ridge)
+    }
+
+    /// The same ridge without `memory`'s examples (not cached: one per fit).
+    pub fn ridge_without(
+        &self,
+        representation: Representation,
+        memory: &EmbeddedExamples,
+    ) -> Result<RidgeClassifier> {
+        ridge_classifier_without(self.tasks, representation, self.ridge_dim, memory)
     }
 }

@@ -185,18 +185,11 @@ pub fn shared_gaussian_without(
     representation: Representation,
     memory: &EmbeddedExamples,
 ) -> Result<SharedGaussian> {
-    let features = memory.features(representation);
     let held_out = tasks
         .iter()
         .enumerate()
         .map(|(task, statistics)| {
-            let rows: Vec<u32> = (0..memory.len())
-                .filter(|&i| memory.tasks[i] == task)
-                .map(|i| i as u32)
-                .collect();
-            let labels: Vec<usize> = rows.iter().map(|&i| memory.labels[i as usize]).collect();
-            let index = Tensor::new(rows.as_slice(), features.device())?;
-            let own = features.index_select(&index, 0)?.to_device(&Device::Cpu)?;
+            let (own, labels) = memory_of_task(memory, representation, task)?;
             statistics
                 .get(representation)?
                 .classes
@@ -206,16 +199,70 @@ pub fn shared_gaussian_without(
     SharedGaussian::new(&held_out.iter().collect::<Vec<_>>())
 }
 
+/// Task `task`'s memory examples in `representation` (on the CPU, where the statistics live) and their labels.
+fn memory_of_task(
+    memory: &EmbeddedExamples,
+    representation: Representation,
+    task: usize,
+) -> Result<(Tensor, Vec<usize>)> {
+    let features = memory.features(representation);
+    let rows: Vec<u32> = (0..memory.len())
+        .filter(|&i| memory.tasks[i] == task)
+        .map(|i| i as u32)
+        .collect();
+    let labels: Vec<usize> = rows.iter().map(|&i| memory.labels[i as usize]).collect();
+    let index = Tensor::new(rows.as_slice(), features.device())?;
+    Ok((
+        features.index_select(&index, 0)?.to_device(&Device::Cpu)?,
+        labels,
+    ))
+}
+
 /// The ridge classifier of `tasks`' statistics in `representation`, on a projection to `ridge_dim`.
 pub fn ridge_classifier(
     tasks: &[&TaskStatistics],
     representation: Representation,
     ridge_dim: usize,
 ) -> Result<RidgeClassifier> {
+    let projection = ridge_projection(tasks, representation, ridge_dim)?;
     let ridges = tasks
         .iter()
         .map(|t| Ok(&t.get(representation)?.ridge))
         .collect::<Result<Vec<_>>>()?;
+    RidgeClassifier::new(&ridges, projection, representation)
+}
+
+/// The same classifier fitted without `memory`'s examples (taken out of each task's sums exactly), for the ridge
+/// prior's held-out fit.
+pub fn ridge_classifier_without(
+    tasks: &[&TaskStatistics],
+    representation: Representation,
+    ridge_dim: usize,
+    memory: &EmbeddedExamples,
+) -> Result<RidgeClassifier> {
+    let projection = ridge_projection(tasks, representation, ridge_dim)?;
+    let ridges = tasks
+        .iter()
+        .enumerate()
+        .map(|(task, statistics)| {
+            let (own, labels) = memory_of_task(memory, representation, task)?;
+            let ridge = &statistics.get(representation)?.ridge;
+            ridge.without(&projection, &own, &labels)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    RidgeClassifier::new(
+        &ridges.iter().collect::<Vec<_>>(),
+        projection,
+        representation,
+    )
+}
+
+/// The random projection of every ridge in `representation`: its width is the representation's.
+fn ridge_projection(
+    tasks: &[&TaskStatistics],
+    representation: Representation,
+    ridge_dim: usize,
+) -> Result<RandomProjection> {
     let dim = tasks
         .first()
         .ok_or_else(|| Error::invalid("a ridge classifier needs at least one task"))?
@@ -223,11 +270,7 @@ pub fn ridge_classifier(
         .classes
         .class_means
         .dim(1)?;
-    RidgeClassifier::new(
-        &ridges,
-        RandomProjection::new(dim, ridge_dim)?,
-        representation,
-    )
+    RandomProjection::new(dim, ridge_dim)
 }
 
 /// The MoCL keys of `tasks` in `representation`, stacked: (T, d).

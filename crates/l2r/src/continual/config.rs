@@ -353,7 +353,7 @@ pub(crate) fn check_gaussian_prior(
     let representation = router.input.representation();
     if router.uses_statistics() && !statistics_at_routers(router, baselines) {
         return Err(Error::invalid(format!(
-            "prior_reference = \"gaussian\", ridge_heads and gaussian_replay read the tasks' statistics at the routers' \
+            "prior_reference = \"gaussian\" or \"ridge\", ridge_heads and gaussian_replay read the tasks' statistics at the routers' \
              representation ({}); add \"{}\" to [baselines] representations",
             representation.name(),
             representation.name()
@@ -438,6 +438,15 @@ mod tests {
             prior("[baselines]\nrepresentations = [\"final_layer\"]\n"),
             PriorReference::Centroid
         );
+        assert_eq!(
+            prior("[router]\nprior_reference = \"ridge\"\n"),
+            PriorReference::Ridge
+        );
+        // The ridge prior reads the statistics too, so they must exist where the routers read.
+        let text = "benchmark = \"far5\"\n[router]\nprior_reference = \"ridge\"\n\
+                    [baselines]\nrepresentations = [\"final_layer\"]\n";
+        let error = RunConfig::from_toml(text, Path::new("x.toml")).unwrap_err();
+        assert!(error.to_string().contains("\"ridge\""), "{error}");
     }
 
     /// The router settings of a far5 run config with `text` added, settled; checks that the run folder's

@@ -193,8 +193,9 @@ fn ensure_router(
 }
 
 /// The memory; with the Gaussian prior, the shared Gaussian of the tasks' statistics in the routers' representation
-/// (and, held out, the same without the memory's examples); with ridge heads, the ridge classifier there; with
-/// Gaussian replay, the class Gaussians to draw from.
+/// (and, held out, the same without the memory's examples); with ridge heads or the ridge prior, the ridge classifier
+/// there (and, for the ridge prior held out, the same without the memory's examples); with Gaussian replay, the class
+/// Gaussians to draw from.
 pub(crate) fn prior_sources<'a>(
     config: &RunConfig,
     memory: &'a EmbeddedExamples,
@@ -211,9 +212,14 @@ pub(crate) fn prior_sources<'a>(
         )),
         _ => None,
     };
-    let ridge = match config.router.uses_ridge_heads() {
+    let ridge_prior = config.router.prior_reference == PriorReference::Ridge;
+    let ridge = match config.router.uses_ridge_heads() || ridge_prior {
         true => Some(statistics.ridge(representation)?),
         false => None,
+    };
+    let held_out_ridge = match (ridge_prior, config.router.prior_fit) {
+        (true, PriorFit::HeldOut) => Some(statistics.ridge_without(representation, memory)?),
+        _ => None,
     };
     let replay = match config.router.gaussian_replay {
         0 => None,
@@ -227,6 +233,7 @@ pub(crate) fn prior_sources<'a>(
         gaussian,
         held_out_gaussian,
         ridge,
+        held_out_ridge,
         within_task: None,
         replay,
     })

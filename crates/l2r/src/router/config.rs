@@ -88,7 +88,7 @@ pub struct RouterConfig {
     pub prior_temperature: f64,
     /// What the prior compares with: each task's centroid or each of its memory examples.
     pub prior_reference: PriorReference,
-    /// How the Gaussian prior scores the memory the routers are fitted on (other priors ignore it).
+    /// How the Gaussian or ridge prior scores the memory the routers are fitted on (other priors ignore it).
     pub prior_fit: PriorFit,
     /// Learn a scale and a bias per head on the memory, so that heads trained apart become comparable in the
     /// concatenated (CIL) label space.
@@ -213,9 +213,18 @@ impl RouterConfig {
         self.ridge_heads == Some(true)
     }
 
-    /// Whether fitting or applying the routers reads the tasks' class statistics (the Gaussian prior, ridge heads).
+    /// Whether fitting or applying the routers reads the tasks' class statistics (the Gaussian or ridge prior,
+    /// ridge heads).
     pub fn uses_statistics(&self) -> bool {
-        self.prior_reference == PriorReference::Gaussian || self.uses_ridge_heads()
+        self.prior_reads_statistics() || self.uses_ridge_heads()
+    }
+
+    /// Whether the prior is built from the tasks' class statistics rather than the memory.
+    pub fn prior_reads_statistics(&self) -> bool {
+        matches!(
+            self.prior_reference,
+            PriorReference::Gaussian | PriorReference::Ridge
+        )
     }
 
     /// Width of the routers' input for an encoder of `num_layers` layers of width `hidden`.
@@ -273,6 +282,11 @@ pub enum PriorReference {
     /// The task's classes under the Gaussian of every class with one shared covariance, fitted to the training
     /// splits' class statistics: `log mean_c exp(−½ Mahalanobis²(x, μ_c))` (τ unused; the learned scale is it).
     Gaussian,
+    /// The task's share of the RanPAC-style ridge classifier's class posterior over every class seen, fitted to the
+    /// training splits' statistics: `log Σ_c softmax(κ · ridge(x))_c` over the task's classes, κ fixed (τ unused).
+    /// On related tasks the ridge names the task more often than the Gaussian (docs/results.md, "A SetFit-style
+    /// contrastive loss for the modules").
+    Ridge,
 }
 
 /// Where the heads' within-task weights are fitted (see [`RouterConfig::calibrate_on`]).
@@ -295,16 +309,16 @@ impl CalibrateOn {
     }
 }
 
-/// How the Gaussian prior scores the memory while the routers are fitted. The memory is drawn from the training
-/// splits the Gaussian was fitted to, and in a few thousand dimensions the Gaussian all but memorises its own
-/// examples: scored in sample, the prior names every memory example's task, so nothing is left for the routers'
+/// How the Gaussian or ridge prior scores the memory while the routers are fitted. The memory is drawn from the
+/// training splits the statistics were fitted to, and in a few thousand dimensions the Gaussian all but memorises its
+/// own examples (the ridge too): scored in sample, the prior names every memory example's task, so nothing is left for the routers'
 /// learned part or the prior's scale to learn, whatever the prior does on new inputs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PriorFit {
     /// The Gaussian of every training example, memory included (as at inference).
     InSample,
-    /// The Gaussian of the training splits without the memory's examples (taken out of the class statistics
+    /// The Gaussian (or ridge) of the training splits without the memory's examples (taken out of the statistics
     /// exactly), so that the routers learn on the memory how far to trust the prior on unseen inputs; inference
     /// uses the full Gaussian. The default, chosen leave-one-benchmark-out on validation splits (docs/results.md,
     /// "The Gaussian prior held out from the memory").

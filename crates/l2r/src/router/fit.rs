@@ -67,7 +67,10 @@ pub struct PriorSources<'a> {
     pub memory: &'a EmbeddedExamples,
     pub gaussian: Option<Arc<SharedGaussian>>,
     pub held_out_gaussian: Option<Arc<SharedGaussian>>,
+    /// The ridge classifier of the tasks' statistics, for `ridge_heads` and the ridge prior.
     pub ridge: Option<RidgeClassifier>,
+    /// The same without the memory's examples, for the ridge prior's held-out fit.
+    pub held_out_ridge: Option<RidgeClassifier>,
     /// The tasks' within-task weights fitted on validation splits, for `calibrate_on = "validation"` or
     /// `"pooled_validation"`.
     pub within_task: Option<WithinTaskFit>,
@@ -83,6 +86,7 @@ impl<'a> PriorSources<'a> {
             gaussian: None,
             held_out_gaussian: None,
             ridge: None,
+            held_out_ridge: None,
             within_task: None,
             replay: None,
         }
@@ -91,26 +95,46 @@ impl<'a> PriorSources<'a> {
     /// The prior the routers keep, and the one the fit scores the memory with when that differs.
     fn priors(
         &self,
-        num_tasks: usize,
+        classes_per_task: &[usize],
         config: &RouterConfig,
     ) -> Result<(SimilarityPrior, Option<SimilarityPrior>)> {
+        let num_tasks = classes_per_task.len();
         // The routers live where the memory's features are: the backbone's device.
         let device = self.memory.frozen.device();
-        let gaussian =
-            |g: &Arc<SharedGaussian>| SimilarityPrior::from_gaussian(g.clone())?.to_device(device);
-        let (PriorReference::Gaussian, Some(full)) = (config.prior_reference, &self.gaussian)
-        else {
-            let prior = SimilarityPrior::from_memory(self.memory, num_tasks, config)?;
-            return Ok((prior.to_device(device)?, None));
+        let (full, held_out) = match config.prior_reference {
+            PriorReference::Gaussian => {
+                let gaussian = |g: &Arc<SharedGaussian>| SimilarityPrior::from_gaussian(g.clone());
+                (
+                    self.gaussian.as_ref().map(gaussian).transpose()?,
+                    self.held_out_gaussian.as_ref().map(gaussian).transpose()?,
+                )
+            }
+            PriorReference::Ridge => {
+                let ridge =
+                    |r: &RidgeClassifier| SimilarityPrior::from_ridge(r.clone(), classes_per_task);
+                (
+                    self.ridge.as_ref().map(ridge).transpose()?,
+                    self.held_out_ridge.as_ref().map(ridge).transpose()?,
+                )
+            }
+            _ => {
+                let prior = SimilarityPrior::from_memory(self.memory, num_tasks, config)?;
+                return Ok((prior.to_device(device)?, None));
+            }
         };
-        let for_fit = match (config.prior_fit, &self.held_out_gaussian) {
+        let full = full.ok_or_else(|| {
+            Error::invalid(
+                "prior_reference = \"gaussian\" or \"ridge\" needs the tasks' class statistics, not only the memory",
+            )
+        })?;
+        let for_fit = match (config.prior_fit, held_out) {
             (PriorFit::InSample, _) => None,
-            (PriorFit::HeldOut, Some(held_out)) => Some(gaussian(held_out)?),
+            (PriorFit::HeldOut, Some(held_out)) => Some(held_out.to_device(device)?),
             (PriorFit::HeldOut, None) => return Err(Error::invalid(
-                "prior_fit = \"held_out\" needs the Gaussian of the statistics without the memory",
+                "prior_fit = \"held_out\" needs the prior's statistics without the memory's examples",
             )),
         };
-        Ok((gaussian(full)?, for_fit))
+        Ok((full.to_device(device)?, for_fit))
     }
 }
 
@@ -134,7 +158,8 @@ pub fn fit_router_from(
     }
     let encoder = &routed.backbone.encoder;
     let memory = sources.memory;
-    let (prior, prior_for_fit) = sources.priors(num_tasks, config)?;
+    let classes_per_task: Vec<usize> = routed.heads.iter().map(|h| h.num_labels()).collect();
+    let (prior, prior_for_fit) = sources.priors(&classes_per_task, config)?;
     let input_dim = config.input_dim(encoder.num_layers(), encoder.hidden_size());
     let fitting_prior = prior_for_fit.unwrap_or_else(|| prior.clone());
     let mut network = RouterNetwork::new(config, encoder.num_layers(), input_dim, fitting_prior)?;

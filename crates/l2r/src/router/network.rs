@@ -1,7 +1,7 @@
 //! The routers' parameters: for router l, gate logits `z_l = W_l q_l + b_l (+ similarity prior)` over T modules.
 
 use super::class_scores::ClassScores;
-use super::config::{CalibrateOn, RouterConfig, RouterObjective, RouterScope};
+use super::config::{CalibrateOn, PriorReference, RouterConfig, RouterObjective, RouterScope};
 use super::prior::SimilarityPrior;
 use super::standardise::InputStandardisation;
 use super::within_task::WithinTask;
@@ -468,10 +468,17 @@ impl RouterNetwork {
             (Some(references), Some(membership), Some(precision)) => {
                 SimilarityPrior::gaussian_from_parts(references, membership, precision)?
             }
+            (Some(references), Some(membership), None)
+                if config.prior_reference == PriorReference::Ridge =>
+            {
+                let parts = (input_dim, config.input.representation());
+                SimilarityPrior::ridge_from_parts(references, membership, parts)?
+            }
             (Some(references), Some(membership), None) => SimilarityPrior {
                 references,
                 membership,
                 gaussian: None,
+                ridge: None,
             },
             // Routers saved before the prior had a choice of references kept only the task centroids.
             _ => {
@@ -482,6 +489,7 @@ impl RouterNetwork {
                     references: centroids,
                     membership: Tensor::eye(tasks, DType::F32, device)?,
                     gaussian: None,
+                    ridge: None,
                 }
             }
         };
@@ -620,6 +628,47 @@ mod tests {
         );
         let best = scores.argmax(1).unwrap().to_vec1::<u32>().unwrap();
         assert_eq!(best, vec![0, 0, 1, 1, 2, 2, 3, 3]);
+    }
+
+    #[test]
+    fn the_ridge_prior_names_each_examples_task_and_survives_a_save_and_load() {
+        use super::super::config::{PriorReference, RouterInput};
+        let (a, _, b, _) = features();
+        let (_, projection, ridges) = two_tasks_statistics();
+        let ridge = RidgeClassifier::new(
+            &[&ridges[0], &ridges[1]],
+            projection,
+            Representation::FinalLayer,
+        )
+        .unwrap();
+        let config = RouterConfig {
+            input: RouterInput::MeanPooled,
+            prior_reference: PriorReference::Ridge,
+            ..RouterConfig::default()
+        };
+        assert!(SimilarityPrior::from_ridge(ridge.clone(), &[2, 1]).is_err());
+        let prior = SimilarityPrior::from_ridge(ridge, &[2, 2]).unwrap();
+        let network = RouterNetwork::new(&config, 2, 3, prior).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("router.safetensors");
+        network.save(&path).unwrap();
+        let loaded = RouterNetwork::load_shaped(&path, &config, (2, 3), &Device::Cpu).unwrap();
+        let x = Tensor::cat(&[&a, &b], 0).unwrap();
+        let (before, after) = (
+            network.logits(0, &x, &x).unwrap(),
+            loaded.logits(0, &x, &x).unwrap(),
+        );
+        let diff = (&before - &after)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap();
+        assert!(diff.to_scalar::<f32>().unwrap() < 1e-5);
+        assert_eq!(
+            after.argmax(1).unwrap().to_vec1::<u32>().unwrap(),
+            vec![0, 0, 0, 0, 1, 1, 1, 1]
+        );
     }
 
     #[test]

@@ -3,12 +3,14 @@
 //! density: the log of the mean of exp(cos / τ) over the task's examples, which tasks with several distinct
 //! classes or styles — far apart in embedding space — need), or, from the tasks' class statistics rather than the
 //! memory, the log-likelihood of each task under the shared-covariance Gaussian of its classes (EPI's and LDA's
-//! model, which identifies tasks better than any similarity on the benchmarks of docs/results.md).
+//! model, which identifies tasks better than any similarity on the benchmarks of docs/results.md), or the task's
+//! share of the ridge classifier's class posterior (which names related tasks more often still).
 
 use super::config::{PriorReference, RouterConfig};
 use crate::embedded::EmbeddedExamples;
+use crate::embedded::Representation;
 use crate::error::{Error, Result};
-use crate::statistics::SharedGaussian;
+use crate::statistics::{RidgeClassifier, SharedGaussian};
 use candle_core::{DType, Device, Tensor, D};
 use std::sync::Arc;
 
@@ -20,7 +22,15 @@ pub struct SimilarityPrior {
     pub membership: Tensor,
     /// The Gaussian prior's model; its references are the class means.
     pub gaussian: Option<Arc<SharedGaussian>>,
+    /// The ridge prior's classifier; its references are its weights' columns, one per class.
+    pub ridge: Option<RidgeClassifier>,
 }
+
+/// κ of the ridge prior's softmax(κ · ridge scores): the scores are regressions onto one-hot targets, mostly within
+/// 0..1. Of κ = 3, 10 and 30, 10 named the task most often on the validation splits of far5, senti4, verb-cil and
+/// wordnet-cil together (`scripts/experiments/task_id_by_scorer.py`); the routers' learned scale sharpens or
+/// flattens the result.
+pub const RIDGE_PRIOR_SHARPNESS: f64 = 10.0;
 
 impl SimilarityPrior {
     /// The prior over `memory`'s tasks in the representation the routers of `config` read.
@@ -31,13 +41,14 @@ impl SimilarityPrior {
     ) -> Result<Self> {
         let representation = memory.features(config.input.representation());
         match config.prior_reference {
-            PriorReference::Gaussian => Err(Error::invalid(
-                "prior_reference = \"gaussian\" needs the tasks' class statistics, not only the memory",
+            PriorReference::Gaussian | PriorReference::Ridge => Err(Error::invalid(
+                "prior_reference = \"gaussian\" or \"ridge\" needs the tasks' class statistics, not only the memory",
             )),
             PriorReference::Centroid | PriorReference::Auto => Ok(SimilarityPrior {
                 references: memory.centroids_of(representation, num_tasks)?,
                 membership: Tensor::eye(num_tasks, DType::F32, memory.frozen.device())?,
                 gaussian: None,
+                ridge: None,
             }),
             PriorReference::Examples => {
                 let mut counts = vec![0usize; num_tasks];
@@ -65,6 +76,7 @@ impl SimilarityPrior {
                         representation.device(),
                     )?,
                     gaussian: None,
+                    ridge: None,
                 })
             }
         }
@@ -72,25 +84,45 @@ impl SimilarityPrior {
 
     /// The Gaussian prior: each task's log-likelihood under `gaussian`.
     pub fn from_gaussian(gaussian: Arc<SharedGaussian>) -> Result<Self> {
-        let per_task = gaussian.classes_per_task();
-        let classes: usize = per_task.iter().sum();
-        let mut membership = vec![0f32; classes * per_task.len()];
-        let mut row = 0;
-        for (task, &count) in per_task.iter().enumerate() {
-            for _ in 0..count {
-                membership[row * per_task.len() + task] = 1.0 / count as f32;
-                row += 1;
-            }
-        }
+        let device = gaussian.class_means().device().clone();
+        let membership = class_membership(gaussian.classes_per_task(), true, &device)?;
         Ok(SimilarityPrior {
             references: gaussian.class_means().clone(),
-            membership: Tensor::from_vec(
-                membership,
-                (classes, per_task.len()),
-                gaussian.class_means().device(),
-            )?,
+            membership,
             gaussian: Some(gaussian),
+            ridge: None,
         })
+    }
+
+    /// The ridge prior: each task's share of `ridge`'s class posterior, its classes `classes_per_task` in order.
+    pub fn from_ridge(ridge: RidgeClassifier, classes_per_task: &[usize]) -> Result<Self> {
+        let references = ridge.weights().t()?.contiguous()?;
+        if references.dim(0)? != classes_per_task.iter().sum::<usize>() {
+            return Err(Error::invalid(format!(
+                "a ridge over {} classes for tasks of {} classes",
+                references.dim(0)?,
+                classes_per_task.iter().sum::<usize>()
+            )));
+        }
+        Ok(SimilarityPrior {
+            membership: class_membership(classes_per_task, false, references.device())?,
+            references,
+            gaussian: None,
+            ridge: Some(ridge),
+        })
+    }
+
+    /// The ridge prior saved as its references (the weights' columns) and membership, over `representation` of
+    /// width `input_dim`.
+    pub fn ridge_from_parts(
+        references: Tensor,
+        membership: Tensor,
+        (input_dim, representation): (usize, Representation),
+    ) -> Result<Self> {
+        let per_task = classes_per_task(&membership)?;
+        let weights = references.t()?.contiguous()?;
+        let ridge = RidgeClassifier::from_weights(weights, input_dim, representation)?;
+        Self::from_ridge(ridge, &per_task)
     }
 
     /// The Gaussian prior saved as its class means, membership and `precision`.
@@ -99,14 +131,7 @@ impl SimilarityPrior {
         membership: Tensor,
         precision: Tensor,
     ) -> Result<Self> {
-        let per_task: Vec<usize> = membership
-            .gt(0f32)?
-            .to_dtype(DType::F32)?
-            .sum(0)?
-            .to_vec1::<f32>()?
-            .into_iter()
-            .map(|c| c as usize)
-            .collect();
+        let per_task = classes_per_task(&membership)?;
         let gaussian = SharedGaussian::from_parts(references, per_task, precision)?;
         Self::from_gaussian(Arc::new(gaussian))
     }
@@ -117,6 +142,7 @@ impl SimilarityPrior {
             references: self.references.to_device(device)?,
             membership: self.membership.to_device(device)?,
             gaussian: self.gaussian,
+            ridge: self.ridge,
         })
     }
 
@@ -139,17 +165,57 @@ impl SimilarityPrior {
         if let Some(gaussian) = &self.gaussian {
             return gaussian.task_log_likelihoods(frozen);
         }
+        if let Some(ridge) = &self.ridge {
+            let scores = ridge.scores(frozen)?.affine(RIDGE_PRIOR_SHARPNESS, 0.0)?;
+            let log_posterior = candle_nn::ops::log_softmax(&scores, D::Minus1)?;
+            return log_sum_by_task(&log_posterior, &self.membership);
+        }
         let scaled = frozen
             .matmul(&self.references.t()?)?
             .affine(1.0 / temperature, 0.0)?;
-        let max = scaled.max_keepdim(D::Minus1)?;
-        let density = scaled
-            .broadcast_sub(&max)?
-            .exp()?
-            .matmul(&self.membership)?
-            .clamp(1e-30, f64::INFINITY)?;
-        Ok(density.log()?.broadcast_add(&max)?)
+        log_sum_by_task(&scaled, &self.membership)
     }
+}
+
+/// `log Σ_r membership[r, t] · exp(scores[·, r])` per task t, stable: (batch, R) → (batch, T).
+fn log_sum_by_task(scores: &Tensor, membership: &Tensor) -> Result<Tensor> {
+    let max = scores.max_keepdim(D::Minus1)?;
+    let sum = scores
+        .broadcast_sub(&max)?
+        .exp()?
+        .matmul(membership)?
+        .clamp(1e-30, f64::INFINITY)?;
+    Ok(sum.log()?.broadcast_add(&max)?)
+}
+
+/// (C, T): row c names class c's task, classes in task order; 1 / n_t (a mean over the task's classes) or 1 (a sum).
+fn class_membership(per_task: &[usize], mean: bool, device: &Device) -> Result<Tensor> {
+    let classes: usize = per_task.iter().sum();
+    let mut membership = vec![0f32; classes * per_task.len()];
+    let mut row = 0;
+    for (task, &count) in per_task.iter().enumerate() {
+        for _ in 0..count {
+            membership[row * per_task.len() + task] = if mean { 1.0 / count as f32 } else { 1.0 };
+            row += 1;
+        }
+    }
+    Ok(Tensor::from_vec(
+        membership,
+        (classes, per_task.len()),
+        device,
+    )?)
+}
+
+/// Classes per task of a (C, T) membership.
+fn classes_per_task(membership: &Tensor) -> Result<Vec<usize>> {
+    Ok(membership
+        .gt(0f32)?
+        .to_dtype(DType::F32)?
+        .sum(0)?
+        .to_vec1::<f32>()?
+        .into_iter()
+        .map(|c| c as usize)
+        .collect())
 }
 
 #[cfg(test)]

@@ -79,6 +79,24 @@ impl RidgeStatistics {
     }
 }
 
+impl RidgeStatistics {
+    /// The same sums without the training examples `features` (n, d) of classes `labels` (rows that were summed
+    /// in): subtracting their hᵀh and hᵀY takes them out exactly, as if the task's training split had lacked them.
+    pub fn without(
+        &self,
+        projection: &RandomProjection,
+        features: &Tensor,
+        labels: &[usize],
+    ) -> Result<Self> {
+        let (gram, cross) = sums(projection, features, labels, self.cross.dim(1)?)?;
+        Ok(RidgeStatistics {
+            gram: (&self.gram - gram)?,
+            cross: (&self.cross - cross)?,
+            ..self.clone()
+        })
+    }
+}
+
 /// hᵀh and hᵀY of `features` (n, d) with one-hot targets from `labels`.
 fn sums(
     projection: &RandomProjection,
@@ -381,6 +399,29 @@ mod tests {
             .argmax(1)
             .unwrap();
         assert_eq!(predicted.to_vec1::<u32>().unwrap(), vec![0, 1]);
+    }
+
+    #[test]
+    fn statistics_without_some_rows_equal_those_of_the_rest() {
+        let projection = RandomProjection::new(2, 5).unwrap();
+        let (train, labels) = two_classes(20, 7);
+        let (validation, validation_labels) = two_classes(6, 8);
+        let stats_of = |from: usize| {
+            let x = train.narrow(0, from, 20 - from).unwrap();
+            let v = (&validation, validation_labels.as_slice());
+            RidgeStatistics::fit(&projection, (&x, &labels[from..]), v, 2).unwrap()
+        };
+        let without = stats_of(0)
+            .without(&projection, &train.narrow(0, 0, 4).unwrap(), &labels[..4])
+            .unwrap();
+        let rest = stats_of(4);
+        let close = |a: &Tensor, b: &Tensor| {
+            let diff = (a - b).unwrap().abs().unwrap().max_all().unwrap();
+            diff.to_scalar::<f32>().unwrap() < 1e-4
+        };
+        assert!(close(&without.gram, &rest.gram));
+        assert!(close(&without.cross, &rest.cross));
+        assert!(close(&without.validation_gram, &rest.validation_gram));
     }
 
     #[test]
