@@ -6,9 +6,10 @@
 # is the same after the last task whatever the order: its statistics are sums over the tasks, and the modules do
 # not depend on the order. Resumable. Then: scripts/experiments/orders.py
 #
-# OUT names the runs' folder (default runs/orders), so that the grid of another default keeps the earlier one.
+# OUT names the runs' folder (default runs/orders), so that the grid of another default keeps the earlier one; PRIOR
+# sets the routers' prior_reference in place of the shipped one (e.g. PRIOR=ridge).
 #
-#   [BASELINES=1] [L2R=binary] [OUT=runs/orders] scripts/experiments/orders.sh [far5 verb-cil senti4 wordnet-cil]
+#   [BASELINES=1] [L2R=binary] [OUT=runs/orders] [PRIOR=ridge] scripts/experiments/orders.sh [far5 verb-cil senti4 wordnet-cil]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=${OUT:-runs/orders}
@@ -21,7 +22,9 @@ for benchmark in "$@"; do
   run="$out/$benchmark-test"
   [ -f "$run/metrics.json" ] && continue
   config="$out/$benchmark-test.toml"
-  run_config "$benchmark" runs/module-features/module-cache test "1, 2" "${BASELINES:-0}" > "$config"
+  prior=()
+  [ -z "${PRIOR:-}" ] || prior=(-e "s/^prior_reference = .*/prior_reference = \"$PRIOR\"/")
+  run_config "$benchmark" runs/module-features/module-cache test "1, 2" "${BASELINES:-0}" "${prior[@]}" > "$config"
   echo "== $benchmark (orders 1, 2)"
   run_or_resume "$l2r" "$config" "$run"
 done

@@ -344,7 +344,7 @@ impl RunConfig {
     }
 }
 
-/// The Gaussian prior and `ridge_heads` read the tasks' statistics in the routers' representation, which exist only
+/// The Gaussian and ridge priors and `ridge_heads` read the tasks' statistics in the routers' representation, which exist only
 /// where the baselines compute them.
 pub(crate) fn check_gaussian_prior(
     router: &RouterConfig,
@@ -413,7 +413,7 @@ mod tests {
     }
 
     #[test]
-    fn the_default_prior_is_the_gaussian_one_where_the_statistics_are_computed() {
+    fn the_default_prior_is_the_ridge_one_where_the_statistics_are_computed() {
         use crate::router::PriorReference;
         let prior = |text: &str| {
             RunConfig::from_toml(
@@ -424,9 +424,13 @@ mod tests {
             .router
             .prior_reference
         };
-        assert_eq!(prior(""), PriorReference::Gaussian);
+        assert_eq!(prior(""), PriorReference::Ridge);
         assert_eq!(
             prior("[router]\nprior_reference = \"auto\"\n"),
+            PriorReference::Ridge
+        );
+        assert_eq!(
+            prior("[router]\nprior_reference = \"gaussian\"\n"),
             PriorReference::Gaussian
         );
         assert_eq!(

@@ -184,14 +184,14 @@ impl Default for RouterConfig {
 }
 
 impl RouterConfig {
-    /// The same with `prior_reference = "auto"` and an absent `ridge_heads` and `calibrate_on` settled: the Gaussian
+    /// The same with `prior_reference = "auto"` and an absent `ridge_heads` and `calibrate_on` settled: the ridge
     /// prior, ridge heads and within-task weights fitted on the pooled validation splits where the tasks' statistics
     /// in the routers' representation are at hand (a run or comparison); the centroid prior, no ridge heads and the
     /// memory's calibration otherwise.
     pub fn with_defaults_settled(mut self, statistics_at_hand: bool) -> Self {
         if self.prior_reference == PriorReference::Auto {
             self.prior_reference = match statistics_at_hand {
-                true => PriorReference::Gaussian,
+                true => PriorReference::Ridge,
                 false => PriorReference::Centroid,
             };
         }
@@ -270,10 +270,11 @@ impl RouterConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PriorReference {
-    /// The default, settled when a config file is read: `gaussian` in a run or comparison, whose baselines compute
-    /// the tasks' statistics anyway (chosen leave-one-benchmark-out on validation splits: docs/results.md, "The
-    /// routers' prior, chosen leave-one-benchmark-out"); `centroid` in a task library, where the Gaussian would make
-    /// every add read every task's statistics. In a config built in code and never settled it acts as `centroid`.
+    /// The default, settled when a config file is read: `ridge` in a run or comparison, whose baselines compute
+    /// the tasks' statistics anyway (chosen against `gaussian` leave-one-benchmark-out on validation splits, as
+    /// `gaussian` was against `centroid`: docs/results.md, "The ridge's task posterior as the routers' prior");
+    /// `centroid` in a task library, where a statistics prior would make every add read every task's statistics.
+    /// In a config built in code and never settled it acts as `centroid`.
     Auto,
     /// The unit-norm mean of the task's memory embeddings: `cos(x, c_t) / τ`.
     Centroid,
