@@ -577,16 +577,17 @@ mod tests {
         (gaussian, projection, ridges)
     }
 
+    /// The ridge classifier of both tasks' statistics, over their 4 classes.
+    fn two_tasks_ridge() -> RidgeClassifier {
+        let (_, projection, ridges) = two_tasks_statistics();
+        let ridges = [&ridges[0], &ridges[1]];
+        RidgeClassifier::new(&ridges, projection, Representation::FinalLayer).unwrap()
+    }
+
     #[test]
     fn the_gaussian_prior_and_the_ridge_survive_a_save_and_load() {
         let (a, _, b, _) = features();
-        let (gaussian, projection, ridges) = two_tasks_statistics();
-        let ridge = RidgeClassifier::new(
-            &[&ridges[0], &ridges[1]],
-            projection,
-            Representation::FinalLayer,
-        )
-        .unwrap();
+        let (gaussian, ridge) = (two_tasks_statistics().0, two_tasks_ridge());
         let config = RouterConfig {
             input: super::super::config::RouterInput::MeanPooled,
             prior_reference: super::super::config::PriorReference::Gaussian,
@@ -634,13 +635,7 @@ mod tests {
     fn the_ridge_prior_names_each_examples_task_and_survives_a_save_and_load() {
         use super::super::config::{PriorReference, RouterInput};
         let (a, _, b, _) = features();
-        let (_, projection, ridges) = two_tasks_statistics();
-        let ridge = RidgeClassifier::new(
-            &[&ridges[0], &ridges[1]],
-            projection,
-            Representation::FinalLayer,
-        )
-        .unwrap();
+        let ridge = two_tasks_ridge();
         let config = RouterConfig {
             input: RouterInput::MeanPooled,
             prior_reference: PriorReference::Ridge,
